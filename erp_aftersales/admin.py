@@ -1,0 +1,30 @@
+from django.contrib import admin
+
+from .models import Event
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "actor_name",
+        "content_type",
+        "object_id",
+        "action",
+        "from_state",
+        "to_state",
+        "reason",
+    ]
+    list_filter = ["content_type"]
+    list_select_related = ["content_type"]
+    search_fields = ["=actor_name", "=object_id"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,68 @@
+"""The event log: every state change leaves a row (who, when, from, to, why).
+
+FSM transitions record themselves (post_transition below) from the `by=` and `reason=` keyword
+arguments every transition method takes; other changes call `record_event` directly. Either way the
+row is written in the caller's transaction, so a rolled-back change leaves no event behind.
+"""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.models import ContentType
+from django.dispatch import receiver
+from django_fsm.signals import post_transition
+
+from .models import Event
+
+SYSTEM = "系统"
+
+
+def actor_fields(by) -> dict:
+    """`by` is a user, a string naming a system actor (e.g. "系统：平台同步"), or None (系统)."""
+    if by is None:
+        return {"actor": None, "actor_name": SYSTEM}
+    if isinstance(by, str):
+        return {"actor": None, "actor_name": by}
+    return {"actor": by, "actor_name": by.get_username()}
+
+
+def record_event(subject, *, action: str, by=None, field: str = "", from_state="", to_state="", reason=""):
+    if subject.pk is None:
+        raise ValueError("record_event needs a saved object")
+    return Event.objects.create(
+        content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True),
+        object_id=subject.pk,
+        action=action,
+        field=field,
+        from_state=str(from_state if from_state is not None else ""),
+        to_state=str(to_state if to_state is not None else ""),
+        reason=reason or "",
+        **actor_fields(by),
+    )
+
+
+def state_label(instance, field_name: str, value) -> str:
+    field = instance._meta.get_field(field_name)
+    return str(dict(field.flatchoices).get(value, value))
+
+
+@receiver(post_transition)
+def _record_fsm_transition(sender, instance, name, source, target, method_kwargs=None, **kwargs):
+    field = kwargs.get("field")
+    field_name = getattr(field, "name", "")
+    action = getattr(type(instance), "TRANSITION_LABELS", {}).get(name, name)
+    kwargs_ = method_kwargs or {}
+    record_event(
+        instance,
+        action=action,
+        by=kwargs_.get("by"),
+        field=field_name,
+        from_state=state_label(instance, field_name, source) if field_name else source,
+        to_state=state_label(instance, field_name, target) if field_name else target,
+        reason=kwargs_.get("reason", ""),
+    )
+
+
+def events_for(subject):
+    return Event.objects.filter(
+        content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True), object_id=subject.pk
+    ).select_related("actor")

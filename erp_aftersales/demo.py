@@ -1,0 +1,237 @@
+"""Demo data: two shops, a few hundred orders in every status, raw refund slips of every type and
+platform status, and the four demo users. Deterministic and idempotent: a second run finds every row
+already there and changes nothing."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from erp_aftersales.audit import record_event
+from orders.models import Order, OrderLine, OrderStatus, PayType, Shop
+from refunds.models import PlatformStatus, RawRefund, RefundType
+from refunds.reasons import COMMON_REASONS
+from sa_sync.demo_shops import DEMO_SHOPS
+
+DEMO_PASSWORD = "erp-demo"
+DEMO_USERS = [
+    ("admin", None, "管理员"),
+    ("cs", "客服", "客服"),
+    ("ops", "运营", "运营"),
+    ("warehouse", "仓库", "仓库"),
+]
+ORDERS_PER_SHOP = 150
+DEMO_ACTOR = "系统：演示数据"
+
+GOODS = [
+    ("TS-001", "纯棉短袖T恤", ["白色 M", "白色 L", "黑色 XL"], Decimal("79.00")),
+    ("JK-210", "轻薄羽绒服", ["藏青 L", "米白 M"], Decimal("399.00")),
+    ("SH-330", "男士休闲运动鞋", ["42码", "43码", "41码"], Decimal("259.00")),
+    ("BG-045", "双肩电脑背包", ["灰色", "黑色"], Decimal("189.00")),
+    ("CP-888", "保温杯 500ml", ["星空蓝", "樱花粉"], Decimal("99.00")),
+    ("EB-120", "蓝牙耳机 降噪版", ["白色"], Decimal("329.00")),
+    ("TW-066", "纯棉毛巾 三条装", ["浅灰"], Decimal("49.90")),
+    ("PH-512", "手机壳 防摔款", ["透明 iPhone 16", "黑色 Mate 70"], Decimal("39.00")),
+]
+BUYER_DESCS = {
+    RefundType.REFUND: [
+        "还没发货就不要了",
+        "拍错了颜色，麻烦取消",
+        "等太久了，不想要了",
+        "地址填错了，重新下单",
+    ],
+    RefundType.RETURN: ["衣服有线头，质量不好", "尺码偏小，穿不上", "收到时包装破损", "和图片颜色差别很大"],
+    RefundType.EXCHANGE: ["想换大一码", "想换个颜色"],
+    RefundType.REFUND_KEEP_GOODS: ["少发了一个配件，商家同意退部分款", "有轻微瑕疵，协商补偿"],
+}
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+# Every status, weighted towards what a real list looks like (most orders already shipped).
+STATUS_WEIGHTS = [
+    (OrderStatus.CANCELLED, 6),
+    (OrderStatus.AWAITING_PAYMENT, 6),
+    (OrderStatus.AWAITING_CS_REVIEW, 14),
+    (OrderStatus.AWAITING_FINANCE_REVIEW, 10),
+    (OrderStatus.IN_WAREHOUSE, 14),
+    (OrderStatus.SHIPPED, 30),
+    (OrderStatus.COMPLETED, 20),
+]
+
+
+def refuse_in_production():
+    if settings.PRODUCTION:
+        raise RuntimeError("生产模式（ERP_ENV=production）下不能加载演示数据和演示账号。")
+
+
+def load_demo(now=None) -> dict:
+    refuse_in_production()
+    now = now or timezone.now()
+    with transaction.atomic():
+        users = _users()
+        shops = [_shop(spec) for spec in DEMO_SHOPS]
+        for shop_index, shop in enumerate(shops):
+            rng = random.Random(20261111 + shop_index)
+            for n in range(ORDERS_PER_SHOP):
+                order, planned_status = _order(rng, shop, shop_index, n, now)
+                _refunds(rng, order, planned_status, now)
+    return {
+        "users": len(users),
+        "shops": Shop.objects.count(),
+        "orders": Order.objects.count(),
+        "order_lines": OrderLine.objects.count(),
+        "raw_refunds": RawRefund.objects.count(),
+    }
+
+
+def _users():
+    User = get_user_model()
+    users = []
+    for username, group_name, first_name in DEMO_USERS:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"is_staff": True, "is_superuser": group_name is None, "first_name": first_name},
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        if group_name:
+            user.groups.add(Group.objects.get(name=group_name))
+        users.append(user)
+    return users
+
+
+def _shop(spec):
+    shop, created = Shop.objects.get_or_create(
+        shop_no=spec["shop_no"],
+        defaults={k: spec[k] for k in ("name", "app_key", "app_secret", "access_token")},
+    )
+    if created:
+        record_event(shop, action="新建店铺", by=DEMO_ACTOR)
+    return shop
+
+
+def _order(rng, shop, shop_index, n, now):
+    tid = f"3{shop_index + 1}{n + 1:09d}"
+    status = rng.choices([s for s, _ in STATUS_WEIGHTS], weights=[w for _, w in STATUS_WEIGHTS])[0]
+    trade_time = now - timedelta(days=rng.randint(0, 20), minutes=rng.randint(0, 1439))
+    picks = rng.sample(GOODS, k=rng.choice([1, 1, 2, 3]))
+    lines = []
+    for goods_no, name, specs, price in picks:
+        spec = rng.choice(specs)
+        num = rng.choice([1, 1, 1, 2, 3])
+        discount = (price * num * Decimal(rng.choice(["0", "0", "0.05", "0.1"]))).quantize(Decimal("0.01"))
+        lines.append((goods_no, name, spec, num, price, discount))
+    goods_amount = sum(p * n for _, _, _, n, p, _ in lines)
+    discount_total = sum(d for *_, d in lines)
+    order, created = Order.objects.get_or_create(
+        shop=shop,
+        tid=tid,
+        defaults={
+            "status": status,
+            "pay_type": PayType.COD if rng.random() < 0.1 else PayType.ONLINE,
+            "buyer_nick": f"jd_{rng.randint(10**7, 10**8 - 1)}",
+            "receiver_name": rng.choice(SURNAMES) + rng.choice(["先生", "女士", "小姐", "伟", "芳", "强"]),
+            "receiver_mobile": f"1{rng.choice('3578')}{rng.randint(0, 9)}****{rng.randint(1000, 9999)}",
+            "receiver_address": rng.choice(
+                ["北京市朝阳区", "上海市浦东新区", "广东省深圳市南山区", "浙江省杭州市西湖区"]
+            )
+            + f"某某路{rng.randint(1, 999)}号",
+            "goods_amount": goods_amount,
+            "discount": discount_total,
+            "paid": goods_amount - discount_total,
+            "trade_time": trade_time,
+            "pay_time": trade_time + timedelta(minutes=2) if status != OrderStatus.AWAITING_PAYMENT else None,
+        },
+    )
+    if created:
+        for i, (goods_no, name, spec, num, price, discount) in enumerate(lines):
+            OrderLine.objects.create(
+                order=order,
+                shop=shop,
+                oid=f"{tid}-{goods_no}-{i + 1}",
+                goods_no=goods_no,
+                spec_no=f"{goods_no}-{i + 1:02d}",
+                goods_name=name,
+                spec_name=spec,
+                num=num,
+                price=price,
+                discount=discount,
+                paid=price * num - discount,
+                is_cancelled=status == OrderStatus.CANCELLED,
+            )
+    return order, status
+
+
+def _refund_kind(rng, status):
+    """A type and platform status that make sense for where the order is.
+
+    Uses the generated status, not the row's: a rerun after someone moved an order must draw the same
+    random numbers to stay idempotent."""
+    if status in (OrderStatus.CANCELLED, OrderStatus.AWAITING_PAYMENT):
+        return None
+    if status < OrderStatus.SHIPPED:
+        # Mostly refunds before shipment; a few at 55 show the interception case.
+        return RefundType.REFUND, rng.choice(
+            [PlatformStatus.APPLIED] * 4
+            + [PlatformStatus.CANCELLED, PlatformStatus.REFUNDED, PlatformStatus.SELLER_REFUSED]
+        )
+    refund_type = rng.choice(
+        [RefundType.RETURN] * 4 + [RefundType.REFUND, RefundType.EXCHANGE, RefundType.REFUND_KEEP_GOODS]
+    )
+    if refund_type == RefundType.REFUND:
+        # Refund-only after shipment: the 未发货仅退款 trap this product exists for.
+        return refund_type, PlatformStatus.APPLIED
+    return refund_type, rng.choice(list(PlatformStatus))
+
+
+def _refunds(rng, order, planned_status, now):
+    if rng.random() > 0.7:
+        return
+    kind = _refund_kind(rng, planned_status)
+    if kind is None:
+        return
+    refund_type, platform_status = kind
+    lines = list(order.lines.all())
+    for line in rng.sample(lines, k=1 if len(lines) == 1 or rng.random() < 0.7 else 2):
+        refund_no = f"R{order.tid}{line.oid[-1]}"
+        apply_time = (order.trade_time or now) + timedelta(hours=rng.randint(1, 48))
+        num = rng.randint(1, line.num)
+        history_roll = rng.random()  # drawn whether or not the slip exists, so reruns stay in step
+        slip, created = RawRefund.objects.get_or_create(
+            shop=order.shop,
+            refund_no=refund_no,
+            defaults={
+                "tid": order.tid,
+                "oid": line.oid,
+                "order": order,
+                "order_line": line,
+                "refund_type": refund_type,
+                "platform_status": platform_status,
+                "reason": rng.choice(COMMON_REASONS),
+                "description": rng.choice(BUYER_DESCS[refund_type]),
+                "refund_amount": (line.paid / line.num * num).quantize(Decimal("0.01")),
+                "num": num,
+                "buyer_nick": order.buyer_nick,
+                "apply_time": min(apply_time, now),
+            },
+        )
+        if created and slip.writeback_kind is not None:
+            _writeback_history(history_roll, slip)
+
+
+def _writeback_history(roll, slip):
+    """Some eligible slips already went through a writeback, so the list shows every badge."""
+    if roll > 0.25:
+        return
+    slip.start_writeback(by=DEMO_ACTOR, reason="演示数据")
+    if roll < 0.15:
+        slip.mark_writeback_succeeded(by=DEMO_ACTOR)
+    else:
+        slip.mark_writeback_failed(by=DEMO_ACTOR, reason="京东返回：接口调用超时，请稍后重试")
+    slip.save()

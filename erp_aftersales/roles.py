@@ -1,0 +1,48 @@
+"""The three roles and exactly what each may do. Migrations apply this table; later issues extend it
+with their own permissions (and a migration that re-applies it)."""
+
+ROLE_PERMISSIONS = {
+    "客服": [
+        "orders.view_shop",
+        "orders.view_order",
+        "orders.view_orderline",
+        "refunds.view_rawrefund",
+        "refunds.writeback_rawrefund",
+        "erp_aftersales.view_event",
+    ],
+    "运营": [
+        "orders.view_shop",
+        "orders.add_shop",
+        "orders.change_shop",
+        "orders.view_order",
+        "orders.view_orderline",
+        "refunds.view_rawrefund",
+        "erp_aftersales.view_event",
+    ],
+    "仓库": [
+        "orders.view_order",
+        "orders.view_orderline",
+        "erp_aftersales.view_event",
+    ],
+}
+
+
+def apply_roles(apps, schema_editor=None):
+    """Create the groups and set their permissions to exactly the table (usable from migrations)."""
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally created after all migrations (post_migrate); make sure they exist now.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for group_name, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        wanted = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(wanted)

@@ -1,0 +1,223 @@
+from django import forms
+from django.contrib import admin
+from django.db.models import Q
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from erp_aftersales.admin_utils import EventLogMixin, PlatformDataAdmin, badge
+
+from .models import InterceptionStatus, Order, OrderLine, OrderStatus, Shop
+
+ORDER_STATUS_COLOURS = {
+    OrderStatus.CANCELLED: "grey",
+    OrderStatus.AWAITING_PAYMENT: "orange",
+    OrderStatus.AWAITING_CS_REVIEW: "blue",
+    OrderStatus.AWAITING_FINANCE_REVIEW: "blue",
+    OrderStatus.IN_WAREHOUSE: "purple",
+    OrderStatus.SHIPPED: "green",
+    OrderStatus.COMPLETED: "green",
+}
+INTERCEPTION_COLOURS = {
+    InterceptionStatus.NONE: "grey",
+    InterceptionStatus.PENDING: "orange",
+    InterceptionStatus.SUCCEEDED: "green",
+    InterceptionStatus.FAILED: "red",
+}
+
+SECRET_FIELDS = ("app_secret", "access_token")
+
+
+class ShopForm(forms.ModelForm):
+    """The secret and the token are write-only: the form never renders them; blank keeps the old value."""
+
+    app_secret = forms.CharField(
+        label="App Secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="出于安全考虑不回显；留空表示不修改。",
+    )
+    access_token = forms.CharField(
+        label="Access Token",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="出于安全考虑不回显；留空表示不修改。重新授权后在此填写新的 token。",
+    )
+
+    class Meta:
+        model = Shop
+        fields = [
+            "platform",
+            "shop_no",
+            "name",
+            "vender_id",
+            "app_key",
+            "app_secret",
+            "access_token",
+            "sa_writeback_enabled",
+            "is_active",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in SECRET_FIELDS:
+            self.initial[name] = ""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in SECRET_FIELDS:
+            if not cleaned.get(name) and self.instance.pk:
+                cleaned[name] = getattr(Shop.objects.only(name).get(pk=self.instance.pk), name)
+        return cleaned
+
+
+@admin.register(Shop)
+class ShopAdmin(EventLogMixin, admin.ModelAdmin):
+    form = ShopForm
+    list_display = [
+        "shop_no",
+        "name",
+        "platform",
+        "credentials",
+        "sa_writeback_enabled",
+        "is_active",
+        "updated_at",
+    ]
+    list_filter = ["platform", "sa_writeback_enabled", "is_active"]
+    search_fields = ["shop_no", "name"]
+    readonly_fields = ["credentials", "created_at", "updated_at", "event_log"]
+    fieldsets = [
+        (None, {"fields": ["platform", "shop_no", "name", "vender_id", "is_active"]}),
+        ("京东开放平台(JOS)授权", {"fields": ["app_key", "app_secret", "access_token", "credentials"]}),
+        ("SA售后自动化", {"fields": ["sa_writeback_enabled"]}),
+        ("记录", {"fields": ["created_at", "updated_at", "event_log"]}),
+    ]
+
+    @admin.display(description="授权信息")
+    def credentials(self, obj):
+        if obj.has_credentials:
+            return badge("已配置", "green")
+        return badge("未配置完整", "red")
+
+    def save_model(self, request, obj, form, change):
+        from erp_aftersales.audit import record_event
+
+        changed = [f for f in form.changed_data if f not in SECRET_FIELDS]
+        secrets_changed = [f for f in SECRET_FIELDS if form.cleaned_data.get(f) and f in form.changed_data]
+        super().save_model(request, obj, form, change)
+        if change and (changed or secrets_changed):
+            # Secrets are named, never their values.
+            reason = "修改字段：" + "、".join(str(form.fields[f].label) for f in changed + secrets_changed)
+            record_event(obj, action="修改店铺", by=request.user, reason=reason)
+        elif not change:
+            record_event(obj, action="新建店铺", by=request.user)
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = [
+        "oid",
+        "goods_no",
+        "spec_no",
+        "goods_name",
+        "spec_name",
+        "num",
+        "price",
+        "discount",
+        "paid",
+        "is_cancelled",
+        "interception_badge",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="拦截状态")
+    def interception_badge(self, obj):
+        return badge(obj.get_interception_status_display(), INTERCEPTION_COLOURS[obj.interception_status])
+
+
+def exact_search(queryset, term, fields):
+    """Exact, index-backed matches: CS paste a number; a LIKE over a million rows would scan them all."""
+    term = term.strip()
+    if not term:
+        return queryset, False
+    query = Q()
+    for field in fields:
+        query |= Q(**{field: term})
+    return queryset.filter(query), False
+
+
+@admin.register(Order)
+class OrderAdmin(PlatformDataAdmin):
+    list_display = [
+        "tid",
+        "shop",
+        "status_badge",
+        "pay_type",
+        "buyer_nick",
+        "paid",
+        "trade_time",
+        "updated_at",
+    ]
+    list_filter = ["shop", "status", "pay_type", ("trade_time", admin.DateFieldListFilter)]
+    list_select_related = ["shop"]
+    search_fields = ["tid"]
+    search_help_text = "按平台订单号或买家账号精确查找"
+    inlines = [OrderLineInline]
+    readonly_fields = ["event_log"]
+
+    def get_search_results(self, request, queryset, search_term):
+        return exact_search(queryset, search_term, ["tid", "buyer_nick"])
+
+    @admin.display(description="订单状态", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), ORDER_STATUS_COLOURS[obj.status])
+
+
+@admin.register(OrderLine)
+class OrderLineAdmin(PlatformDataAdmin):
+    list_display = ["oid", "order_link", "shop", "goods_name", "num", "paid", "is_cancelled", "interception"]
+    list_filter = ["shop", "is_cancelled", "interception_status"]
+    list_select_related = ["order", "shop"]
+    search_fields = ["oid"]
+    search_help_text = "按原始子单号、平台订单号或货品编号精确查找"
+    readonly_fields = ["event_log"]
+
+    def get_search_results(self, request, queryset, search_term):
+        return exact_search(queryset, search_term, ["oid", "order__tid", "goods_no"])
+
+    @admin.display(description="系统订单", ordering="order__tid")
+    def order_link(self, obj):
+        return format_html('<a href="{}">{}</a>', obj.order.get_absolute_url(), obj.order.tid)
+
+    @admin.display(description="拦截状态", ordering="interception_status")
+    def interception(self, obj):
+        return badge(obj.get_interception_status_display(), INTERCEPTION_COLOURS[obj.interception_status])
+
+
+def lines_table(lines, highlight_id=None):
+    rows = format_html_join(
+        "",
+        "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                mark_safe(' style="background:#fffbe6"') if line.pk == highlight_id else "",
+                line.oid,
+                line.goods_name,
+                line.spec_name or "-",
+                line.num,
+                line.paid,
+                "是" if line.is_cancelled else "否",
+                line.get_interception_status_display(),
+            )
+            for line in lines
+        ),
+    )
+    return format_html(
+        "<table><thead><tr><th>原始子单号</th><th>货品</th><th>规格</th><th>数量</th><th>实付</th>"
+        "<th>已取消</th><th>拦截状态</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )

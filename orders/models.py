@@ -1,0 +1,159 @@
+from decimal import Decimal
+
+from django.db import models
+from django.urls import reverse
+
+
+class Platform(models.TextChoices):
+    JD = "jd", "京东"
+
+
+class Shop(models.Model):
+    """A merchant's JD shop and its JOS credentials.
+
+    The secret and the token are write-only: forms take a new value, nothing ever shows them back,
+    and `__repr__`/`__str__` never include them (they end up in logs).
+    """
+
+    platform = models.CharField("平台", max_length=16, choices=Platform.choices, default=Platform.JD)
+    shop_no = models.CharField("店铺编号", max_length=64, unique=True)
+    name = models.CharField("店铺名称", max_length=128)
+    app_key = models.CharField("App Key", max_length=64, blank=True)
+    app_secret = models.CharField("App Secret", max_length=128, blank=True)
+    access_token = models.CharField("Access Token", max_length=256, blank=True)
+    vender_id = models.CharField("京东商家ID", max_length=64, blank=True)
+    sa_writeback_enabled = models.BooleanField("启用SA回传", default=True)
+    is_active = models.BooleanField("启用", default=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "店铺"
+        verbose_name_plural = "店铺"
+        ordering = ["shop_no"]
+
+    def __str__(self):
+        return f"{self.name}（{self.shop_no}）"
+
+    def __repr__(self):
+        return f"<Shop {self.shop_no}>"
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.app_key and self.app_secret and self.access_token)
+
+
+class OrderStatus(models.IntegerChoices):
+    """旺店通-style codes; the numeric order is the business order ("大于财审" means > 35)."""
+
+    CANCELLED = 5, "已取消"
+    AWAITING_PAYMENT = 10, "待付款"
+    AWAITING_CS_REVIEW = 30, "待客审"
+    AWAITING_FINANCE_REVIEW = 35, "待财审"
+    IN_WAREHOUSE = 55, "已审核(仓库处理中)"
+    SHIPPED = 95, "已发货"
+    COMPLETED = 110, "已完成"
+
+
+class PayType(models.TextChoices):
+    ONLINE = "online", "在线支付"
+    COD = "cod", "货到付款"
+
+
+class Order(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders", verbose_name="店铺")
+    tid = models.CharField("平台订单号", max_length=64)
+    status = models.IntegerField(
+        "订单状态", choices=OrderStatus.choices, default=OrderStatus.AWAITING_CS_REVIEW
+    )
+    pay_type = models.CharField("支付方式", max_length=16, choices=PayType.choices, default=PayType.ONLINE)
+    buyer_nick = models.CharField("买家账号", max_length=128, blank=True)
+    receiver_name = models.CharField("收件人", max_length=64, blank=True)
+    receiver_mobile = models.CharField("收件人手机", max_length=32, blank=True)
+    receiver_address = models.CharField("收件地址", max_length=255, blank=True)
+    goods_amount = models.DecimalField("货品总额", max_digits=12, decimal_places=2, default=Decimal("0"))
+    discount = models.DecimalField("优惠", max_digits=12, decimal_places=2, default=Decimal("0"))
+    post_amount = models.DecimalField("运费", max_digits=12, decimal_places=2, default=Decimal("0"))
+    paid = models.DecimalField("实付金额", max_digits=12, decimal_places=2, default=Decimal("0"))
+    platform_status = models.CharField("平台订单状态", max_length=64, blank=True)
+    trade_time = models.DateTimeField("下单时间", null=True, blank=True)
+    pay_time = models.DateTimeField("付款时间", null=True, blank=True)
+    platform_modified = models.DateTimeField("平台更新时间", null=True, blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "系统订单"
+        verbose_name_plural = "系统订单"
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["shop", "tid"], name="order_tid_unique_per_shop")]
+        indexes = [
+            models.Index(fields=["status", "-id"], name="order_status_idx"),
+            models.Index(fields=["tid"], name="order_tid_idx"),
+            models.Index(fields=["buyer_nick"], name="order_buyer_idx"),
+            models.Index(fields=["trade_time"], name="order_trade_time_idx"),
+        ]
+
+    def __str__(self):
+        return self.tid
+
+    def get_absolute_url(self):
+        return reverse("admin:orders_order_change", args=[self.pk])
+
+    @property
+    def is_above_finance_review(self) -> bool:
+        """大于财审: the order has left the review stages (warehouse, shipped, completed)."""
+        return is_above_finance_review(self.status)
+
+    @property
+    def has_shipped(self) -> bool:
+        return self.status >= OrderStatus.SHIPPED
+
+
+def is_above_finance_review(status: int) -> bool:
+    return status > OrderStatus.AWAITING_FINANCE_REVIEW
+
+
+class InterceptionStatus(models.IntegerChoices):
+    NONE = 0, "无需拦截"
+    PENDING = 1, "拦截中(待仓库确认)"
+    SUCCEEDED = 2, "拦截成功"
+    FAILED = 3, "拦截失败"
+
+
+class OrderLine(models.Model):
+    """子订单. `oid` (原始子单号) is unique per shop; for JD it is orderId + '-' + skuId (JD has no line id)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name="系统订单")
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="+", verbose_name="店铺")
+    oid = models.CharField("原始子单号", max_length=96)
+    goods_no = models.CharField("货品编号", max_length=64, blank=True)
+    spec_no = models.CharField("规格编号(SKU)", max_length=64, blank=True)
+    goods_name = models.CharField("货品名称", max_length=255)
+    spec_name = models.CharField("规格名称", max_length=128, blank=True)
+    num = models.PositiveIntegerField("数量", default=1)
+    price = models.DecimalField("单价", max_digits=12, decimal_places=2, default=Decimal("0"))
+    discount = models.DecimalField("优惠分摊", max_digits=12, decimal_places=2, default=Decimal("0"))
+    paid = models.DecimalField("实付分摊", max_digits=12, decimal_places=2, default=Decimal("0"))
+    is_cancelled = models.BooleanField("已取消", default=False)
+    interception_status = models.IntegerField(
+        "拦截状态", choices=InterceptionStatus.choices, default=InterceptionStatus.NONE
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "子订单"
+        verbose_name_plural = "子订单"
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["shop", "oid"], name="orderline_oid_unique_per_shop")]
+        indexes = [models.Index(fields=["oid"], name="orderline_oid_idx")]
+
+    def __str__(self):
+        return f"{self.oid} {self.goods_name}"
+
+    def save(self, *args, **kwargs):
+        # The shop is the order's; kept on the line only so (shop, oid) can be unique.
+        if self.order_id and not self.shop_id:
+            self.shop_id = self.order.shop_id
+        super().save(*args, **kwargs)

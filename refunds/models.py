@@ -1,0 +1,182 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+from django_fsm import FSMIntegerField, FSMModelMixin, transition
+
+from orders.models import Order, OrderLine, Shop
+
+
+class RefundType(models.IntegerChoices):
+    REFUND = 1, "退款"
+    RETURN = 2, "退货"
+    EXCHANGE = 3, "换货"
+    REFUND_KEEP_GOODS = 4, "退款不退货"
+
+
+class PlatformStatus(models.IntegerChoices):
+    CANCELLED = 1, "取消退款"
+    APPLIED = 2, "申请退款"
+    AWAITING_RETURN = 3, "等待退货"
+    AWAITING_RECEIPT = 4, "等待收货"
+    REFUNDED = 5, "退款成功"
+    SELLER_REFUSED = 7, "卖家拒绝退款"
+
+
+class WritebackStatus(models.IntegerChoices):
+    NOT_SENT = 0, "未回传"
+    SENDING = 1, "回传中"
+    SUCCEEDED = 2, "回传成功"
+    FAILED = 3, "回传失败"
+
+
+class WritebackKind(models.TextChoices):
+    SHIPMENT_CANCELLED = "shipment_cancelled", "取消发货成功"
+    GOODS_IN_WAREHOUSE = "goods_in_warehouse", "退货入仓"
+
+
+# Which writeback a slip can carry, by (type, platform status): domain.md, "Writeback kinds".
+WRITEBACK_KIND_FOR = {
+    (RefundType.REFUND, PlatformStatus.APPLIED): WritebackKind.SHIPMENT_CANCELLED,
+    (RefundType.RETURN, PlatformStatus.AWAITING_RECEIPT): WritebackKind.GOODS_IN_WAREHOUSE,
+}
+
+# A slip left 回传中 longer than this was claimed by a process that died; it may be taken again.
+WRITEBACK_LEASE = timedelta(minutes=5)
+
+
+class RawRefund(FSMModelMixin, models.Model):
+    """原始退款单: what the platform says the buyer asked for, plus our writeback state.
+
+    `writeback_status` is protected: only the transitions below change it, and each one leaves an
+    event (erp_aftersales.audit). A writeback success is not a refund: 退款成功 comes only from the
+    platform (platform_status), never from our writeback.
+    """
+
+    TRANSITION_LABELS = {
+        "start_writeback": "开始退款回传",
+        "mark_writeback_succeeded": "退款回传成功",
+        "mark_writeback_failed": "退款回传失败",
+        "release_stale_claim": "回传超时重置",
+    }
+
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="raw_refunds", verbose_name="店铺")
+    refund_no = models.CharField("平台退款单号", max_length=64)
+    tid = models.CharField("平台订单号", max_length=64)
+    oid = models.CharField("原始子单号", max_length=96, blank=True)
+    order = models.ForeignKey(
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="raw_refunds",
+        verbose_name="系统订单",
+    )
+    order_line = models.ForeignKey(
+        OrderLine,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="raw_refunds",
+        verbose_name="子订单",
+    )
+    refund_type = models.IntegerField("退款类型", choices=RefundType.choices)
+    platform_status = models.IntegerField("平台状态", choices=PlatformStatus.choices)
+    platform_status_code = models.CharField("京东退款状态码", max_length=8, blank=True)
+    reason = models.CharField("退款原因", max_length=128, blank=True)
+    description = models.TextField("买家描述", blank=True)
+    refund_amount = models.DecimalField("退款金额", max_digits=12, decimal_places=2, default=Decimal("0"))
+    num = models.PositiveIntegerField("退款数量", default=1)
+    buyer_nick = models.CharField("买家账号", max_length=128, blank=True)
+    apply_time = models.DateTimeField("申请时间", null=True, blank=True)
+    check_time = models.DateTimeField("平台审核时间", null=True, blank=True)
+    platform_modified = models.DateTimeField("平台更新时间", null=True, blank=True)
+
+    writeback_status = FSMIntegerField(
+        "退款回传状态", choices=WritebackStatus.choices, default=WritebackStatus.NOT_SENT, protected=True
+    )
+    writeback_message = models.CharField("回传结果", max_length=500, blank=True)
+    writeback_attempts = models.PositiveIntegerField("回传次数", default=0)
+    writeback_claimed_at = models.DateTimeField("回传开始时间", null=True, blank=True)
+    last_writeback_at = models.DateTimeField("最近回传时间", null=True, blank=True)
+    next_attempt_at = models.DateTimeField("下次重试时间", null=True, blank=True)
+
+    created_at = models.DateTimeField("下载时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "原始退款单"
+        verbose_name_plural = "原始退款单"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "refund_no"], name="rawrefund_no_unique_per_shop")
+        ]
+        indexes = [
+            models.Index(fields=["refund_no"], name="rawrefund_refund_no_idx"),
+            models.Index(fields=["tid"], name="rawrefund_tid_idx"),
+            models.Index(fields=["oid"], name="rawrefund_oid_idx"),
+            models.Index(fields=["buyer_nick"], name="rawrefund_buyer_idx"),
+            models.Index(fields=["writeback_status", "-id"], name="rawrefund_wb_status_idx"),
+            models.Index(fields=["platform_status", "-id"], name="rawrefund_pf_status_idx"),
+            models.Index(fields=["refund_type", "-id"], name="rawrefund_type_idx"),
+            # The two writeback kinds are (type, platform status) pairs: CS filter on both at once.
+            models.Index(fields=["refund_type", "platform_status", "-id"], name="rawrefund_type_pf_idx"),
+            models.Index(fields=["reason", "-id"], name="rawrefund_reason_idx"),
+            models.Index(fields=["shop", "-id"], name="rawrefund_shop_idx"),
+            models.Index(fields=["apply_time"], name="rawrefund_apply_time_idx"),
+            models.Index(fields=["created_at"], name="rawrefund_created_idx"),
+        ]
+        permissions = [("writeback_rawrefund", "可以退款回传")]
+
+    def __str__(self):
+        return self.refund_no
+
+    # --- rules -----------------------------------------------------------------------------
+    @property
+    def writeback_kind(self) -> WritebackKind | None:
+        return WRITEBACK_KIND_FOR.get((self.refund_type, self.platform_status))
+
+    def has_writeback_kind(self) -> bool:
+        return self.writeback_kind is not None
+
+    def claim_expired(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.writeback_claimed_at is None or self.writeback_claimed_at + WRITEBACK_LEASE <= now
+
+    # --- writeback state machine -------------------------------------------------------------
+    # Every transition takes `by` (user or system actor name) and `reason`: the audit handler
+    # writes them into the event log.
+    @transition(
+        field=writeback_status,
+        source=[WritebackStatus.NOT_SENT, WritebackStatus.FAILED],
+        target=WritebackStatus.SENDING,
+        conditions=[has_writeback_kind],
+    )
+    def start_writeback(self, by=None, reason=""):
+        self.writeback_claimed_at = timezone.now()
+        self.writeback_attempts += 1
+
+    @transition(field=writeback_status, source=WritebackStatus.SENDING, target=WritebackStatus.SUCCEEDED)
+    def mark_writeback_succeeded(self, by=None, reason=""):
+        self.writeback_message = reason or "操作成功"
+        self.last_writeback_at = timezone.now()
+        self.writeback_claimed_at = None
+        self.next_attempt_at = None
+
+    @transition(field=writeback_status, source=WritebackStatus.SENDING, target=WritebackStatus.FAILED)
+    def mark_writeback_failed(self, by=None, reason="", next_attempt_at=None):
+        self.writeback_message = reason[:500]
+        self.last_writeback_at = timezone.now()
+        self.writeback_claimed_at = None
+        self.next_attempt_at = next_attempt_at
+
+    @transition(
+        field=writeback_status,
+        source=WritebackStatus.SENDING,
+        target=WritebackStatus.FAILED,
+        conditions=[claim_expired],
+    )
+    def release_stale_claim(self, by=None, reason="回传中断（处理进程退出），已超时重置，可重新回传"):
+        self.writeback_message = reason
+        self.writeback_claimed_at = None

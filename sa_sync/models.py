@@ -1,0 +1,1 @@
+# Sync runs and JOS call records arrive with the platform-sync issue.

@@ -1,0 +1,56 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from erp_aftersales.demo import load_demo
+from orders.models import Order, OrderStatus, Shop
+from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def counts():
+    return (
+        Shop.objects.count(),
+        Order.objects.count(),
+        RawRefund.objects.count(),
+        get_user_model().objects.count(),
+        sorted(RawRefund.objects.values_list("refund_no", "writeback_status")),
+    )
+
+
+def test_demo_twice_gives_the_same_rows():
+    load_demo()
+    first = counts()
+    call_command("load_demo")
+    assert counts() == first
+    shops, orders, refunds, users, _ = first
+    assert shops == 2 and orders >= 200 and refunds >= 100 and users == 4
+
+
+def test_demo_covers_every_status_type_and_platform_status():
+    load_demo()
+    assert set(Order.objects.values_list("status", flat=True)) == {s.value for s in OrderStatus}
+    assert set(RawRefund.objects.values_list("refund_type", flat=True)) == {t.value for t in RefundType}
+    assert set(RawRefund.objects.values_list("platform_status", flat=True)) == {
+        s.value for s in PlatformStatus
+    }
+    assert set(RawRefund.objects.values_list("writeback_status", flat=True)) >= {
+        WritebackStatus.NOT_SENT,
+        WritebackStatus.SUCCEEDED,
+        WritebackStatus.FAILED,
+    }
+
+
+def test_demo_users_log_in_with_the_documented_password(client):
+    load_demo()
+    for username in ("admin", "cs", "ops", "warehouse"):
+        assert client.login(username=username, password="erp-demo"), username
+    assert get_user_model().objects.get(username="cs").groups.filter(name="客服").exists()
+
+
+def test_demo_refused_in_production(settings):
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="生产模式"):
+        call_command("load_demo")
+    assert not get_user_model().objects.filter(username="cs").exists()

@@ -1,0 +1,64 @@
+"""Settings come from the environment: checked in a fresh interpreter each time."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import json, django; from django.conf import settings; django.setup();"
+    "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], 'broker': settings.CELERY_BROKER_URL,"
+    " 'debug': settings.DEBUG, 'tz': settings.TIME_ZONE, 'lang': settings.LANGUAGE_CODE}))"
+)
+CLEARED = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "ERP_ENV", "DEBUG", "SECRET_KEY")
+
+
+def run_settings(**env):
+    base = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    base["DJANGO_SETTINGS_MODULE"] = "erp_aftersales.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result
+
+
+def test_embedded_default_is_sqlite_and_filesystem_broker():
+    result = run_settings()
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["engine"] == "django.db.backends.sqlite3"
+    assert got["broker"] == "filesystem://"
+    assert (got["tz"], got["lang"]) == ("Asia/Shanghai", "zh-hans")
+
+
+def test_database_url_selects_postgresql_and_redis():
+    result = run_settings(
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test", REDIS_URL="redis://127.0.0.1:6379/0"
+    )
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["engine"] == "django.db.backends.postgresql"
+    assert got["broker"] == "redis://127.0.0.1:6379/0"
+
+
+def test_production_refuses_debug():
+    result = run_settings(ERP_ENV="production", DEBUG="1", SECRET_KEY="x" * 50)
+    assert result.returncode != 0 and "DEBUG" in result.stderr
+
+
+def test_production_refuses_default_secret_key():
+    result = run_settings(ERP_ENV="production", DEBUG="0")
+    assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+def test_production_starts_with_real_settings():
+    result = run_settings(ERP_ENV="production", DEBUG="0", SECRET_KEY="k" * 50)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["debug"] is False
