@@ -25,10 +25,13 @@ def actor_fields(by) -> dict:
     return {"actor": by, "actor_name": by.get_username()}
 
 
-def record_event(subject, *, action: str, by=None, field: str = "", from_state="", to_state="", reason=""):
+def build_event(
+    subject, *, action: str, by=None, field: str = "", from_state="", to_state="", reason=""
+) -> Event:
+    """An unsaved event row, for callers that write many at once (bulk_create)."""
     if subject.pk is None:
-        raise ValueError("record_event needs a saved object")
-    return Event.objects.create(
+        raise ValueError("an event needs a saved object")
+    return Event(
         content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True),
         object_id=subject.pk,
         action=action,
@@ -38,6 +41,12 @@ def record_event(subject, *, action: str, by=None, field: str = "", from_state="
         reason=reason or "",
         **actor_fields(by),
     )
+
+
+def record_event(subject, **kwargs) -> Event:
+    event = build_event(subject, **kwargs)
+    event.save()
+    return event
 
 
 def state_label(instance, field_name: str, value) -> str:

@@ -109,7 +109,7 @@ def _users():
 def _shop(spec):
     shop, created = Shop.objects.get_or_create(
         shop_no=spec["shop_no"],
-        defaults={k: spec[k] for k in ("name", "app_key", "app_secret", "access_token")},
+        defaults={k: spec[k] for k in ("name", "app_key", "app_secret", "access_token", "vender_id")},
     )
     if created:
         record_event(shop, action="新建店铺", by=DEMO_ACTOR)

@@ -14,6 +14,8 @@ ROLE_PERMISSIONS = {
         "orders.view_shop",
         "orders.add_shop",
         "orders.change_shop",
+        "sa_sync.view_syncrun",
+        "django_celery_beat.view_periodictask",
         "orders.view_order",
         "orders.view_orderline",
         "refunds.view_rawrefund",
@@ -44,5 +46,9 @@ def apply_roles(apps, schema_editor=None):
         wanted = []
         for perm in perms:
             app_label, codename = perm.split(".")
-            wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            # A model created by a later migration has no permission yet: that migration re-applies
+            # this table (tests check the final groups match it exactly).
+            found = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if found:
+                wanted.append(found)
         group.permissions.set(wanted)

@@ -154,6 +154,11 @@ JOS_WRITEBACK_METHOD = os.environ.get(
 JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED = os.environ.get("JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED", "1")
 JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE = os.environ.get("JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE", "2")
 PLATFORM_SYNC_INTERVAL_SECONDS = env_int("PLATFORM_SYNC_INTERVAL_SECONDS", 60)
+# Each run re-reads this much before the last completed window: rows at the edge are not lost.
+PLATFORM_SYNC_OVERLAP_SECONDS = env_int("PLATFORM_SYNC_OVERLAP_SECONDS", 300)
+# A shop's first run looks back this far; windows are walked in chunks (JD limits a query's range).
+PLATFORM_SYNC_INITIAL_DAYS = env_int("PLATFORM_SYNC_INITIAL_DAYS", 30)
+PLATFORM_SYNC_CHUNK_HOURS = env_int("PLATFORM_SYNC_CHUNK_HOURS", 24 * 7)
 
 # --- auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -202,4 +207,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # httpx logs every request at INFO; our JOS client logs each call once with its outcome.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

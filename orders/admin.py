@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 
 from erp_aftersales.admin_utils import EventLogMixin, PlatformDataAdmin, badge
 
@@ -80,23 +81,75 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
         "credentials",
         "sa_writeback_enabled",
         "is_active",
-        "updated_at",
+        "last_sync",
+        "last_sync_error_text",
     ]
     list_filter = ["platform", "sa_writeback_enabled", "is_active"]
     search_fields = ["shop_no", "name"]
-    readonly_fields = ["credentials", "created_at", "updated_at", "event_log"]
+    readonly_fields = ["credentials", "sync_summary", "created_at", "updated_at", "event_log"]
     fieldsets = [
         (None, {"fields": ["platform", "shop_no", "name", "vender_id", "is_active"]}),
         ("京东开放平台(JOS)授权", {"fields": ["app_key", "app_secret", "access_token", "credentials"]}),
         ("SA售后自动化", {"fields": ["sa_writeback_enabled"]}),
+        ("平台同步", {"fields": ["sync_summary"]}),
         ("记录", {"fields": ["created_at", "updated_at", "event_log"]}),
     ]
 
+    def get_queryset(self, request):
+        from sa_sync.selectors import latest_run_fields
+
+        return latest_run_fields(super().get_queryset(request))
+
     @admin.display(description="授权信息")
     def credentials(self, obj):
+        if obj.credential_error:
+            return badge(f"授权异常：{obj.credential_error}", "red")
         if obj.has_credentials:
             return badge("已配置", "green")
         return badge("未配置完整", "red")
+
+    @admin.display(description="最近同步", ordering="last_sync_at")
+    def last_sync(self, obj):
+        if not obj.last_sync_at:
+            return "尚未同步"
+        label = {"succeeded": "成功", "failed": "失败", "running": "进行中"}[obj.last_sync_status]
+        colour = {"succeeded": "green", "failed": "red", "running": "blue"}[obj.last_sync_status]
+        return format_html(
+            "{} {}", localtime(obj.last_sync_at).strftime("%m-%d %H:%M:%S"), badge(label, colour)
+        )
+
+    @admin.display(description="最近同步错误")
+    def last_sync_error_text(self, obj):
+        return obj.last_sync_error or "-"
+
+    @admin.display(description="最近同步")
+    def sync_summary(self, obj):
+        from sa_sync.models import SyncRun
+
+        runs = list(SyncRun.objects.filter(shop=obj).order_by("-id")[:6]) if obj.pk else []
+        if not runs:
+            return "尚未同步"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    localtime(r.started_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    r.get_kind_display(),
+                    r.get_status_display(),
+                    r.pages,
+                    r.rows_new,
+                    r.rows_updated,
+                    r.error or "-",
+                )
+                for r in runs
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>开始</th><th>内容</th><th>结果</th><th>页数</th><th>新增</th><th>更新</th>"
+            "<th>错误</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     def save_model(self, request, obj, form, change):
         from erp_aftersales.audit import record_event
@@ -108,6 +161,9 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
             # Secrets are named, never their values.
             reason = "修改字段：" + "、".join(str(form.fields[f].label) for f in changed + secrets_changed)
             record_event(obj, action="修改店铺", by=request.user, reason=reason)
+            if secrets_changed or "app_key" in changed:
+                # New credentials: let the next call find out whether they work.
+                Shop.objects.filter(pk=obj.pk).update(credential_error="", credential_error_at=None)
         elif not change:
             record_event(obj, action="新建店铺", by=request.user)
 

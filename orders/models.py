@@ -24,6 +24,10 @@ class Shop(models.Model):
     vender_id = models.CharField("京东商家ID", max_length=64, blank=True)
     sa_writeback_enabled = models.BooleanField("启用SA回传", default=True)
     is_active = models.BooleanField("启用", default=True)
+    # Set when JD refused the credentials (codes 11/12/18-21/24); cleared by a successful call or
+    # by ops saving new credentials. While set, nothing is sent to JD automatically for this shop.
+    credential_error = models.CharField("授权异常", max_length=300, blank=True)
+    credential_error_at = models.DateTimeField("授权异常时间", null=True, blank=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 

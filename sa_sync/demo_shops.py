@@ -10,6 +10,7 @@ DEMO_SHOPS = [
         "app_key": "DEMOAPPKEY0001",
         "app_secret": "demo-secret-0001",
         "access_token": "demo-token-0001",
+        "vender_id": "10086001",
     },
     {
         "shop_no": "JD-OUTLET",
@@ -17,6 +18,7 @@ DEMO_SHOPS = [
         "app_key": "DEMOAPPKEY0002",
         "app_secret": "demo-secret-0002",
         "access_token": "demo-token-0002",
+        "vender_id": "10086002",
     },
 ]
 

@@ -2,6 +2,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
+from sa_sync.sandbox.testing import start_sandbox
+
 from .factories import RawRefundFactory, ShopFactory
 
 PASSWORD = "pw-for-tests-1"
@@ -53,3 +55,11 @@ def shop(db):
 @pytest.fixture
 def slip(db):
     return RawRefundFactory()
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """The SA sandbox as a real subprocess on a free port, one for the whole test session."""
+    process = start_sandbox(policy_delay=0.5)
+    yield process
+    process.stop()

@@ -56,6 +56,8 @@ class Command(BaseCommand):
         processes = {}
         for name, command in commands.items():
             processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)
+        if "sandbox" in processes:
+            self._first_sync()
         self.stdout.write(
             f"后台已启动：http://{options['host']}:{options['port']}/admin/ "
             f"（演示账号 admin / cs / ops / warehouse，密码 erp-demo）；Ctrl-C 停止。"
@@ -88,3 +90,18 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         sys.exit(exit_code)
+
+    def _first_sync(self):
+        """Don't make a new user wait a whole beat interval for the first download."""
+        import urllib.request
+
+        from sa_sync.tasks import sync_all_shops
+
+        health = f"http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/_sandbox/health"
+        for _ in range(40):
+            try:
+                urllib.request.urlopen(health, timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.25)
+        sync_all_shops.delay()

@@ -1,0 +1,128 @@
+"""Platform sync throughput against the SA sandbox (PostgreSQL).
+
+Run: `.venv/bin/python bench/sync.py [--rows 20000]`. Starts a sandbox subprocess holding N refund
+applications for one shop, runs a full refund sync into an emptied bench database
+($BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/erp_bench), then makes the same number
+of bare signed queryPageList page requests with the same client and page size. The rate limit is off
+for both (it would otherwise be what is measured). Goal (issue 3): sync within 1.3x of the bare requests.
+"""
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/erp_bench"
+)
+os.environ["JOS_RATE_LIMIT_PER_SECOND"] = "0"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erp_aftersales.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+sys.path.insert(0, str(ROOT / "bench"))
+from admin_list import ensure_database  # noqa: E402
+
+ensure_database()
+import django  # noqa: E402
+
+django.setup()
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from orders.models import Shop  # noqa: E402
+from refunds.models import RawRefund  # noqa: E402
+from sa_sync.jos import JosClient, check_business_result  # noqa: E402
+from sa_sync.models import SyncKind  # noqa: E402
+from sa_sync.sandbox.testing import start_sandbox  # noqa: E402
+from sa_sync.services import REFUND_PAGE_SIZE, REFUND_QUERY, sync_shop  # noqa: E402
+from sa_sync.signing import SHANGHAI, jd_timestamp  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=20_000)
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cur:
+        cur.execute(
+            "TRUNCATE refunds_rawrefund, erp_aftersales_event, sa_sync_syncrun, sa_sync_synccursor "
+            "RESTART IDENTITY CASCADE"
+        )
+    shop, _ = Shop.objects.update_or_create(
+        shop_no="BENCH",
+        defaults={
+            "name": "压测店铺",
+            "app_key": "BENCHKEY",
+            "app_secret": "bench-secret",
+            "access_token": "bench-token",
+        },
+    )
+    now = datetime.now(tz=SHANGHAI)
+    reasons = ["不想要了", "拍错/多拍", "商品质量问题", "7天无理由退货"]
+    apps = [
+        {
+            "id": 9_000_000_000 + n,
+            "orderId": 850_000_000_000 + n // 2,
+            "skuId": str(100_000_000_000 + n % 2),
+            "applyTime": jd_timestamp(now - timedelta(minutes=10 + n * 0.05)),
+            "applyRefundSum": 9900,
+            "status": 0,
+            "afsType": 1 + n % 2,
+            "num": 1,
+            "reason": reasons[n % 4],
+            "buyerName": f"买家{n}",
+        }
+        for n in range(args.rows)
+    ]
+    with start_sandbox() as sandbox:
+        settings.JOS_ENDPOINT = sandbox.jos_url
+        sandbox.seed_shop(
+            app_key="BENCHKEY",
+            app_secret="bench-secret",
+            access_token="bench-token",
+            shop_no="BENCH",
+            name="压测店铺",
+        )
+        for i in range(0, len(apps), 5000):
+            sandbox.seed_refunds("BENCHKEY", apps[i : i + 5000])
+        sandbox.clear_calls()
+
+        client = JosClient.for_shop(shop)
+        start = time.perf_counter()
+        run = sync_shop(shop, SyncKind.REFUNDS, client=client, trigger="压测")
+        sync_seconds = time.perf_counter() - start
+        assert run.error == "", run.error
+        requests = len(sandbox.calls(method=REFUND_QUERY))
+        assert RawRefund.objects.filter(shop=shop).count() == args.rows
+
+        start_text = jd_timestamp(now - timedelta(days=30))
+        end_text = jd_timestamp(now + timedelta(seconds=1))
+        start = time.perf_counter()
+        pages = -(-args.rows // REFUND_PAGE_SIZE)
+        for i in range(requests):
+            payload = client.call(
+                REFUND_QUERY,
+                {
+                    "applyTimeStart": start_text,
+                    "applyTimeEnd": end_text,
+                    "pageIndex": 1 + i % pages,
+                    "pageSize": REFUND_PAGE_SIZE,
+                },
+            )
+            check_business_result(payload, "queryResult")
+        bare_seconds = time.perf_counter() - start
+
+    print(f"refund applications:   {args.rows:,}")
+    print(f"page requests:         {requests} (page size {REFUND_PAGE_SIZE})")
+    print(f"full sync:             {sync_seconds:.2f} s  ({args.rows / sync_seconds:,.0f} rows/s)")
+    print(f"bare signed requests:  {bare_seconds:.2f} s  ({args.rows / bare_seconds:,.0f} rows/s)")
+    print(f"ratio sync / bare:     {sync_seconds / bare_seconds:.2f}x  (goal <= 1.3x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""JD's data → ours. The one place that knows JD's codes; pure functions, no database.
+
+原始子单号 (oid) for JD is `orderId-skuId`: JD has no order-line id, and one SKU appears once per order.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from orders.models import OrderStatus, PayType
+from refunds.models import PlatformStatus, RefundType
+
+from .signing import parse_jd_timestamp
+
+# jingdong.pop.order.search orderState → our order status, for an order we see for the first time.
+# An order already known keeps any status it has moved to locally (see `merged_order_status`).
+JD_ORDER_STATE = {
+    "WAIT_SELLER_STOCK_OUT": OrderStatus.AWAITING_CS_REVIEW,  # 等待出库: the ERP's own flow starts
+    "WAIT_SELLER_DELIVERY": OrderStatus.AWAITING_CS_REVIEW,
+    "LOCKED": OrderStatus.AWAITING_CS_REVIEW,
+    "POP_ORDER_PAUSE": OrderStatus.AWAITING_CS_REVIEW,
+    "WAIT_GOODS_RECEIVE_CONFIRM": OrderStatus.SHIPPED,  # 等待确认收货
+    "FINISHED_L": OrderStatus.COMPLETED,
+    "TRADE_CANCELED": OrderStatus.CANCELLED,
+}
+
+# queryPageList status → platform status. For applications still open (not refunded, refused or
+# withdrawn) the platform status depends on the kind of after-sale and where the return is: see
+# `platform_status_for`.
+JD_REFUND_STATUS_LABELS = {
+    0: "未审核",
+    1: "审核通过",
+    2: "审核不通过",
+    3: "京东财务审核通过",
+    4: "京东财务审核不通过",
+    5: "人工审核通过",
+    6: "拦截并退款",
+    7: "青龙拦截成功",
+    8: "青龙拦截失败",
+    9: "强制关单并退款",
+    10: "物流待跟进",
+    11: "用户撤销",
+}
+JD_REFUND_CLOSED = {
+    3: PlatformStatus.REFUNDED,
+    6: PlatformStatus.REFUNDED,
+    9: PlatformStatus.REFUNDED,
+    2: PlatformStatus.SELLER_REFUSED,
+    4: PlatformStatus.SELLER_REFUSED,
+    11: PlatformStatus.CANCELLED,
+}
+RETURN_STATE = {1: PlatformStatus.AWAITING_RETURN, 2: PlatformStatus.AWAITING_RECEIPT}
+RETURN_TYPES = {RefundType.RETURN, RefundType.EXCHANGE}
+
+
+def platform_status_for(jd_status: int, refund_type: int, return_state: int = 0) -> PlatformStatus:
+    if jd_status in JD_REFUND_CLOSED:
+        return JD_REFUND_CLOSED[jd_status]
+    if refund_type in RETURN_TYPES and return_state in RETURN_STATE:
+        return RETURN_STATE[return_state]
+    return PlatformStatus.APPLIED
+
+
+def merged_order_status(local: int | None, incoming: int) -> int:
+    """Never move an order backwards: the ERP is ahead of JD (JD still shows 等待出库 while our
+    warehouse has it). A JD cancellation counts only while the order has not left review (≤ 35);
+    later, cancelling is the interception's job, not the sync's."""
+    if local is None:
+        return incoming
+    if incoming == OrderStatus.CANCELLED:
+        return OrderStatus.CANCELLED if local <= OrderStatus.AWAITING_FINANCE_REVIEW else local
+    if local == OrderStatus.CANCELLED:
+        return local
+    return max(local, incoming)
+
+
+def jd_time(value):
+    return parse_jd_timestamp(value) if value else None
+
+
+def yuan(value) -> Decimal:
+    return Decimal(str(value or "0")).quantize(Decimal("0.01"))
+
+
+def oid_for(order_id, sku_id) -> str:
+    return f"{order_id}-{sku_id}"
+
+
+def order_fields(item: dict) -> dict:
+    consignee = item.get("consigneeInfo") or {}
+    return {
+        "tid": str(item["orderId"]),
+        "status": JD_ORDER_STATE.get(item.get("orderState", ""), OrderStatus.AWAITING_CS_REVIEW),
+        "platform_status": item.get("orderStateRemark") or item.get("orderState", ""),
+        "pay_type": PayType.COD if str(item.get("payType", "")).startswith("1") else PayType.ONLINE,
+        "buyer_nick": item.get("pin", "") or "",
+        "receiver_name": consignee.get("fullname", "") or "",
+        "receiver_mobile": consignee.get("mobile", "") or "",
+        "receiver_address": (consignee.get("fullAddress", "") or "")[:255],
+        "goods_amount": yuan(item.get("orderTotalPrice")),
+        "discount": yuan(item.get("sellerDiscount")),
+        "post_amount": yuan(item.get("freightPrice")),
+        "paid": yuan(item.get("orderPayment")),
+        "trade_time": jd_time(item.get("orderStartTime")),
+        "pay_time": jd_time(item.get("paymentConfirmTime")),
+        "platform_modified": jd_time(item.get("modified")),
+    }
+
+
+def line_fields(order_id, item: dict, coupons: dict) -> dict:
+    num = int(item.get("itemTotal") or 1)
+    price = yuan(item.get("jdPrice"))
+    discount = coupons.get(str(item.get("skuId")), Decimal("0"))
+    return {
+        "oid": oid_for(order_id, item["skuId"]),
+        "goods_no": str(item.get("wareId", "") or ""),
+        "spec_no": str(item.get("outerSkuId", "") or item.get("skuId", "")),
+        "goods_name": item.get("skuName", "") or "",
+        "num": num,
+        "price": price,
+        "discount": discount,
+        "paid": price * num - discount,
+    }
+
+
+def coupons_by_sku(item: dict) -> dict:
+    total: dict[str, Decimal] = {}
+    for coupon in item.get("couponDetailList") or []:
+        sku = str(coupon.get("skuId", ""))
+        if sku:
+            total[sku] = total.get(sku, Decimal("0")) + yuan(coupon.get("couponPrice"))
+    return total
+
+
+def refund_fields(item: dict) -> dict:
+    refund_type = int(item.get("afsType") or RefundType.REFUND)
+    jd_status = int(item.get("status") or 0)
+    sku = item.get("skuId")
+    return {
+        "refund_no": str(item["id"]),
+        "tid": str(item["orderId"]),
+        "oid": oid_for(item["orderId"], sku) if sku else "",
+        "refund_type": refund_type,
+        "platform_status": platform_status_for(jd_status, refund_type, int(item.get("returnState") or 0)),
+        "platform_status_code": str(jd_status),
+        "reason": (item.get("reason") or "")[:128],
+        "description": item.get("buyerDesc") or "",
+        "refund_amount": (Decimal(int(item.get("applyRefundSum") or 0)) / 100).quantize(Decimal("0.01")),
+        "num": int(item.get("num") or 1),
+        "buyer_nick": item.get("buyerName") or item.get("buyerId") or "",
+        "apply_time": jd_time(item.get("applyTime")),
+        "check_time": jd_time(item.get("checkTime")),
+        "platform_modified": jd_time(item.get("modified") or item.get("checkTime") or item.get("applyTime")),
+    }

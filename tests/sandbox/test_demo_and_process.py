@@ -1,0 +1,126 @@
+"""Demo data, and the process itself (start with --demo, stop on SIGTERM)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sa_sync.demo_shops import DEMO_SHOPS
+from sa_sync.sandbox.demo import build_demo
+from sa_sync.sandbox.testing import jos_call, start_sandbox
+
+from .support import ORDER_SEARCH, PAGE_LIST, WRITEBACK, body
+
+TIME_FIELDS = {"orderStartTime", "paymentConfirmTime", "modified", "applyTime", "checkTime", "policyRefundAt"}
+REASONS = {
+    "不想要了",
+    "拍错/多拍",
+    "未按约定时间发货",
+    "商品质量问题",
+    "7天无理由退货",
+    "与商家协商一致退款",
+    "尺码不合适",
+    "收到商品破损",
+    "商品与描述不符",
+    "缺货",
+}
+
+
+def without_times(rows):
+    return [{k: v for k, v in row.items() if k not in TIME_FIELDS} for row in rows]
+
+
+def test_demo_is_deterministic():
+    assert build_demo(now=1_770_000_000) == build_demo(now=1_770_000_000)
+    assert build_demo(now=1_770_000_000, seed=1) != build_demo(now=1_770_000_000)
+
+
+def test_demo_data_is_coherent():
+    now = 1_770_000_000
+    for index, entry in enumerate(build_demo(now=now)):
+        orders, refunds = entry["orders"], entry["refunds"]
+        assert entry["shop"]["app_key"] == DEMO_SHOPS[index]["app_key"]
+        assert 70 <= len(orders) <= 90 and 45 <= len(refunds) <= 55
+        assert all(len(o["orderId"]) == 12 and o["orderId"].startswith("8") for o in orders)
+        assert len({o["orderId"] for o in orders}) == len(orders)
+        assert {o["orderState"] for o in orders} >= {
+            "WAIT_SELLER_STOCK_OUT",
+            "WAIT_GOODS_RECEIVE_CONFIRM",
+            "FINISHED_L",
+            "TRADE_CANCELED",
+            "LOCKED",
+        }
+        assert all(1 <= len(o["itemInfoList"]) <= 3 for o in orders)
+        assert all(len(x["skuId"]) == 12 for o in orders for x in o["itemInfoList"])
+        first = (7_000_000_001, 7_100_000_001)[index]
+        assert sorted(r["id"] for r in refunds) == list(range(first, first + len(refunds)))
+        assert {r["status"] for r in refunds} == set(range(12))
+        assert {r["afsType"] for r in refunds} == {1, 2, 3, 4}
+        assert {r["returnState"] for r in refunds} == {0, 1, 2}
+        assert {r["reason"] for r in refunds} <= REASONS
+        lines = {
+            (int(o["orderId"]), x["skuId"]): int(x["itemTotal"]) for o in orders for x in o["itemInfoList"]
+        }
+        for r in refunds:
+            assert 1 <= r["num"] <= lines[(r["orderId"], r["skuId"])], r
+            assert r["buyerDesc"]
+            assert (r["checkTime"] is None) == (r["status"] == 0)
+        # enough open cases to demo both writebacks
+        assert Counter((r["afsType"], r["status"]) for r in refunds)[(1, 0)] >= 5
+    a, b = build_demo(now=now)
+    assert not {o["orderId"] for o in a["orders"]} & {o["orderId"] for o in b["orders"]}
+
+
+def test_demo_loads_over_the_control_api_and_again_identically(sandbox):
+    loaded = sandbox.load_demo()
+    assert set(loaded) == {s["app_key"] for s in DEMO_SHOPS}
+    first_orders, first_refunds = sandbox.orders(), sandbox.refunds()
+    sandbox.load_demo()
+    assert without_times(sandbox.orders()) == without_times(first_orders)
+    assert without_times(sandbox.refunds()) == without_times(first_refunds)
+
+    shop = DEMO_SHOPS[0]
+    result = jos_call(
+        sandbox.jos_url,
+        shop["app_key"],
+        shop["app_secret"],
+        shop["access_token"],
+        PAGE_LIST,
+        {"pageSize": 50},
+    )
+    page = body(result, PAGE_LIST)["queryResult"]
+    assert page["totalCount"] == loaded[shop["app_key"]]["refunds"]
+
+
+def test_demo_process_plays_the_whole_refund_only_story():
+    """--demo from the command line: pick an open refund-only case, write back 取消发货成功, see it refunded."""
+    with start_sandbox(demo=True, policy_delay=0.2) as process:
+        shop = DEMO_SHOPS[1]
+        creds = (shop["app_key"], shop["app_secret"], shop["access_token"])
+        orders = body(jos_call(process.jos_url, *creds, ORDER_SEARCH, {"page_size": 100}), ORDER_SEARCH)
+        assert orders["searchorderinfo_result"]["orderTotal"] == 80
+        page = body(jos_call(process.jos_url, *creds, PAGE_LIST, {"status": 0, "pageSize": 50}), PAGE_LIST)
+        case = next(r for r in page["queryResult"]["result"] if r["afsType"] == 1)
+        params = {"orderId": case["orderId"], "refId": case["id"], "status": "1"}
+        assert body(jos_call(process.jos_url, *creds, WRITEBACK, params), WRITEBACK)["result"]["success"]
+        import time
+
+        deadline = time.monotonic() + 5
+        while process.refund(case["id"])["status"] != 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.refund(case["id"])["status"] == 3
+        assert process.stop() == 0  # SIGTERM stops it cleanly
+
+
+def test_the_sandbox_never_imports_django():
+    import subprocess
+    import sys
+
+    from sa_sync.sandbox.testing import REPO_ROOT
+
+    code = (
+        "import sys, sa_sync.sandbox.__main__, sa_sync.sandbox.testing;"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'django');"
+        "sys.exit(f'django modules imported: {loaded}' if loaded else 0)"
+    )
+    finished = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
