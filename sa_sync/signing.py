@@ -33,6 +33,21 @@ def jd_timestamp(now: datetime | None = None) -> str:
 
 
 def parse_jd_timestamp(value: str) -> datetime:
+    """`yyyy-MM-dd HH:mm:ss` in Beijing time. Sliced by hand: a sync parses three per row, and
+    strptime is several times slower; anything not of that exact shape falls back to it (and fails)."""
+    if len(value) == 19 and value[4] == "-" and value[7] == "-" and value[10] == " " and value[13] == ":":
+        try:
+            return datetime(
+                int(value[0:4]),
+                int(value[5:7]),
+                int(value[8:10]),
+                int(value[11:13]),
+                int(value[14:16]),
+                int(value[17:19]),
+                tzinfo=SHANGHAI,
+            )
+        except ValueError:
+            pass
     return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=SHANGHAI)
 
 
