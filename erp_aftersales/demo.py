@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from erp_aftersales.audit import record_event
 from orders.models import Order, OrderLine, OrderStatus, PayType, Shop
-from refunds.models import PlatformStatus, RawRefund, RefundType
+from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind
 from refunds.reasons import COMMON_REASONS
 from sa_sync.demo_shops import DEMO_SHOPS
 
@@ -80,6 +80,11 @@ def load_demo(now=None) -> dict:
             for n in range(ORDERS_PER_SHOP):
                 order, planned_status = _order(rng, shop, shop_index, n, now)
                 _refunds(rng, order, planned_status, now)
+        # Refund-only slips stop their lines, as when they arrive from JD: the demo then shows
+        # cancelled lines, pending interceptions for the warehouse and slips flagged for CS.
+        from refunds.services import intercept_for_refunds
+
+        intercept_for_refunds(RawRefund.objects.all(), by=DEMO_ACTOR)
     return {
         "users": len(users),
         "shops": Shop.objects.count(),
@@ -226,8 +231,12 @@ def _refunds(rng, order, planned_status, now):
 
 
 def _writeback_history(roll, slip):
-    """Some eligible slips already went through a writeback, so the list shows every badge."""
-    if roll > 0.25:
+    """Some eligible slips already went through a writeback, so the list shows every badge. Only
+    where the precondition holds: even demo history never shows JD told something false."""
+    if slip.writeback_kind == WritebackKind.GOODS_IN_WAREHOUSE and roll < 0.5:
+        slip.inbound_num = slip.num  # the parcel is back: these can be written back (退货入仓)
+        slip.save(update_fields=["inbound_num"])
+    if roll > 0.25 or slip.writeback_refusal() is not None:
         return
     slip.start_writeback(by=DEMO_ACTOR, reason="演示数据")
     if roll < 0.15:

@@ -8,6 +8,9 @@ ROLE_PERMISSIONS = {
         "orders.view_orderline",
         "refunds.view_rawrefund",
         "refunds.writeback_rawrefund",
+        "refunds.view_writebackattempt",
+        "refunds.view_writebackjob",
+        "orders.view_pendinginterception",
         "erp_aftersales.view_event",
     ],
     "运营": [
@@ -24,6 +27,8 @@ ROLE_PERMISSIONS = {
     "仓库": [
         "orders.view_order",
         "orders.view_orderline",
+        "orders.view_pendinginterception",
+        "orders.confirm_interception",
         "erp_aftersales.view_event",
     ],
 }

@@ -7,7 +7,7 @@ from django.utils.timezone import localtime
 
 from erp_aftersales.admin_utils import EventLogMixin, PlatformDataAdmin, badge
 
-from .models import InterceptionStatus, Order, OrderLine, OrderStatus, Shop
+from .models import InterceptionStatus, Order, OrderLine, OrderStatus, PendingInterception, Shop
 
 ORDER_STATUS_COLOURS = {
     OrderStatus.CANCELLED: "grey",
@@ -277,3 +277,65 @@ def lines_table(lines, highlight_id=None):
         "<th>已取消</th><th>拦截状态</th></tr></thead><tbody>{}</tbody></table>",
         rows,
     )
+
+
+@admin.register(PendingInterception)
+class PendingInterceptionAdmin(PlatformDataAdmin):
+    """仓库's worklist: confirm whether each pending line was stopped before it left."""
+
+    list_display = [
+        "oid",
+        "order_link",
+        "shop",
+        "goods_name",
+        "spec_name",
+        "num",
+        "order_status",
+        "refund_nos",
+    ]
+    list_filter = ["shop"]
+    list_select_related = ["order", "shop"]
+    search_fields = ["oid"]
+    search_help_text = "按原始子单号或平台订单号精确查找"
+    actions = ["confirm_succeeded", "confirm_failed"]
+    readonly_fields = ["event_log"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(interception_status=InterceptionStatus.PENDING)
+            .prefetch_related("raw_refunds")
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        return exact_search(queryset, search_term, ["oid", "order__tid"])
+
+    def has_confirm_permission(self, request):
+        return request.user.has_perm("orders.confirm_interception")
+
+    @admin.display(description="系统订单")
+    def order_link(self, obj):
+        return format_html('<a href="{}">{}</a>', obj.order.get_absolute_url(), obj.order.tid)
+
+    @admin.display(description="订单状态")
+    def order_status(self, obj):
+        return obj.order.get_status_display()
+
+    @admin.display(description="退款单")
+    def refund_nos(self, obj):
+        return "、".join(slip.refund_no for slip in obj.raw_refunds.all())
+
+    @admin.action(description="确认拦截成功（货品未出库）", permissions=["confirm"])
+    def confirm_succeeded(self, request, queryset):
+        self._confirm(request, queryset, succeeded=True)
+
+    @admin.action(description="确认拦截失败（货品已出库）", permissions=["confirm"])
+    def confirm_failed(self, request, queryset):
+        self._confirm(request, queryset, succeeded=False)
+
+    def _confirm(self, request, queryset, succeeded):
+        from refunds.services import confirm_interception
+
+        for line_id in queryset.order_by("pk").values_list("pk", flat=True):
+            self.message_user(request, confirm_interception(line_id, succeeded=succeeded, by=request.user))

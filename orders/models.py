@@ -23,6 +23,13 @@ class Shop(models.Model):
     access_token = models.CharField("Access Token", max_length=256, blank=True)
     vender_id = models.CharField("京东商家ID", max_length=64, blank=True)
     sa_writeback_enabled = models.BooleanField("启用SA回传", default=True)
+    arrival_rule = models.CharField(
+        "退货到货规则",
+        max_length=16,
+        choices=[("partial", "部分到货"), ("full", "全部到货")],
+        default="full",
+        help_text="退货入库审核后何时回传“退货入仓”：部分到货＝入库数量大于0即回传；全部到货＝入库数量达到退款数量才回传。",
+    )
     is_active = models.BooleanField("启用", default=True)
     # Set when JD refused the credentials (codes 11/12/18-21/24); cleared by a successful call or
     # by ops saving new credentials. While set, nothing is sent to JD automatically for this shop.
@@ -151,7 +158,11 @@ class OrderLine(models.Model):
         verbose_name_plural = "子订单"
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["shop", "oid"], name="orderline_oid_unique_per_shop")]
-        indexes = [models.Index(fields=["oid"], name="orderline_oid_idx")]
+        indexes = [
+            models.Index(fields=["oid"], name="orderline_oid_idx"),
+            models.Index(fields=["interception_status", "-id"], name="orderline_interception_idx"),
+        ]
+        permissions = [("confirm_interception", "可以确认拦截结果")]
 
     def __str__(self):
         return f"{self.oid} {self.goods_name}"
@@ -161,3 +172,12 @@ class OrderLine(models.Model):
         if self.order_id and not self.shop_id:
             self.shop_id = self.order.shop_id
         super().save(*args, **kwargs)
+
+
+class PendingInterception(OrderLine):
+    """The warehouse's worklist: lines whose shipment must be stopped, waiting for its answer."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "待确认拦截"
+        verbose_name_plural = "待确认拦截"

@@ -1,10 +1,24 @@
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from erp_aftersales.admin_utils import PlatformDataAdmin, badge
 from orders.admin import exact_search, lines_table
 
-from .models import PlatformStatus, RawRefund, WritebackStatus
+from . import services
+from .models import (
+    PlatformStatus,
+    RawRefund,
+    WritebackJob,
+    WritebackOutcome,
+    WritebackStatus,
+    WritebackTrigger,
+)
 from .reasons import COMMON_REASONS
 
 WRITEBACK_COLOURS = {
@@ -21,6 +35,8 @@ PLATFORM_STATUS_COLOURS = {
     PlatformStatus.REFUNDED: "green",
     PlatformStatus.SELLER_REFUSED: "red",
 }
+WRITEBACK_ACTION = "refund_writeback"
+MAX_FAILURES_LISTED = 50
 
 
 class ReasonFilter(admin.SimpleListFilter):
@@ -38,8 +54,22 @@ class ReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AttentionFilter(admin.SimpleListFilter):
+    title = "需关注"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "需关注（如拦截失败）")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(attention="")
+        return queryset
+
+
 @admin.register(RawRefund)
 class RawRefundAdmin(PlatformDataAdmin):
+    change_list_template = "admin/refunds/rawrefund/change_list.html"
     list_display = [
         "refund_no",
         "shop",
@@ -54,6 +84,7 @@ class RawRefundAdmin(PlatformDataAdmin):
         "buyer_nick",
         "apply_time",
         "writeback_message",
+        "attention_text",
     ]
     list_filter = [
         "shop",
@@ -61,13 +92,15 @@ class RawRefundAdmin(PlatformDataAdmin):
         "platform_status",
         "writeback_status",
         ReasonFilter,
+        AttentionFilter,
         ("apply_time", admin.DateFieldListFilter),
         ("created_at", admin.DateFieldListFilter),
     ]
     list_select_related = ["shop"]
     search_fields = ["refund_no"]
     search_help_text = "按平台退款单号、平台订单号、原始子单号或买家账号精确查找"
-    readonly_fields = ["order_link", "order_lines", "event_log"]
+    actions = [WRITEBACK_ACTION]
+    readonly_fields = ["order_link", "order_lines", "attempt_log", "event_log"]
     fieldsets = [
         (
             "平台信息（来自京东，只读）",
@@ -97,6 +130,8 @@ class RawRefundAdmin(PlatformDataAdmin):
                 "fields": [
                     "writeback_status",
                     "writeback_message",
+                    "attention",
+                    "inbound_num",
                     "writeback_attempts",
                     "last_writeback_at",
                     "next_attempt_at",
@@ -105,10 +140,68 @@ class RawRefundAdmin(PlatformDataAdmin):
             },
         ),
         ("系统订单", {"fields": ["order_link", "order_lines"]}),
+        ("回传记录", {"fields": ["attempt_log"]}),
         ("操作日志", {"fields": ["event_log"]}),
         ("记录", {"fields": ["created_at", "updated_at"]}),
     ]
 
+    # --- the writeback action (right-click menu and the action dropdown post the same form) ----------
+    def has_writeback_permission(self, request):
+        return request.user.has_perm("refunds.writeback_rawrefund")
+
+    @admin.action(description="退款回传", permissions=["writeback"])
+    def refund_writeback(self, request, queryset):
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        if len(ids) > settings.WRITEBACK_BACKGROUND_OVER:
+            job = services.start_writeback_job(ids, by=request.user)
+            self.message_user(
+                request, f"已选择 {len(ids)} 条，转为后台批量回传，可在进度页查看结果。", messages.INFO
+            )
+            return HttpResponseRedirect(reverse("admin:refunds_writeback_job", args=[job.pk]))
+        results = services.refund_writeback(ids, by=request.user, trigger=WritebackTrigger.MANUAL)
+        report_results(self, request, results)
+        return None
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and request.POST.get("action") == WRITEBACK_ACTION:
+            if not self.has_writeback_permission(request):
+                # Django would silently ignore an action the user may not run: say why instead.
+                self.message_user(request, "您没有“退款回传”权限，操作未执行。", messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+        extra_context = {**(extra_context or {}), "can_writeback": self.has_writeback_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        return [
+            path(
+                "writeback-jobs/<int:job_id>/",
+                self.admin_site.admin_view(self.job_view),
+                name="refunds_writeback_job",
+            ),
+            *super().get_urls(),
+        ]
+
+    def job_view(self, request, job_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(WritebackJob, pk=job_id)
+        failures = (
+            job.attempts.filter(outcome__in=[WritebackOutcome.FAILED, WritebackOutcome.REFUSED])
+            .select_related("slip")
+            .order_by("id")
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"批量回传 #{job.pk}",
+            "opts": self.model._meta,
+            "job": job,
+            "percent": int(job.done * 100 / job.total) if job.total else 100,
+            "failures": failures,
+            "list_url": reverse("admin:refunds_rawrefund_changelist"),
+        }
+        return TemplateResponse(request, "admin/refunds/writeback_job.html", context)
+
+    # --- columns and read-only blocks ---------------------------------------------------------------
     def get_search_results(self, request, queryset, search_term):
         return exact_search(queryset, search_term, ["refund_no", "tid", "oid", "buyer_nick"])
 
@@ -119,6 +212,10 @@ class RawRefundAdmin(PlatformDataAdmin):
     @admin.display(description="退款回传状态", ordering="writeback_status")
     def writeback_status_badge(self, obj):
         return badge(obj.get_writeback_status_display(), WRITEBACK_COLOURS[obj.writeback_status])
+
+    @admin.display(description="需关注")
+    def attention_text(self, obj):
+        return format_html('<span style="color:#cf1322">{}</span>', obj.attention) if obj.attention else ""
 
     @admin.display(description="系统订单")
     def order_link(self, obj):
@@ -138,3 +235,57 @@ class RawRefundAdmin(PlatformDataAdmin):
         if obj.order is None:
             return "-"
         return lines_table(obj.order.lines.all(), highlight_id=obj.order_line_id)
+
+    @admin.display(description="回传记录")
+    def attempt_log(self, obj):
+        from django.template.loader import render_to_string
+
+        attempts = list(obj.attempts.select_related("actor")[:100]) if obj.pk else []
+        return render_to_string("admin/refunds/attempt_log.html", {"attempts": attempts})
+
+
+def report_results(model_admin, request, results):
+    """One line for the successes, one per slip that was not written back, in plain Chinese."""
+    succeeded = [r for r in results if r.succeeded]
+    others = [r for r in results if not r.succeeded]
+    if succeeded:
+        model_admin.message_user(request, f"操作成功：{len(succeeded)} 条已回传成功。", messages.SUCCESS)
+    for result in others[:MAX_FAILURES_LISTED]:
+        level = messages.WARNING if result.outcome == WritebackOutcome.SKIPPED else messages.ERROR
+        model_admin.message_user(request, f"{result.refund_no}：{result.message}", level)
+    if len(others) > MAX_FAILURES_LISTED:
+        model_admin.message_user(
+            request,
+            f"另有 {len(others) - MAX_FAILURES_LISTED} 条未成功，请按“退款回传状态”筛选查看。",
+            messages.ERROR,
+        )
+    if not results:
+        model_admin.message_user(request, "没有选中的退款单。", messages.WARNING)
+
+
+@admin.register(WritebackJob)
+class WritebackJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "created_by",
+        "trigger",
+        "status",
+        "total",
+        "done",
+        "succeeded",
+        "failed",
+    ]
+    list_filter = ["status", "trigger"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:refunds_writeback_job", args=[object_id]))

@@ -93,6 +93,9 @@ class RawRefund(FSMModelMixin, models.Model):
     check_time = models.DateTimeField("平台审核时间", null=True, blank=True)
     platform_modified = models.DateTimeField("平台更新时间", null=True, blank=True)
 
+    attention = models.CharField("需关注", max_length=200, blank=True, help_text="例如：拦截失败：订单已发货")
+    inbound_num = models.PositiveIntegerField("退货入库数量", default=0)
+
     writeback_status = FSMIntegerField(
         "退款回传状态", choices=WritebackStatus.choices, default=WritebackStatus.NOT_SENT, protected=True
     )
@@ -140,6 +143,49 @@ class RawRefund(FSMModelMixin, models.Model):
     def has_writeback_kind(self) -> bool:
         return self.writeback_kind is not None
 
+    def writeback_refusal(self) -> str | None:
+        """Why this slip must not be written back now, in words CS read; None when it may.
+
+        Nothing false ever reaches JD: 取消发货成功 only when the refunded line did not leave the
+        warehouse, 退货入仓 only when the arrival rule is met (domain.md, "Writeback kinds")."""
+        kind = self.writeback_kind
+        if kind is None:
+            return (
+                f"该退款单无需回传：{self.get_refund_type_display()}/{self.get_platform_status_display()}"
+                "（仅“退款+申请退款”回传取消发货成功，“退货+等待收货”回传退货入仓）"
+            )
+        if not self.shop.sa_writeback_enabled:
+            return "店铺未启用SA回传，请运营在店铺设置中开启"
+        if kind == WritebackKind.SHIPMENT_CANCELLED:
+            return self._shipment_cancelled_refusal()
+        return self._goods_in_warehouse_refusal()
+
+    def _shipment_cancelled_refusal(self) -> str | None:
+        from orders.models import InterceptionStatus, OrderStatus
+
+        if self.order_id is None:
+            return "未找到对应的系统订单，无法确认是否已发货，请先同步订单"
+        line = self.order_line
+        if line is not None and line.interception_status == InterceptionStatus.SUCCEEDED:
+            return None
+        status = self.order.status
+        if status <= OrderStatus.AWAITING_FINANCE_REVIEW:
+            return None
+        if status >= OrderStatus.SHIPPED:
+            return "订单已发货，无法回传取消发货成功"
+        if line is not None and line.interception_status == InterceptionStatus.PENDING:
+            return "拦截中，待仓库确认拦截成功后再回传"
+        if line is not None and line.interception_status == InterceptionStatus.FAILED:
+            return "拦截失败，货品已出库，无法回传取消发货成功"
+        return "订单已进入仓库处理，拦截未确认成功，无法回传取消发货成功"
+
+    def _goods_in_warehouse_refusal(self) -> str | None:
+        if self.inbound_num <= 0:
+            return "退货尚未入库，无法回传退货入仓"
+        if self.shop.arrival_rule == "full" and self.inbound_num < self.num:
+            return f"退货未全部到货（已入库 {self.inbound_num}/{self.num}，到货规则：全部到货）"
+        return None
+
     def claim_expired(self, now=None) -> bool:
         now = now or timezone.now()
         return self.writeback_claimed_at is None or self.writeback_claimed_at + WRITEBACK_LEASE <= now
@@ -180,3 +226,91 @@ class RawRefund(FSMModelMixin, models.Model):
     def release_stale_claim(self, by=None, reason="回传中断（处理进程退出），已超时重置，可重新回传"):
         self.writeback_message = reason
         self.writeback_claimed_at = None
+
+
+class WritebackTrigger(models.TextChoices):
+    MANUAL = "manual", "手动回传"
+    AUTO = "auto", "自动回传"
+    API = "api", "接口回传"
+    RETURN_INBOUND = "return_inbound", "退货入库"
+
+
+class WritebackOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", "回传成功"
+    FAILED = "failed", "回传失败"
+    REFUSED = "refused", "未发送（不满足条件）"
+    SKIPPED = "skipped", "未发送（已回传/回传中）"
+
+
+class WritebackJob(models.Model):
+    """A large selection written back in the background, with its progress for the user."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "进行中"
+        DONE = "done", "已完成"
+
+    created_by = models.ForeignKey(
+        "auth.User", null=True, on_delete=models.SET_NULL, related_name="+", verbose_name="发起人"
+    )
+    trigger = models.CharField(
+        "方式", max_length=16, choices=WritebackTrigger.choices, default=WritebackTrigger.MANUAL
+    )
+    slip_ids = models.JSONField("退款单", default=list)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField("总数", default=0)
+    done = models.PositiveIntegerField("已处理", default=0)
+    succeeded = models.PositiveIntegerField("成功", default=0)
+    failed = models.PositiveIntegerField("失败", default=0)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "批量回传任务"
+        verbose_name_plural = "批量回传任务"
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"批量回传 #{self.pk}（{self.done}/{self.total}）"
+
+
+class WritebackAttempt(models.Model):
+    """Every writeback attempt of a slip, including the ones refused before anything was sent."""
+
+    slip = models.ForeignKey(
+        RawRefund, on_delete=models.CASCADE, related_name="attempts", verbose_name="原始退款单"
+    )
+    job = models.ForeignKey(
+        WritebackJob,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="attempts",
+        verbose_name="批量任务",
+    )
+    kind = models.CharField("回传类型", max_length=32, choices=WritebackKind.choices, blank=True)
+    trigger = models.CharField("方式", max_length=16, choices=WritebackTrigger.choices)
+    actor = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, verbose_name="操作人"
+    )
+    actor_name = models.CharField("操作人", max_length=150)
+    outcome = models.CharField("结果", max_length=16, choices=WritebackOutcome.choices)
+    message = models.CharField("说明", max_length=500, blank=True)
+    request_summary = models.JSONField("请求摘要", default=dict, blank=True)
+    response_code = models.CharField("京东返回码", max_length=64, blank=True)
+    response = models.JSONField("京东返回", default=dict, blank=True)
+    jos_attempts = models.PositiveSmallIntegerField("调用次数", default=0)
+    duration_ms = models.PositiveIntegerField("耗时(毫秒)", default=0)
+    created_at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "回传记录"
+        verbose_name_plural = "回传记录"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["slip", "-id"], name="wbattempt_slip_idx"),
+            models.Index(fields=["job", "outcome"], name="wbattempt_job_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.slip_id} {self.get_outcome_display()}"

@@ -189,6 +189,7 @@ def _sync_refunds(client, shop, run, start, end):
         for items in _pages(fetch, REFUND_PAGE_SIZE):
             if items:
                 _count(run, upsert_refunds(shop, items))
+                _intercept(shop, refund_no__in=[str(item["id"]) for item in items])
         run.save(update_fields=["pages", "rows_new", "rows_updated", "rows_unchanged"])
 
 
@@ -284,6 +285,14 @@ def _link_refunds(shop, new_orders, new_lines):
         slip.order_line_id = slip.order_line_id or line_ids.get(slip.oid)
         linked.append(slip)
     RawRefund.objects.bulk_update(linked, ["order", "order_line"])
+    _intercept(shop, pk__in=[slip.pk for slip in linked])
+
+
+def _intercept(shop, **lookup):
+    """New refund-only slips stop their line from shipping (拦截发货); see refunds.services."""
+    from refunds.services import intercept_for_refunds
+
+    intercept_for_refunds(RawRefund.objects.filter(shop=shop, **lookup), by=SYNC_ACTOR)
 
 
 def _is_stale(local_modified, incoming_modified) -> bool:

@@ -80,9 +80,10 @@ class Command(BaseCommand):
                     stopping = True
                     break
             time.sleep(0.5)
+        # SIGTERM to each main process only: celery then stops its own pool children cleanly.
         for process in processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()
         deadline = time.monotonic() + 15
         for process in processes.values():
             try:
