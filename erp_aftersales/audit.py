@@ -7,6 +7,9 @@ row is written in the caller's transaction, so a rolled-back change leaves no ev
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
 from django.contrib.contenttypes.models import ContentType
 from django.dispatch import receiver
 from django_fsm.signals import post_transition
@@ -43,9 +46,33 @@ def build_event(
     )
 
 
+_batch = threading.local()
+
+
+@contextmanager
+def batched_events():
+    """Inside it, events (including the FSM's) are collected and written in one INSERT on exit.
+    Use it inside the transaction of the change it records: an exception drops both."""
+    if getattr(_batch, "events", None) is not None:
+        yield
+        return
+    _batch.events = []
+    try:
+        yield
+        from .bulk import insert_rows
+
+        insert_rows(Event, _batch.events)
+    finally:
+        _batch.events = None
+
+
 def record_event(subject, **kwargs) -> Event:
     event = build_event(subject, **kwargs)
-    event.save()
+    pending = getattr(_batch, "events", None)
+    if pending is not None:
+        pending.append(event)
+    else:
+        event.save()
     return event
 
 

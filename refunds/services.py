@@ -1,11 +1,12 @@
 """The writeback verb (退款回传) and the shipment interception (拦截发货).
 
 One code path for every caller: the admin action, the background job for big selections, the
-auto-writeback rule and the REST API all call `refund_writeback`. For each slip:
-1. claim — a short transaction: lock the row, refuse what must not be sent (already 回传成功, being
-   sent by someone else, precondition not met), else move it to 回传中;
-2. send — outside any transaction (JD may take seconds);
-3. record — a new transaction: 回传成功 or 回传失败, an attempt row, the event (via the FSM).
+auto-writeback rule and the REST API all call `refund_writeback`. For a selection:
+1. claim — short transactions of up to CLAIM_BATCH slips: lock the rows, refuse what must not be sent
+   (already 回传成功, being sent by someone else, precondition not met), move the rest to 回传中;
+2. send — in threads that touch no database, `concurrency` at a time, outside any transaction;
+3. record — small transactions as outcomes arrive: 回传成功 or 回传失败, an attempt row per slip, the
+   events (via the FSM).
 Two callers racing on a slip: the second finds it 回传中 and sends nothing. A process killed between
 1 and 3 leaves the slip 回传中; after the lease (WRITEBACK_LEASE) the next caller takes it again, and
 JD (and the sandbox) treat the repeat of the same refId+status as the same writeback.
@@ -15,16 +16,17 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from erp_aftersales.audit import actor_fields, record_event
+from erp_aftersales.audit import actor_fields, batched_events, record_event
+from erp_aftersales.bulk import insert_rows, update_rows
 from orders.models import InterceptionStatus, Order, OrderLine, OrderStatus, Shop
 from sa_sync.errors import JosError
 from sa_sync.jos import JosClient, check_business_result, redact
@@ -74,136 +76,200 @@ def retry_at(attempts: int, now=None):
 
 
 # --- the verb -----------------------------------------------------------------------------------
+CLAIM_BATCH = 100  # slips locked and claimed per transaction
+RECORD_BATCH = 25  # outcomes written per transaction, as they come back
+CLAIM_FIELDS = [
+    "writeback_status",
+    "writeback_message",
+    "writeback_claimed_at",
+    "writeback_attempts",
+    "updated_at",
+]
+RECORD_FIELDS = [
+    "writeback_status",
+    "writeback_message",
+    "writeback_claimed_at",
+    "last_writeback_at",
+    "next_attempt_at",
+    "updated_at",
+]
+
+
+@dataclass
+class _Claimed:
+    slip_id: int
+    refund_no: str
+    shop: Shop
+    kind: str
+    params: dict
+    error: JosError | None = None
+    response: dict | None = None
+    duration_ms: int = 0
+    jos_attempts: int = 0
+
+
 def refund_writeback(
     slip_ids, *, by=None, trigger=WritebackTrigger.MANUAL, job=None, concurrency: int | None = None
 ) -> list[WritebackResult]:
-    """Write back each slip once; returns one result per slip, in the order of `slip_ids`."""
+    """Write back each slip once; returns one result per slip, in the order of `slip_ids`.
+
+    Claims happen in short locked transactions, the calls to JD run `concurrency` at a time in
+    threads that touch no database, and outcomes are recorded in small transactions as they arrive."""
     ids = list(dict.fromkeys(int(i) for i in slip_ids))
+    results: dict[int, WritebackResult] = {}
     workers = max(1, min(concurrency or settings.WRITEBACK_CONCURRENCY, len(ids) or 1))
-    if workers == 1 or connection.vendor == "sqlite" or connection.in_atomic_block:
-        # SQLite writes one at a time anyway; inside a caller's transaction threads could not see it.
-        return [writeback_one(i, by=by, trigger=trigger, job=job) for i in ids]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="writeback") as pool:
-        return list(pool.map(lambda i: _in_thread(writeback_one, i, by=by, trigger=trigger, job=job), ids))
-
-
-def _in_thread(func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    finally:
-        close_old_connections()
-        connection.close()
+        pending = []
+        for start in range(0, len(ids), CLAIM_BATCH):
+            done, to_send = _claim_batch(ids[start : start + CLAIM_BATCH], by=by, trigger=trigger, job=job)
+            results.update(done)
+            # Sending starts while the next batch is being claimed.
+            pending += [pool.submit(_send, item) for item in to_send]
+        buffer = []
+        for future in as_completed(pending):
+            buffer.append(future.result())
+            if len(buffer) >= RECORD_BATCH:
+                results.update(_record_batch(buffer, by=by, trigger=trigger, job=job))
+                buffer = []
+        if buffer:
+            results.update(_record_batch(buffer, by=by, trigger=trigger, job=job))
+    for slip_id in ids:
+        results.setdefault(
+            slip_id, WritebackResult(slip_id, str(slip_id), WritebackOutcome.REFUSED, "退款单不存在")
+        )
+    return [results[i] for i in ids]
 
 
 def writeback_one(slip_id: int, *, by=None, trigger=WritebackTrigger.MANUAL, job=None) -> WritebackResult:
-    claimed = _claim(slip_id, by=by, trigger=trigger, job=job)
-    if isinstance(claimed, WritebackResult):
-        return claimed
-    slip, params = claimed
+    return refund_writeback([slip_id], by=by, trigger=trigger, job=job)[0]
+
+
+def _claim_batch(ids, *, by, trigger, job):
+    results, to_send, attempts, changed = {}, [], [], []
+    with transaction.atomic(), batched_events():
+        slips = (
+            RawRefund.objects.select_for_update(of=("self",))
+            .select_related("shop", "order", "order_line")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        )
+        for slip in slips:
+            if slip.writeback_status == WritebackStatus.SUCCEEDED:
+                outcome, message = WritebackOutcome.SKIPPED, ALREADY_DONE
+            elif slip.writeback_status == WritebackStatus.SENDING and not slip.claim_expired():
+                outcome, message = WritebackOutcome.SKIPPED, IN_FLIGHT
+            else:
+                if slip.writeback_status == WritebackStatus.SENDING:
+                    slip.release_stale_claim(by="系统：回传超时恢复")
+                message = slip.writeback_refusal()
+                changed.append(slip)
+                if message:
+                    outcome = WritebackOutcome.REFUSED
+                    slip.writeback_message = message
+                else:
+                    slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
+                    params = {
+                        "orderId": slip.tid,
+                        "refId": slip.refund_no,
+                        "status": warehouse_status_for(slip.writeback_kind),
+                    }
+                    to_send.append(_Claimed(slip.pk, slip.refund_no, slip.shop, slip.writeback_kind, params))
+                    continue
+            attempts.append(
+                WritebackAttempt(
+                    slip=slip,
+                    job=job,
+                    kind=slip.writeback_kind or "",
+                    trigger=trigger,
+                    outcome=outcome,
+                    message=message,
+                    **actor_fields(by),
+                )
+            )
+            results[slip.pk] = WritebackResult(slip.pk, slip.refund_no, outcome, message)
+        now = timezone.now()
+        for slip in changed:
+            slip.updated_at = now
+        update_rows(RawRefund, changed, CLAIM_FIELDS)
+        insert_rows(WritebackAttempt, attempts)
+        _count_job(
+            job, done=len(attempts), failed=sum(a.outcome == WritebackOutcome.REFUSED for a in attempts)
+        )
+    return results, to_send
+
+
+def _send(item: _Claimed) -> _Claimed:
+    """Network only: no database in these threads."""
     started = time.monotonic()
     client = None
     try:
-        client = JosClient.for_shop(slip.shop)
-        payload = client.call(settings.JOS_WRITEBACK_METHOD, params)
+        client = JosClient.for_shop(item.shop)
+        payload = client.call(settings.JOS_WRITEBACK_METHOD, item.params)
         check_business_result(payload, "result")
-        error, response = None, payload
+        item.response = payload
     except JosError as exc:
-        error, response = exc, {"code": exc.code, "message": exc.user_message}
-    duration_ms = int((time.monotonic() - started) * 1000)
-    jos_attempts = (client.last_call or {}).get("attempts", 1) if client else 0
-    return _record(
-        slip_id, params, error, response, duration_ms, jos_attempts, by=by, trigger=trigger, job=job
-    )
+        item.error, item.response = exc, {"code": exc.code, "message": exc.user_message}
+    item.duration_ms = int((time.monotonic() - started) * 1000)
+    item.jos_attempts = (client.last_call or {}).get("attempts", 1) if client else 0
+    return item
 
 
-def _claim(slip_id, *, by, trigger, job):
-    with transaction.atomic():
-        slip = (
-            RawRefund.objects.select_for_update(of=("self",))
-            .select_related("shop", "order", "order_line")
-            .get(pk=slip_id)
-        )
-        if slip.writeback_status == WritebackStatus.SUCCEEDED:
-            return _not_sent(slip, WritebackOutcome.SKIPPED, ALREADY_DONE, by, trigger, job)
-        if slip.writeback_status == WritebackStatus.SENDING:
-            if not slip.claim_expired():
-                return _not_sent(slip, WritebackOutcome.SKIPPED, IN_FLIGHT, by, trigger, job)
-            slip.release_stale_claim(by="系统：回传超时恢复")
-        refusal = slip.writeback_refusal()
-        if refusal:
-            slip.writeback_message = refusal
-            slip.save(
-                update_fields=["writeback_status", "writeback_message", "writeback_claimed_at", "updated_at"]
-            )
-            return _not_sent(slip, WritebackOutcome.REFUSED, refusal, by, trigger, job)
-        slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
-        slip.save()
-        params = {
-            "orderId": slip.tid,
-            "refId": slip.refund_no,
-            "status": warehouse_status_for(slip.writeback_kind),
-        }
-        return slip, params
-
-
-def _not_sent(slip, outcome, message, by, trigger, job) -> WritebackResult:
-    WritebackAttempt.objects.create(
-        slip=slip,
-        job=job,
-        kind=slip.writeback_kind or "",
-        trigger=trigger,
-        outcome=outcome,
-        message=message,
-        **actor_fields(by),
-    )
-    if job is not None:
-        _count_job(job, failed=outcome == WritebackOutcome.REFUSED)
-    return WritebackResult(slip.pk, slip.refund_no, outcome, message)
-
-
-def _record(
-    slip_id, params, error, response, duration_ms, jos_attempts, *, by, trigger, job
-) -> WritebackResult:
-    with transaction.atomic():
-        slip = RawRefund.objects.select_for_update(of=("self",)).select_related("shop").get(pk=slip_id)
-        kind = slip.writeback_kind or ""
-        if error is None:
-            outcome, message = WritebackOutcome.SUCCEEDED, "操作成功"
-        else:
-            outcome, message = WritebackOutcome.FAILED, error.user_message
-        if slip.writeback_status == WritebackStatus.SENDING:
-            if error is None:
-                slip.mark_writeback_succeeded(by=by, reason=message)
+def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, WritebackResult]:
+    results, attempts, changed = {}, [], []
+    broken_shops, healthy_shops = {}, set()
+    with transaction.atomic(), batched_events():
+        slips = RawRefund.objects.select_for_update(of=("self",)).in_bulk([item.slip_id for item in items])
+        now = timezone.now()
+        for item in items:
+            slip, error = slips[item.slip_id], item.error
+            message = "操作成功" if error is None else error.user_message
+            outcome = WritebackOutcome.SUCCEEDED if error is None else WritebackOutcome.FAILED
+            if slip.writeback_status == WritebackStatus.SENDING:
+                if error is None:
+                    slip.mark_writeback_succeeded(by=by, reason=message)
+                else:
+                    next_at = retry_at(slip.writeback_attempts, now) if error.retryable else None
+                    slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
+                slip.updated_at = now
+                changed.append(slip)
             else:
-                next_at = retry_at(slip.writeback_attempts) if error.retryable else None
-                slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
-            slip.save()
-        else:
-            # Our lease ran out and another caller took the slip over: keep its state, log ours.
-            logger.warning("writeback outcome for slip %s arrived after its lease", slip_id)
-        WritebackAttempt.objects.create(
-            slip=slip,
-            job=job,
-            kind=kind,
-            trigger=trigger,
-            outcome=outcome,
-            message=message,
-            request_summary={"method": settings.JOS_WRITEBACK_METHOD, **redact(params)},
-            response_code="0" if error is None else str(error.code),
-            response=_short(response),
-            jos_attempts=jos_attempts,
-            duration_ms=duration_ms,
-            **actor_fields(by),
-        )
-        if error is not None and error.credential_problem:
-            Shop.objects.filter(pk=slip.shop_id).update(
-                credential_error=error.user_message[:300], credential_error_at=timezone.now()
+                # Our lease ran out and another caller took the slip over: keep its state, log ours.
+                logger.warning("writeback outcome for slip %s arrived after its lease", slip.pk)
+            attempts.append(
+                WritebackAttempt(
+                    slip=slip,
+                    job=job,
+                    kind=item.kind,
+                    trigger=trigger,
+                    outcome=outcome,
+                    message=message,
+                    request_summary={"method": settings.JOS_WRITEBACK_METHOD, **redact(item.params)},
+                    response_code="0" if error is None else str(error.code),
+                    response=_short(item.response),
+                    jos_attempts=item.jos_attempts,
+                    duration_ms=item.duration_ms,
+                    **actor_fields(by),
+                )
             )
-        elif error is None and slip.shop.credential_error:
-            Shop.objects.filter(pk=slip.shop_id).update(credential_error="", credential_error_at=None)
-        if job is not None:
-            _count_job(job, succeeded=error is None, failed=error is not None)
-    return WritebackResult(slip.pk, slip.refund_no, outcome, message)
+            if error is not None and error.credential_problem:
+                broken_shops[item.shop.pk] = error.user_message[:300]
+            elif error is None and item.shop.credential_error:
+                healthy_shops.add(item.shop.pk)
+            results[item.slip_id] = WritebackResult(item.slip_id, item.refund_no, outcome, message)
+        update_rows(RawRefund, changed, RECORD_FIELDS)
+        insert_rows(WritebackAttempt, attempts)
+        for shop_id, message in broken_shops.items():
+            Shop.objects.filter(pk=shop_id).update(credential_error=message, credential_error_at=now)
+        Shop.objects.filter(pk__in=healthy_shops - set(broken_shops)).update(
+            credential_error="", credential_error_at=None
+        )
+        _count_job(
+            job,
+            done=len(items),
+            succeeded=sum(i.error is None for i in items),
+            failed=sum(i.error is not None for i in items),
+        )
+    return results
 
 
 def _short(response) -> dict:
@@ -214,9 +280,11 @@ def _short(response) -> dict:
     return response if len(text) <= 2000 else {"truncated": text[:2000]}
 
 
-def _count_job(job, succeeded=False, failed=False):
+def _count_job(job, done=0, succeeded=0, failed=0):
+    if job is None or not done:
+        return
     WritebackJob.objects.filter(pk=job.pk).update(
-        done=F("done") + 1, succeeded=F("succeeded") + int(succeeded), failed=F("failed") + int(failed)
+        done=F("done") + done, succeeded=F("succeeded") + succeeded, failed=F("failed") + failed
     )
 
 

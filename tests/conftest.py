@@ -22,6 +22,13 @@ def pytest_collection_modifyitems(config, items):
 def make_user(django_user_model, username, group=None, **extra):
     user = django_user_model.objects.create_user(username=username, password=PASSWORD, is_staff=True, **extra)
     if group:
+        if not Group.objects.filter(name=group).exists():
+            # A transactional test flushed what the migrations created: put the roles back.
+            from django.apps import apps
+
+            from erp_aftersales.roles import apply_roles
+
+            apply_roles(apps)
         user.groups.add(Group.objects.get(name=group))
     return user
 
@@ -63,3 +70,41 @@ def sandbox():
     process = start_sandbox(policy_delay=0.5)
     yield process
     process.stop()
+
+
+@pytest.fixture
+def jd(sandbox, settings):
+    """A shop known to both sides: the sandbox plays its JD, the back office points at the sandbox."""
+    sandbox.reset()
+    settings.JOS_ENDPOINT = sandbox.jos_url
+    shop = ShopFactory()
+    sandbox.seed_shop(
+        app_key=shop.app_key,
+        app_secret=shop.app_secret,
+        access_token=shop.access_token,
+        shop_no=shop.shop_no,
+        name=shop.name,
+    )
+    return shop
+
+
+def seed_applications(sandbox, slips):
+    """JD's side of local slips: one refund application per slip, same ids (the sandbox refuses an
+    unknown refId, as JD does)."""
+    by_shop = {}
+    for slip in slips:
+        by_shop.setdefault(slip.shop.app_key, []).append(
+            {"id": int(slip.refund_no), "orderId": int(slip.tid), "status": 0, "afsType": 1, "skuId": "1"}
+        )
+    for app_key, applications in by_shop.items():
+        sandbox.seed_refunds(app_key, applications)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_content_type_cache():
+    """A transactional test's flush re-creates content types with new ids; Django's per-process
+    cache would still hand out the old ones (to the event log's foreign key)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+    yield

@@ -49,7 +49,7 @@ class RawRefundFactory(factory.django.DjangoModelFactory):
     order_line = factory.SubFactory(OrderLineFactory)
     order = factory.SelfAttribute("order_line.order")
     shop = factory.SelfAttribute("order_line.shop")
-    refund_no = factory.Sequence(lambda n: f"R{n:010d}")
+    refund_no = factory.Sequence(lambda n: str(7_000_000_000 + n))  # numeric, as JD's ids
     tid = factory.SelfAttribute("order.tid")
     oid = factory.SelfAttribute("order_line.oid")
     refund_type = RefundType.REFUND

@@ -17,7 +17,6 @@ from sa_sync.services import sync_shop
 from sa_sync.signing import SHANGHAI, jd_timestamp
 
 from ..conftest import PASSWORD
-from ..factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,22 +60,6 @@ def jd_refund(refund_id, order_id, status=0, afs_type=1, minutes_ago=30, sku="10
         "buyerDesc": "拍错了",
         **extra,
     }
-
-
-@pytest.fixture
-def jd(sandbox, settings):
-    """A shop known to both sides: the sandbox plays its JD, the back office points at the sandbox."""
-    sandbox.reset()
-    settings.JOS_ENDPOINT = sandbox.jos_url
-    shop = ShopFactory()
-    sandbox.seed_shop(
-        app_key=shop.app_key,
-        app_secret=shop.app_secret,
-        access_token=shop.access_token,
-        shop_no=shop.shop_no,
-        name=shop.name,
-    )
-    return shop
 
 
 def fast_client(shop):

@@ -1,0 +1,139 @@
+"""拦截发货: a refund-only slip stops its line from shipping, as far as the order allows."""
+
+import pytest
+from django.urls import reverse
+
+from erp_aftersales.audit import events_for
+from orders.models import InterceptionStatus, OrderStatus
+from refunds.models import PlatformStatus, RefundType, WritebackStatus
+from refunds.services import confirm_interception, intercept_for_refunds, refund_writeback
+from sa_sync.models import SyncKind
+from sa_sync.services import sync_shop
+
+from .conftest import PASSWORD, seed_applications
+from .factories import OrderFactory, OrderLineFactory, RawRefundFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def slip_on(status, lines=1, **kwargs):
+    order = OrderFactory(status=status)
+    order_lines = [OrderLineFactory(order=order) for _ in range(lines)]
+    return RawRefundFactory(order_line=order_lines[0], **kwargs)
+
+
+def test_order_in_review_cancels_the_line_and_the_order_when_it_was_the_last():
+    slip = slip_on(OrderStatus.AWAITING_FINANCE_REVIEW)
+    assert intercept_for_refunds([slip.pk]) == 1
+    line, order = slip.order_line, slip.order
+    line.refresh_from_db()
+    order.refresh_from_db()
+    assert line.is_cancelled and line.interception_status == InterceptionStatus.SUCCEEDED
+    assert order.status == OrderStatus.CANCELLED
+    assert events_for(order).get(field="status").reason == "所有子订单均已取消"
+    assert slip.writeback_refusal() is None
+
+
+def test_other_lines_keep_the_order_alive():
+    slip = slip_on(OrderStatus.AWAITING_CS_REVIEW, lines=2)
+    intercept_for_refunds([slip.pk])
+    slip.order.refresh_from_db()
+    assert slip.order.status == OrderStatus.AWAITING_CS_REVIEW
+
+
+def test_order_in_the_warehouse_waits_for_the_warehouse():
+    slip = slip_on(OrderStatus.IN_WAREHOUSE)
+    intercept_for_refunds([slip.pk])
+    slip.refresh_from_db()
+    assert slip.order_line.interception_status == InterceptionStatus.PENDING
+    assert slip.attention == "拦截中，待仓库确认"
+    assert "待仓库确认" in slip.writeback_refusal()
+
+    confirm_interception(slip.order_line_id, succeeded=True, by="仓库甲")
+    slip.refresh_from_db()
+    slip.order_line.refresh_from_db()
+    assert (
+        slip.order_line.interception_status == InterceptionStatus.SUCCEEDED and slip.order_line.is_cancelled
+    )
+    assert slip.attention == "" and slip.writeback_refusal() is None
+    event = events_for(slip.order_line).filter(field="interception_status").order_by("-id").first()
+    assert (event.from_state, event.to_state, event.actor_name) == (
+        "拦截中(待仓库确认)",
+        "拦截成功",
+        "仓库甲",
+    )
+
+
+def test_warehouse_confirms_failure():
+    slip = slip_on(OrderStatus.IN_WAREHOUSE)
+    intercept_for_refunds([slip.pk])
+    confirm_interception(slip.order_line_id, succeeded=False, by="仓库甲")
+    slip.refresh_from_db()
+    assert slip.order_line.interception_status == InterceptionStatus.FAILED
+    assert slip.attention == "拦截失败：货品已出库" and "拦截失败" in slip.writeback_refusal()
+    # Confirming again is refused in words, nothing changes.
+    assert "不是待确认拦截" in confirm_interception(slip.order_line_id, succeeded=True, by="仓库甲")
+
+
+def test_shipped_order_is_flagged_for_cs():
+    slip = slip_on(OrderStatus.SHIPPED)
+    intercept_for_refunds([slip.pk])
+    slip.refresh_from_db()
+    assert slip.attention == "拦截失败：订单已发货"
+    assert slip.order_line.interception_status == InterceptionStatus.FAILED
+    assert not slip.order_line.is_cancelled
+
+
+def test_only_refund_only_applied_slips_intercept():
+    returned = slip_on(OrderStatus.AWAITING_CS_REVIEW, refund_type=RefundType.RETURN)
+    withdrawn = slip_on(OrderStatus.AWAITING_CS_REVIEW, platform_status=PlatformStatus.CANCELLED)
+    assert intercept_for_refunds([returned.pk, withdrawn.pk]) == 0
+
+
+def test_sync_intercepts_new_refund_only_slips(sandbox, jd):
+    from .sa_sync.test_platform_sync import jd_order, jd_refund
+
+    sandbox.seed_orders(jd.app_key, [jd_order(810000000001), jd_order(810000000002)])
+    sync_shop(jd, SyncKind.ORDERS)
+    jd.orders.filter(tid="810000000002").update(status=OrderStatus.IN_WAREHOUSE)
+    sandbox.seed_refunds(jd.app_key, [jd_refund(1, 810000000001), jd_refund(2, 810000000002)])
+    sync_shop(jd, SyncKind.REFUNDS)
+    first = jd.raw_refunds.get(refund_no="1")
+    second = jd.raw_refunds.get(refund_no="2")
+    assert first.order_line.is_cancelled and first.order.status == OrderStatus.CANCELLED
+    assert second.order_line.interception_status == InterceptionStatus.PENDING
+
+
+def test_warehouse_confirms_from_its_list_and_cs_then_writes_back(
+    client, sandbox, jd, warehouse_user, cs_user
+):
+    line = OrderLineFactory(order=OrderFactory(shop=jd, status=OrderStatus.IN_WAREHOUSE))
+    slip = RawRefundFactory(order_line=line)
+    seed_applications(sandbox, [slip])
+    intercept_for_refunds([slip.pk])
+
+    client.login(username=warehouse_user.username, password=PASSWORD)
+    url = reverse("admin:orders_pendinginterception_changelist")
+    page = client.get(url).content.decode()
+    assert line.oid in page and slip.refund_no in page and "确认拦截成功" in page
+    response = client.post(
+        url, {"action": "confirm_succeeded", "_selected_action": [line.pk], "index": 0}, follow=True
+    )
+    assert "已确认拦截成功" in response.content.decode()
+    assert line.oid not in client.get(url).content.decode()
+
+    assert refund_writeback([slip.pk], by=cs_user)[0].succeeded
+    slip.refresh_from_db()
+    assert slip.writeback_status == WritebackStatus.SUCCEEDED
+
+
+def test_cs_cannot_confirm_interceptions(client, cs_user):
+    slip = slip_on(OrderStatus.IN_WAREHOUSE)
+    intercept_for_refunds([slip.pk])
+    client.login(username=cs_user.username, password=PASSWORD)
+    url = reverse("admin:orders_pendinginterception_changelist")
+    page = client.get(url)
+    assert page.status_code == 200 and "确认拦截成功" not in page.content.decode()
+    client.post(url, {"action": "confirm_succeeded", "_selected_action": [slip.order_line_id], "index": 0})
+    slip.order_line.refresh_from_db()
+    assert slip.order_line.interception_status == InterceptionStatus.PENDING

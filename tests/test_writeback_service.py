@@ -1,0 +1,299 @@
+"""退款回传 through the one service every caller uses, against the SA sandbox over real HTTP."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from erp_aftersales.audit import events_for
+from orders.models import InterceptionStatus, OrderStatus
+from refunds.models import (
+    WRITEBACK_LEASE,
+    PlatformStatus,
+    RawRefund,
+    RefundType,
+    WritebackAttempt,
+    WritebackOutcome,
+    WritebackStatus,
+)
+from refunds.services import ALREADY_DONE, refund_writeback
+
+from .conftest import PASSWORD, seed_applications
+from .factories import OrderFactory, OrderLineFactory, RawRefundFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WRITEBACK = "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
+
+
+def slip_for(shop, order_status=OrderStatus.AWAITING_CS_REVIEW, **kwargs):
+    line = OrderLineFactory(order=OrderFactory(shop=shop, status=order_status))
+    return RawRefundFactory(order_line=line, **kwargs)
+
+
+def writebacks(sandbox):
+    return sandbox.calls(method=WRITEBACK)
+
+
+def reload(slip):
+    return RawRefund.objects.get(pk=slip.pk)
+
+
+def test_success_sends_once_and_records_everything(sandbox, jd, cs_user):
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    [result] = refund_writeback([slip.pk], by=cs_user)
+
+    assert result.succeeded and result.message == "操作成功"
+    slip = reload(slip)
+    assert slip.writeback_status == WritebackStatus.SUCCEEDED
+    assert slip.platform_status == PlatformStatus.APPLIED  # a writeback is not a refund
+    [call] = writebacks(sandbox)
+    assert call["params"] == {"orderId": slip.tid, "refId": slip.refund_no, "status": "1"}
+    attempt = WritebackAttempt.objects.get(slip=slip)
+    assert (attempt.outcome, attempt.actor_name, attempt.kind) == (
+        "succeeded",
+        cs_user.username,
+        "shipment_cancelled",
+    )
+    assert attempt.request_summary["params"]["refId"] == slip.refund_no
+    text = str(attempt.request_summary) + str(attempt.response)
+    assert jd.access_token not in text and jd.app_secret not in text
+    transitions = [(e.from_state, e.to_state) for e in events_for(slip).order_by("id")]
+    assert transitions == [("未回传", "回传中"), ("回传中", "回传成功")]
+
+
+def test_goods_in_warehouse_sends_its_own_status(sandbox, jd):
+    slip = slip_for(
+        jd,
+        order_status=OrderStatus.COMPLETED,
+        refund_type=RefundType.RETURN,
+        platform_status=PlatformStatus.AWAITING_RECEIPT,
+        num=2,
+        inbound_num=2,
+    )
+    seed_applications(sandbox, [slip])
+    assert refund_writeback([slip.pk])[0].succeeded
+    assert writebacks(sandbox)[0]["params"]["status"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        (dict(order_status=OrderStatus.SHIPPED), "订单已发货，无法回传取消发货成功"),
+        (dict(order_status=OrderStatus.COMPLETED), "订单已发货，无法回传取消发货成功"),
+        (dict(order_status=OrderStatus.IN_WAREHOUSE), "拦截未确认成功"),
+        (dict(order_status=OrderStatus.IN_WAREHOUSE, interception=InterceptionStatus.PENDING), "待仓库确认"),
+        (dict(order_status=OrderStatus.IN_WAREHOUSE, interception=InterceptionStatus.FAILED), "拦截失败"),
+        (dict(refund_type=RefundType.EXCHANGE), "该退款单无需回传"),
+        (dict(platform_status=PlatformStatus.REFUNDED), "该退款单无需回传"),
+        (
+            dict(refund_type=RefundType.RETURN, platform_status=PlatformStatus.AWAITING_RECEIPT),
+            "退货尚未入库",
+        ),
+        (
+            dict(
+                refund_type=RefundType.RETURN,
+                platform_status=PlatformStatus.AWAITING_RECEIPT,
+                num=2,
+                inbound_num=1,
+            ),
+            "退货未全部到货（已入库 1/2",
+        ),
+        (dict(shop_disabled=True), "店铺未启用SA回传"),
+        (dict(no_order=True), "未找到对应的系统订单"),
+    ],
+)
+def test_every_precondition_refusal_sends_nothing(sandbox, jd, setup, reason):
+    setup = dict(setup)
+    interception = setup.pop("interception", None)
+    if setup.pop("shop_disabled", False):
+        jd.sa_writeback_enabled = False
+        jd.save()
+    no_order = setup.pop("no_order", False)
+    slip = slip_for(jd, **setup)
+    if interception is not None:
+        type(slip.order_line).objects.filter(pk=slip.order_line_id).update(interception_status=interception)
+    if no_order:
+        RawRefund.objects.filter(pk=slip.pk).update(order=None, order_line=None)
+    seed_applications(sandbox, [slip])
+
+    [result] = refund_writeback([slip.pk])
+    assert result.outcome == WritebackOutcome.REFUSED and reason in result.message
+    assert writebacks(sandbox) == []
+    slip = reload(slip)
+    assert slip.writeback_status == WritebackStatus.NOT_SENT and reason in slip.writeback_message
+    assert WritebackAttempt.objects.get(slip=slip).outcome == "refused"
+
+
+def test_confirmed_interception_allows_the_writeback(sandbox, jd):
+    slip = slip_for(jd, order_status=OrderStatus.IN_WAREHOUSE)
+    type(slip.order_line).objects.filter(pk=slip.order_line_id).update(
+        interception_status=InterceptionStatus.SUCCEEDED
+    )
+    seed_applications(sandbox, [slip])
+    assert refund_writeback([slip.pk])[0].succeeded
+
+
+def test_written_back_twice_calls_jd_once(sandbox, jd):
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    assert refund_writeback([slip.pk])[0].succeeded
+    [again] = refund_writeback([slip.pk])
+    assert again.outcome == WritebackOutcome.SKIPPED and again.message == ALREADY_DONE
+    assert len(writebacks(sandbox)) == 1
+
+
+def test_revoked_token_fails_with_its_reason_and_marks_the_shop(sandbox, jd):
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    sandbox.set_faults(app_key=jd.app_key, revoked=True)
+    [result] = refund_writeback([slip.pk])
+    assert result.outcome == WritebackOutcome.FAILED and "access_token" in result.message
+    slip = reload(slip)
+    assert slip.writeback_status == WritebackStatus.FAILED and "access_token" in slip.writeback_message
+    assert slip.next_attempt_at is None  # retrying cannot fix a token
+    jd.refresh_from_db()
+    assert "access_token" in jd.credential_error
+
+
+def test_unknown_application_is_a_business_failure(sandbox, jd):
+    slip = slip_for(jd)  # not seeded: JD does not know this refId
+    [result] = refund_writeback([slip.pk])
+    assert result.outcome == WritebackOutcome.FAILED and "退款单不存在" in result.message
+    assert reload(slip).writeback_status == WritebackStatus.FAILED
+
+
+def test_platform_timeout_fails_retryably_then_a_retry_succeeds(sandbox, jd, settings):
+    settings.JOS_MAX_RETRIES = 0
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    sandbox.set_faults(app_key=jd.app_key, fail_next=[{"kind": "jos", "code": "65"}])
+    [result] = refund_writeback([slip.pk])
+    assert result.outcome == WritebackOutcome.FAILED and "65" in result.message
+    slip = reload(slip)
+    assert slip.writeback_status == WritebackStatus.FAILED and slip.next_attempt_at > timezone.now()
+    # A failed slip can be written back again.
+    assert refund_writeback([slip.pk])[0].succeeded
+    assert reload(slip).writeback_attempts == 2
+
+
+def test_stuck_sending_slip_is_recovered_after_the_lease_and_sent_again(sandbox, jd):
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    slip.start_writeback()
+    slip.save()  # a process claimed it and died before recording anything
+    [early] = refund_writeback([slip.pk])
+    assert early.outcome == WritebackOutcome.SKIPPED and writebacks(sandbox) == []
+
+    RawRefund.objects.filter(pk=slip.pk).update(
+        writeback_claimed_at=timezone.now() - WRITEBACK_LEASE - timedelta(seconds=1)
+    )
+    [result] = refund_writeback([slip.pk])
+    assert result.succeeded
+    assert len(writebacks(sandbox)) == 1
+    actions = list(events_for(slip).order_by("id").values_list("action", flat=True))
+    assert "回传超时重置" in actions
+
+
+@pytest.mark.postgres
+def test_two_callers_racing_on_the_same_50_slips_send_each_once(sandbox, jd, cs_user, ops_user):
+    slips = [slip_for(jd) for _ in range(50)]
+    seed_applications(sandbox, slips)
+    ids = [s.pk for s in slips]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def caller(user):
+        try:
+            barrier.wait()
+            outcomes.extend(refund_writeback(ids, by=user, concurrency=4))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=caller, args=(u,)) for u in (cs_user, ops_user)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent = [c["params"]["refId"] for c in writebacks(sandbox)]
+    assert sorted(sent) == sorted(s.refund_no for s in slips)  # 50 calls, each slip once
+    assert RawRefund.objects.filter(pk__in=ids, writeback_status=WritebackStatus.SUCCEEDED).count() == 50
+    assert sum(r.succeeded for r in outcomes) == 50
+
+
+def test_many_slips_are_sent_concurrently_and_reported_in_order(sandbox, jd):
+    slips = [slip_for(jd) for _ in range(12)]
+    seed_applications(sandbox, slips)
+    results = refund_writeback([s.pk for s in slips], concurrency=4)
+    assert [r.slip_id for r in results] == [s.pk for s in slips]
+    assert all(r.succeeded for r in results)
+
+
+# --- the admin action ----------------------------------------------------------------------------
+def post_action(client, ids, **extra):
+    return client.post(
+        reverse("admin:refunds_rawrefund_changelist"),
+        {"action": "refund_writeback", "_selected_action": ids, "index": 0, **extra},
+        follow=True,
+    )
+
+
+def test_admin_action_reports_each_failure(client, sandbox, jd, cs_user):
+    ok = [slip_for(jd), slip_for(jd)]
+    shipped = slip_for(jd, order_status=OrderStatus.SHIPPED)
+    seed_applications(sandbox, [*ok, shipped])
+    client.login(username=cs_user.username, password=PASSWORD)
+    response = post_action(client, [s.pk for s in [*ok, shipped]])
+    texts = [str(m) for m in response.context["messages"]]
+    assert "操作成功：2 条已回传成功。" in texts
+    assert f"{shipped.refund_no}：订单已发货，无法回传取消发货成功" in texts
+    html = response.content.decode()
+    assert html.count("回传成功") >= 2
+
+
+def test_user_without_the_permission_sees_no_action_and_is_refused(client, sandbox, jd, ops_user):
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    client.login(username=ops_user.username, password=PASSWORD)
+    page = client.get(reverse("admin:refunds_rawrefund_changelist")).content.decode()
+    assert "refund_writeback" not in page and "writeback_menu.js" not in page
+    response = post_action(client, [slip.pk])
+    assert "您没有“退款回传”权限" in response.content.decode()
+    assert writebacks(sandbox) == [] and reload(slip).writeback_status == WritebackStatus.NOT_SENT
+
+
+def test_slip_page_lists_attempts_without_secrets(client, sandbox, jd, cs_user):
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    refund_writeback([slip.pk], by=cs_user)
+    client.login(username=cs_user.username, password=PASSWORD)
+    html = client.get(reverse("admin:refunds_rawrefund_change", args=[slip.pk])).content.decode()
+    assert "回传记录" in html and "手动回传" in html and "取消发货成功" in html and slip.refund_no in html
+    assert jd.access_token not in html and jd.app_secret not in html
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks run in the test's process when queued (here: at commit), as the worker would run them."""
+    from erp_aftersales.celery import app
+
+    app.conf.update(task_always_eager=True)
+    yield
+    app.conf.update(task_always_eager=False)
+
+
+def test_big_selection_runs_as_a_job_with_progress(client, sandbox, jd, cs_user, settings, eager_celery):
+    settings.WRITEBACK_BACKGROUND_OVER = 3
+    slips = [slip_for(jd) for _ in range(4)] + [slip_for(jd, order_status=OrderStatus.SHIPPED)]
+    seed_applications(sandbox, slips)
+    client.login(username=cs_user.username, password=PASSWORD)
+    response = post_action(client, [s.pk for s in slips])
+    html = response.content.decode()
+    assert "转为后台批量回传" in html
+    assert '5</strong> / <span id="job-total">5' in html.replace("\n", "")  # done / total
+    assert slips[-1].refund_no in html and "订单已发货" in html
+    assert len(writebacks(sandbox)) == 4
