@@ -74,7 +74,6 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -214,3 +213,8 @@ LOGGING = {
     # httpx logs every request at INFO; our JOS client logs each call once with its outcome.
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# --- auto-writeback (issue 5) -----------------------------------------------------------------
+# A slip that failed with a retryable error is retried (after the backoff stored on it) while it
+# has been attempted fewer times than this; after that it waits for a person.
+AUTO_WRITEBACK_RETRY_BUDGET = env_int("AUTO_WRITEBACK_RETRY_BUDGET", 5)

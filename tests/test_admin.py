@@ -197,3 +197,10 @@ def test_menu_groups_slips_under_orders(client, cs_user):
     html = login(client, cs_user).get(reverse("admin:index")).content.decode()
     orders_pos = html.index("订单")
     assert html.index("原始退款单") > orders_pos
+
+
+def test_pages_are_chinese_whatever_the_browser_asks_for(client, cs_user, slip):
+    login(client, cs_user)
+    html = client.get(REFUNDS, HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "选择" in html and "过滤器" in html
+    assert "Select " not in html and ">Filter<" not in html
