@@ -36,21 +36,34 @@
     function selectRow(row) {
       const box = row && row.querySelector("input.action-select");
       if (!box || box.checked) return;
+      // Django's actions.js ticks a whole range while Shift is down (it follows Shift through key
+      // events), and Shift+F10 holds Shift: say it is up, or the row alone would become a range.
+      document.dispatchEvent(new KeyboardEvent("keyup", { key: "Shift", shiftKey: false }));
       checked().forEach((b) => b.click()); // the right-clicked row alone, as in a file manager
       box.click();
     }
 
+    function selectedCount() {
+      // "Select all N" across pages: the action runs on every matching slip, not just this page.
+      const across = form.querySelector("input.select-across");
+      const counter = form.querySelector(".action-counter");
+      if (across && across.value === "1" && counter && counter.dataset.actionsIcnt) {
+        return Number(counter.dataset.actionsIcnt);
+      }
+      return checked().length;
+    }
+
     function open(x, y, row) {
       selectRow(row);
-      const count = checked().length;
-      if (!count) return;
+      if (!checked().length) return;
+      const count = selectedCount();
       items[0].textContent = "退款回传（" + count + " 条）";
       menu.hidden = false;
       const width = menu.offsetWidth, height = menu.offsetHeight;
       menu.style.left = Math.min(x, window.scrollX + document.documentElement.clientWidth - width - 4) + "px";
       menu.style.top = Math.min(y, window.scrollY + document.documentElement.clientHeight - height - 4) + "px";
-      returnFocus = document.activeElement;
-      items[0].focus();
+      if (!menu.contains(document.activeElement)) returnFocus = document.activeElement;
+      items[0].focus({ preventScroll: true }); // a scroll would close the menu again
     }
 
     function close() {

@@ -1,0 +1,53 @@
+"""Real-browser tests: Debian's chromium driven by Playwright against pytest-django's live_server,
+with the SA sandbox (a real HTTP subprocess) playing JD."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API keeps an event loop in the test thread; Django's ORM would then refuse
+# synchronous queries from it (SynchronousOnlyOperation). The usual setting for Playwright + Django.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"浏览器测试需要 Debian 的 chromium（{CHROMIUM} 不存在）")
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1600, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.base_url = live_server.url
+    yield page
+    context.close()
+
+
+def login(page, username, password):
+    """Through the real login form, landing on the raw refund slip list."""
+    page.goto(f"{page.base_url}/admin/login/?next=/admin/refunds/rawrefund/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("#login-form [type=submit]")
+    page.wait_for_url("**/admin/refunds/rawrefund/")
