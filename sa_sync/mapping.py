@@ -10,6 +10,7 @@ from decimal import Decimal
 from orders.models import OrderStatus, PayType
 from refunds.models import PlatformStatus, RefundType
 
+from .jd_codes import REFUND_APPLY_STATUS
 from .signing import parse_jd_timestamp
 
 # jingdong.pop.order.search orderState → our order status, for an order we see for the first time.
@@ -27,20 +28,7 @@ JD_ORDER_STATE = {
 # queryPageList status → platform status. For applications still open (not refunded, refused or
 # withdrawn) the platform status depends on the kind of after-sale and where the return is: see
 # `platform_status_for`.
-JD_REFUND_STATUS_LABELS = {
-    0: "未审核",
-    1: "审核通过",
-    2: "审核不通过",
-    3: "京东财务审核通过",
-    4: "京东财务审核不通过",
-    5: "人工审核通过",
-    6: "拦截并退款",
-    7: "青龙拦截成功",
-    8: "青龙拦截失败",
-    9: "强制关单并退款",
-    10: "物流待跟进",
-    11: "用户撤销",
-}
+JD_REFUND_STATUS_LABELS = REFUND_APPLY_STATUS
 JD_REFUND_CLOSED = {
     3: PlatformStatus.REFUNDED,
     6: PlatformStatus.REFUNDED,

@@ -194,8 +194,29 @@ def _sync_refunds(client, shop, run, start, end):
 
 
 # --- upserts: one transaction per page, a few queries per page whatever its size -----------------
-def _changes(obj, fields: dict) -> dict:
-    return {k: v for k, v in fields.items() if getattr(obj, k) != v}
+def _merge(obj, fields: dict, *, status_field: str, reason: str, events: list, update_fields: set) -> bool:
+    """Copy the platform's values onto a row we already have; an event when its status moves.
+    Returns whether anything changed (the caller then writes the row)."""
+    changes = {k: v for k, v in fields.items() if getattr(obj, k) != v}
+    if not changes:
+        return False
+    if status_field in changes:
+        events.append(
+            build_event(
+                obj,
+                action="平台同步",
+                by=SYNC_ACTOR,
+                field=status_field,
+                from_state=state_label(obj, status_field, getattr(obj, status_field)),
+                to_state=state_label(obj, status_field, changes[status_field]),
+                reason=reason,
+            )
+        )
+    for key, value in changes.items():
+        setattr(obj, key, value)
+    obj.updated_at = timezone.now()
+    update_fields.update(changes)
+    return True
 
 
 def upsert_orders(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
@@ -222,25 +243,16 @@ def upsert_orders(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
                 unchanged += 1
                 continue
             fields["status"] = mapping.merged_order_status(order.status, fields["status"])
-            changes = _changes(order, fields)
-            if "status" in changes:
-                events.append(
-                    build_event(
-                        order,
-                        action="平台同步",
-                        by=SYNC_ACTOR,
-                        field="status",
-                        from_state=order.get_status_display(),
-                        to_state=state_label(order, "status", changes["status"]),
-                        reason=f"京东订单状态：{fields['platform_status']}",
-                    )
-                )
-            for key, value in changes.items():
-                setattr(order, key, value)
-            if changes:
-                order.updated_at = timezone.now()
+            reason = f"京东订单状态：{fields['platform_status']}"
+            if _merge(
+                order,
+                fields,
+                status_field="status",
+                reason=reason,
+                events=events,
+                update_fields=update_fields,
+            ):
                 to_update.append(order)
-                update_fields.update(changes)
                 updated += 1
             else:
                 unchanged += 1
@@ -256,7 +268,7 @@ def upsert_orders(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
                 if line is None:
                     new_lines.append(OrderLine(order=orders[tid], shop=shop, **fields))
                     continue
-                changes = _changes(line, fields)
+                changes = {k: v for k, v in fields.items() if getattr(line, k) != v}
                 for key, value in changes.items():
                     setattr(line, key, value)
                 if changes:
@@ -332,25 +344,18 @@ def upsert_refunds(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
                 unchanged += 1
                 continue
             # Writeback state is ours: the platform's data never touches it.
-            changes = _changes(slip, {**fields, **{k: v for k, v in links.items() if v is not None}})
-            if "platform_status" in changes:
-                events.append(
-                    build_event(
-                        slip,
-                        action="平台同步",
-                        by=SYNC_ACTOR,
-                        field="platform_status",
-                        from_state=slip.get_platform_status_display(),
-                        to_state=state_label(slip, "platform_status", changes["platform_status"]),
-                        reason=f"京东退款状态：{mapping.JD_REFUND_STATUS_LABELS.get(int(fields['platform_status_code']), fields['platform_status_code'])}",
-                    )
-                )
-            for key, value in changes.items():
-                setattr(slip, key, value)
-            if changes:
-                slip.updated_at = timezone.now()
+            fields.update({k: v for k, v in links.items() if v is not None})
+            code = int(fields["platform_status_code"])
+            reason = f"京东退款状态：{mapping.JD_REFUND_STATUS_LABELS.get(code, code)}"
+            if _merge(
+                slip,
+                fields,
+                status_field="platform_status",
+                reason=reason,
+                events=events,
+                update_fields=update_fields,
+            ):
                 to_update.append(slip)
-                update_fields.update(changes)
                 updated += 1
             else:
                 unchanged += 1

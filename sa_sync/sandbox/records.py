@@ -6,6 +6,7 @@ from __future__ import annotations
 import zlib
 from decimal import Decimal, InvalidOperation
 
+from sa_sync.jd_codes import REFUND_APPLY_STATUS
 from sa_sync.signing import jd_timestamp, parse_jd_timestamp
 
 ORDER_STATES = {
@@ -20,20 +21,7 @@ ORDER_STATES = {
 }
 PAY_TYPES = ("4-在线支付", "1-货到付款")
 
-REFUND_STATUSES = {
-    0: "未审核",
-    1: "审核通过",
-    2: "审核不通过",
-    3: "京东财务审核通过",
-    4: "京东财务审核不通过",
-    5: "人工审核通过",
-    6: "拦截并退款",
-    7: "青龙拦截成功",
-    8: "青龙拦截失败",
-    9: "强制关单并退款",
-    10: "物流待跟进",
-    11: "用户撤销",
-}
+REFUND_STATUSES = REFUND_APPLY_STATUS
 CLOSED_STATUSES = frozenset({3, 4, 9, 11})
 REFUNDED_STATUS = 3
 AFS_TYPES = {1: "退款", 2: "退货", 3: "换货", 4: "退款不退货"}
