@@ -5,7 +5,16 @@ from django.contrib.admin.apps import AdminConfig
 MENU = [
     ("订单", ["orders.Order", "orders.OrderLine", "refunds.RawRefund", "refunds.WritebackJob"]),
     ("仓库", ["orders.PendingInterception"]),
-    ("系统设置", ["orders.Shop", "sa_sync.SyncRun", "django_celery_beat.PeriodicTask"]),
+    (
+        "系统设置",
+        [
+            "orders.Shop",
+            "refunds.AutoWritebackRule",
+            "refunds.AutoWritebackRun",
+            "sa_sync.SyncRun",
+            "django_celery_beat.PeriodicTask",
+        ],
+    ),
     ("系统", ["erp_aftersales.Event", "auth.User", "auth.Group"]),
 ]
 

@@ -10,6 +10,7 @@ ROLE_PERMISSIONS = {
         "refunds.writeback_rawrefund",
         "refunds.view_writebackattempt",
         "refunds.view_writebackjob",
+        "refunds.view_autowritebackrun",
         "orders.view_pendinginterception",
         "erp_aftersales.view_event",
     ],
@@ -22,6 +23,9 @@ ROLE_PERMISSIONS = {
         "orders.view_order",
         "orders.view_orderline",
         "refunds.view_rawrefund",
+        "refunds.view_autowritebackrule",
+        "refunds.change_autowritebackrule",
+        "refunds.view_autowritebackrun",
         "erp_aftersales.view_event",
     ],
     "仓库": [

@@ -289,3 +289,6 @@ class WritebackJobAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return HttpResponseRedirect(reverse("admin:refunds_writeback_job", args=[object_id]))
+
+
+from . import admin_rules  # noqa: E402,F401

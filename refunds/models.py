@@ -129,6 +129,13 @@ class RawRefund(FSMModelMixin, models.Model):
             models.Index(fields=["shop", "-id"], name="rawrefund_shop_idx"),
             models.Index(fields=["apply_time"], name="rawrefund_apply_time_idx"),
             models.Index(fields=["created_at"], name="rawrefund_created_idx"),
+            # The auto-writeback's candidates: open slips only, so its cost does not grow with the
+            # slips already written back (refunds/selectors.py).
+            models.Index(
+                fields=["shop", "writeback_status", "refund_type", "platform_status", "id"],
+                name="rawrefund_autowb_cand_idx",
+                condition=models.Q(writeback_status__in=[0, 1, 3]),
+            ),
         ]
         permissions = [("writeback_rawrefund", "可以退款回传")]
 
@@ -314,3 +321,6 @@ class WritebackAttempt(models.Model):
 
     def __str__(self):
         return f"{self.slip_id} {self.get_outcome_display()}"
+
+
+from .auto_writeback import AutoWritebackRule, AutoWritebackRun  # noqa: E402,F401

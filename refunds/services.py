@@ -228,7 +228,10 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                 if error is None:
                     slip.mark_writeback_succeeded(by=by, reason=message)
                 else:
-                    next_at = retry_at(slip.writeback_attempts, now) if error.retryable else None
+                    # A credential failure is retried too: the auto-writeback skips the shop until
+                    # ops fix its credentials, then picks these slips up again.
+                    retry = error.retryable or error.credential_problem
+                    next_at = retry_at(slip.writeback_attempts, now) if retry else None
                     slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
                 slip.updated_at = now
                 changed.append(slip)

@@ -155,7 +155,7 @@ def test_revoked_token_fails_with_its_reason_and_marks_the_shop(sandbox, jd):
     assert result.outcome == WritebackOutcome.FAILED and "access_token" in result.message
     slip = reload(slip)
     assert slip.writeback_status == WritebackStatus.FAILED and "access_token" in slip.writeback_message
-    assert slip.next_attempt_at is None  # retrying cannot fix a token
+    assert slip.next_attempt_at is not None  # retried once ops fix the token (the shop is paused until then)
     jd.refresh_from_db()
     assert "access_token" in jd.credential_error
 

@@ -1,0 +1,275 @@
+"""系统设置 → 售后设置 → 原始退款单 (the auto-writeback settings page) and 自动回传记录 (run history).
+
+Thin: the page's form validates, `rules_service` saves (events, schedule), `selectors` select; the
+preview is the run's own selection."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from orders.models import Shop
+
+from . import rules_service
+from .auto_writeback import AutoWritebackRule, AutoWritebackRun, parse_reasons
+from .forms import AutoWritebackRuleForm, CopyRuleForm
+
+PREVIEW_LISTED = 100
+
+
+def _settings_url(shop) -> str:
+    return reverse("admin:refunds_autowritebackrule_changelist") + f"?shop={shop.pk}"
+
+
+@admin.register(AutoWritebackRule)
+class AutoWritebackRuleAdmin(admin.ModelAdmin):
+    """No raw model form: the changelist URL is the settings page of one shop (?shop=)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("preview/", view(self.preview_view), name="refunds_autowritebackrule_preview"),
+            path("copy/", view(self.copy_view), name="refunds_autowritebackrule_copy"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        rule = get_object_or_404(AutoWritebackRule, pk=object_id)
+        return HttpResponseRedirect(_settings_url(rule.shop))
+
+    # --- the page ---------------------------------------------------------------------------------
+    def _shop(self, request):
+        shops = list(Shop.objects.order_by("shop_no"))
+        wanted = request.GET.get("shop") or request.POST.get("shop")
+        shop = next((s for s in shops if str(s.pk) == str(wanted)), None) if wanted else None
+        return shop or (shops[0] if shops else None), shops
+
+    @staticmethod
+    def _rule(shop) -> AutoWritebackRule:
+        # A shop nobody configured: the defaults, unsaved (a GET writes nothing).
+        return AutoWritebackRule.objects.filter(shop=shop).select_related(
+            "shop"
+        ).first() or AutoWritebackRule(shop=shop)
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        shop, shops = self._shop(request)
+        if shop is None:
+            self.message_user(request, "还没有店铺：请先在“店铺”中添加。", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:index"))
+        rule = self._rule(shop)
+        can_change = self.has_change_permission(request)
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied
+            form = AutoWritebackRuleForm(request.POST)
+            if form.is_valid():
+                try:
+                    _, changed = rules_service.save_rule(shop, form.rule_values(), by=request.user)
+                except ValidationError as error:
+                    for field, errs in error.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errs)
+                else:
+                    text = "、".join(changed) if changed else "没有修改"
+                    self.message_user(
+                        request, f"{shop.name}：已保存（{text}），下一次运行起生效。", messages.SUCCESS
+                    )
+                    for warning in getattr(form, "reason_warnings", []):
+                        self.message_user(request, f"退款原因：{warning}", messages.WARNING)
+                    return HttpResponseRedirect(_settings_url(shop))
+            for errs in form.errors.values():
+                for err in errs:
+                    self.message_user(request, err, messages.ERROR)
+        else:
+            form = AutoWritebackRuleForm(initial=AutoWritebackRuleForm.initial_for(rule))
+        reasons_text = form["reasons"].value() or ""
+        parsed, warnings = parse_reasons(reasons_text if isinstance(reasons_text, str) else "")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "售后设置：原始退款单",
+            "opts": self.model._meta,
+            "shop": shop,
+            "shops": shops,
+            "rule": rule,
+            "form": form,
+            "can_change": can_change,
+            "parsed_reasons": parsed,
+            "reason_warnings": warnings,
+            "copy_form": CopyRuleForm(source_shop=shop),
+            "preview_html": self._preview_html(rule),
+            "preview_url": reverse("admin:refunds_autowritebackrule_preview"),
+            "runs_url": reverse("admin:refunds_autowritebackrun_changelist") + f"?shop__id__exact={shop.pk}",
+            "recent_runs": AutoWritebackRun.objects.filter(shop=shop)[:5],
+            "task": rule.periodic_task if rule.pk else None,
+        }
+        return TemplateResponse(request, "admin/refunds/rules/settings.html", context)
+
+    def _preview_html(self, rule, parsed=None, warnings=()) -> str:
+        result = rules_service.preview(rule)
+        excluded = result.excluded
+        return render_to_string(
+            "admin/refunds/rules/preview.html",
+            {
+                "p": result,
+                "rule": rule,
+                "slips": result.selection.slips[:PREVIEW_LISTED],
+                "more": max(0, len(result.selection.slips) - PREVIEW_LISTED),
+                "excluded": excluded[:PREVIEW_LISTED],
+                "counts": sorted(result.counts.items(), key=lambda kv: -kv[1]),
+                "parsed_reasons": parsed,
+                "reason_warnings": warnings,
+            },
+        )
+
+    def preview_view(self, request):
+        """The preview for the values on the page, not yet saved (the page asks as the user types)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        shop, _ = self._shop(request)
+        if shop is None:
+            raise PermissionDenied
+        form = AutoWritebackRuleForm(request.GET)
+        if not form.is_valid():
+            errors = [e for errs in form.errors.values() for e in errs]
+            return TemplateResponse(request, "admin/refunds/rules/preview_errors.html", {"errors": errors})
+        values = form.rule_values()
+        shop.arrival_rule = values.pop("arrival_rule")
+        rule = self._rule(shop)
+        for field in rules_service.RULE_FIELDS:
+            setattr(rule, field, values[field])
+        rule.shop = shop
+        parsed, warnings = parse_reasons(request.GET.get("reasons", ""))
+        return HttpResponse(self._preview_html(rule, parsed, warnings))
+
+    def copy_view(self, request):
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        shop, _ = self._shop(request)
+        rule = AutoWritebackRule.objects.filter(shop=shop).select_related("shop").first()
+        if rule is None:
+            self.message_user(request, "请先保存本店铺的规则，再复制到其他店铺。", messages.ERROR)
+            return HttpResponseRedirect(_settings_url(shop))
+        form = CopyRuleForm(request.POST, source_shop=shop)
+        if not form.is_valid():
+            for errs in form.errors.values():
+                for err in errs:
+                    self.message_user(request, err, messages.ERROR)
+            return HttpResponseRedirect(_settings_url(shop))
+        done = rules_service.copy_rule(rule, form.cleaned_data["target_shops"], by=request.user)
+        names = "、".join(s.name for s, _ in done)
+        self.message_user(request, f"已将 {shop.name} 的规则复制到：{names}。", messages.SUCCESS)
+        return HttpResponseRedirect(_settings_url(shop))
+
+
+@admin.register(AutoWritebackRun)
+class AutoWritebackRunAdmin(admin.ModelAdmin):
+    """自动回传记录: every run, read-only."""
+
+    list_display = [
+        "started_at",
+        "shop",
+        "status",
+        "duration",
+        "matched",
+        "sent",
+        "succeeded",
+        "failed",
+        "skipped_by_reason",
+        "failed_slips",
+        "note",
+    ]
+    list_filter = ["shop", "status"]
+    list_select_related = ["shop"]
+    date_hierarchy = "started_at"
+    fields = [
+        "shop",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration",
+        "matched",
+        "sent",
+        "succeeded",
+        "failed",
+        "skipped_by_reason",
+        "failed_slips_all",
+        "note",
+        "rule_text",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="耗时")
+    def duration(self, obj):
+        seconds = obj.duration_seconds
+        if seconds is None:
+            return "进行中" if obj.status == AutoWritebackRun.Status.RUNNING else "-"
+        return f"{seconds:.1f} 秒"
+
+    @admin.display(description="跳过（按原因）")
+    def skipped_by_reason(self, obj):
+        if not obj.skipped:
+            return "-"
+        return format_html_join("", "<div>{}：{}</div>", sorted(obj.skipped.items(), key=lambda kv: -kv[1]))
+
+    def _failures(self, obj, limit=None):
+        rows = obj.failures[:limit] if limit else obj.failures
+        if not rows:
+            return "-"
+        html = format_html_join(
+            "",
+            '<div><a href="{}">{}</a>：{}</div>',
+            (
+                (reverse("admin:refunds_rawrefund_change", args=[f["slip_id"]]), f["refund_no"], f["message"])
+                for f in rows
+            ),
+        )
+        if limit and len(obj.failures) > limit:
+            html = format_html("{}<div>…共 {} 条</div>", html, len(obj.failures))
+        return html
+
+    @admin.display(description="失败的退款单")
+    def failed_slips(self, obj):
+        return self._failures(obj, limit=5)
+
+    @admin.display(description="失败的退款单")
+    def failed_slips_all(self, obj):
+        return self._failures(obj)
+
+    @admin.display(description="当时的规则")
+    def rule_text(self, obj):
+        snap = obj.rule_snapshot or {}
+        if not snap:
+            return "-"
+        parts = [
+            f"{label}：{rules_service._display(key, snap[key])}"
+            for key, label in [
+                ("refund_types", "退款类型"),
+                ("platform_statuses", "平台状态"),
+                ("reasons", "退款原因"),
+                ("interval_minutes", "回传间隔(分钟)"),
+                ("batch_size", "每次回传条数"),
+                ("arrival_rule", "到货规则"),
+            ]
+            if key in snap
+        ]
+        return "；".join(parts)

@@ -1,0 +1,319 @@
+"""Auto-writeback (自动回传): saving a shop's rule (events, the beat schedule), the preview, and a run.
+
+Overlapping runs of one shop (a slow run and the next tick, a second beat by mistake) are kept apart
+by a per-shop run lease: a run starts in a short transaction that locks the shop's rule row, finds no
+other run of the shop holding an unexpired lease, records itself as running with a lease, and selects
+its slips with `SELECT ... FOR UPDATE SKIP LOCKED` (a slip a manual click is claiming right now is
+left to it). A second run arriving meanwhile records itself as skipped and sends nothing. The lease
+is WRITEBACK_LEASE: a run killed mid-way blocks its shop at most that long, and the slips it left
+回传中 are taken over by the next run (the candidate query includes 回传中 slips whose claim is older
+than the lease; the writeback service releases them when it claims them).
+
+The lease is an economy, not the guarantee: the writeback service locks each slip and moves it to
+回传中 before sending, so even two runs that did overlap (a run slower than the lease, a manual click)
+never send a slip twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from erp_aftersales.audit import record_event
+from orders.models import Shop
+
+from . import selectors
+from .auto_writeback import AutoWritebackRule, AutoWritebackRun
+from .models import WRITEBACK_LEASE, PlatformStatus, RefundType, WritebackOutcome, WritebackTrigger
+from .services import refund_writeback
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "系统：自动回传"
+TASK_NAME = "refunds.run_auto_writeback"
+RULE_FIELDS = ["enabled", "refund_types", "platform_statuses", "reasons", "interval_minutes", "batch_size"]
+ARRIVAL_RULES = {"partial": "部分到货", "full": "全部到货"}
+
+
+def rule_for(shop) -> AutoWritebackRule:
+    """The shop's rule; a shop nobody configured yet has the defaults (off), saved on first use."""
+    rule, _ = AutoWritebackRule.objects.select_related("shop").get_or_create(shop=shop)
+    return rule
+
+
+# --- saving ---------------------------------------------------------------------------------------
+def _display(field: str, value) -> str:
+    if field == "enabled":
+        return "开启" if value else "关闭"
+    if field == "refund_types":
+        return "、".join(str(RefundType(v).label) for v in value) or "（无）"
+    if field == "platform_statuses":
+        return "、".join(str(PlatformStatus(v).label) for v in value) or "（无）"
+    if field == "reasons":
+        return "、".join(value) or "不限"
+    if field == "arrival_rule":
+        return ARRIVAL_RULES.get(value, value)
+    return str(value)
+
+
+def save_rule(shop, values: dict, *, by) -> tuple[AutoWritebackRule, list[str]]:
+    """Apply `values` (rule fields and/or `arrival_rule`) to the shop's rule; validates (model's
+    clean + field validators: ValidationError naming the field), leaves an event per changed field,
+    and puts the beat schedule in step. Returns the rule and the labels of the changed fields."""
+    with transaction.atomic():
+        AutoWritebackRule.objects.get_or_create(shop=shop)
+        rule = AutoWritebackRule.objects.select_for_update().select_related("shop").get(shop=shop)
+        shop = Shop.objects.select_for_update().get(pk=shop.pk)
+        old = {f: getattr(rule, f) for f in RULE_FIELDS}
+        for f in RULE_FIELDS:
+            if f in values:
+                setattr(rule, f, values[f])
+        rule.full_clean(exclude=["shop", "periodic_task"])
+        changed = []
+        for f in RULE_FIELDS:
+            if old[f] != getattr(rule, f):
+                label = str(AutoWritebackRule._meta.get_field(f).verbose_name)
+                changed.append(label)
+                record_event(
+                    rule,
+                    action="修改自动回传规则",
+                    by=by,
+                    field=f,
+                    from_state=_display(f, old[f]),
+                    to_state=_display(f, getattr(rule, f)),
+                    reason=f"{shop.name}：{label}",
+                )
+        rule.save()
+        arrival = values.get("arrival_rule")
+        if arrival is not None and arrival != shop.arrival_rule:
+            if arrival not in ARRIVAL_RULES:
+                from django.core.exceptions import ValidationError
+
+                raise ValidationError({"arrival_rule": f"到货规则：未知的取值 {arrival!r}"})
+            record_event(
+                shop,
+                action="修改到货规则",
+                by=by,
+                field="arrival_rule",
+                from_state=_display("arrival_rule", shop.arrival_rule),
+                to_state=_display("arrival_rule", arrival),
+                reason="退货入库后何时回传“退货入仓”",
+            )
+            shop.arrival_rule = arrival
+            shop.save(update_fields=["arrival_rule", "updated_at"])
+            changed.append("到货规则")
+        rule.shop = shop
+        sync_schedule(rule)
+    return rule, changed
+
+
+def copy_rule(rule, target_shops, *, by) -> list[tuple[Shop, list[str]]]:
+    """The same settings (rule and arrival rule) on other shops, each saved as if typed there."""
+    values = {f: getattr(rule, f) for f in RULE_FIELDS}
+    values["arrival_rule"] = rule.shop.arrival_rule
+    done = []
+    for shop in target_shops:
+        if shop.pk == rule.shop_id:
+            continue
+        _, changed = save_rule(shop, values, by=by)
+        done.append((shop, changed))
+    return done
+
+
+def task_name(shop) -> str:
+    return f"自动回传：{shop.shop_no}"
+
+
+def sync_schedule(rule) -> PeriodicTask | None:
+    """One beat entry per rule (DatabaseScheduler): its interval is the rule's, it runs only while the
+    rule is on. Saved with .save() so the scheduler notices the change without a restart."""
+    task = rule.periodic_task
+    if task is None:
+        task = PeriodicTask.objects.filter(name=task_name(rule.shop)).first()
+        if task is None and not rule.enabled:
+            return None
+    interval = IntervalSchedule.objects.filter(
+        every=rule.interval_minutes, period=IntervalSchedule.MINUTES
+    ).first()
+    if interval is None:
+        interval = IntervalSchedule.objects.create(
+            every=rule.interval_minutes, period=IntervalSchedule.MINUTES
+        )
+    fields = {
+        "name": task_name(rule.shop),
+        "task": TASK_NAME,
+        "args": json.dumps([rule.shop_id]),
+        "interval": interval,
+        "enabled": rule.enabled,
+        "description": f"按“售后设置：原始退款单”的规则，自动回传 {rule.shop.name} 的退款单（每次至多 {rule.batch_size} 条）。",
+    }
+    if task is None:
+        task = PeriodicTask.objects.create(**fields)
+    else:
+        changed = [k for k, v in fields.items() if getattr(task, k) != v]
+        if changed:
+            for k in changed:
+                setattr(task, k, fields[k])
+            task.save()
+    if rule.periodic_task_id != task.pk:
+        rule.periodic_task = task
+        AutoWritebackRule.objects.filter(pk=rule.pk).update(periodic_task=task)
+    return task
+
+
+# --- preview ----------------------------------------------------------------------------------------
+@dataclass
+class Preview:
+    selection: selectors.Selection
+    excluded: list  # (slip, group, detail), newest first
+    counts: dict  # group -> count (over what was looked at)
+    over_batch: int
+    paused: str  # why nothing would be sent (credentials), or ""
+
+    @property
+    def count(self) -> int:
+        return 0 if self.paused else len(self.selection.slips)
+
+
+def preview(rule, now=None) -> Preview:
+    """What the next run would send, by the run's own selection, and what it would leave and why."""
+    now = now or timezone.now()
+    selection = selectors.select_candidates(rule, now)
+    excluded = selectors.explain_exclusions(rule, now, skip_ids=selection.ids, include_done=True, limit=500)
+    paused = rule.shop.credential_error
+    if paused:
+        excluded = [(s, selectors.CREDENTIALS, paused) for s in selection.slips] + excluded
+    counts = Counter(group for _, group, _ in excluded)
+    over = _over_batch(rule, selection, now)
+    if over:
+        counts[selectors.OVER_BATCH] += over
+    return Preview(selection, excluded, dict(counts), over, paused)
+
+
+def _over_batch(rule, selection, now) -> int:
+    """Candidates beyond this batch, left for the next run (counted only when there are some)."""
+    if not selection.more:
+        return 0
+    return max(0, selectors.count_matches(rule, now) - len(selection.slips) - len(selection.refused))
+
+
+# --- the run ------------------------------------------------------------------------------------------
+def run_lease():
+    return WRITEBACK_LEASE
+
+
+def run_auto_writeback(shop_id: int, now=None) -> AutoWritebackRun | None:
+    """One run for one shop (the beat task's body). None when the shop has no rule switched on."""
+    rule = AutoWritebackRule.objects.filter(shop_id=shop_id, enabled=True).first()
+    if rule is None:
+        return None
+    started = timezone.now()
+    with transaction.atomic():
+        # The rule row is the shop's mutex for starting a run (held for this short transaction).
+        rule = AutoWritebackRule.objects.select_for_update().select_related("shop").get(pk=rule.pk)
+        shop = rule.shop
+        if not rule.enabled:
+            return None
+        snapshot = {f: getattr(rule, f) for f in RULE_FIELDS} | {"arrival_rule": shop.arrival_rule}
+        if shop.credential_error:
+            return _skipped_run(shop, started, snapshot, f"{selectors.CREDENTIALS}：{shop.credential_error}")
+        if not shop.is_active:
+            return _skipped_run(shop, started, snapshot, "店铺已停用")
+        running = AutoWritebackRun.objects.filter(shop=shop, status=AutoWritebackRun.Status.RUNNING)
+        for other in running.select_for_update():
+            if other.lease_until and other.lease_until > started:
+                return _skipped_run(shop, started, snapshot, f"上一次自动回传（#{other.pk}）仍在进行")
+            other.status = AutoWritebackRun.Status.INTERRUPTED
+            other.finished_at = started
+            other.lease_until = None
+            other.note = "运行中断（处理进程退出），已由下一次运行接手"
+            other.save(update_fields=["status", "finished_at", "lease_until", "note"])
+        run = AutoWritebackRun.objects.create(
+            shop=shop, started_at=started, lease_until=started + run_lease(), rule_snapshot=snapshot
+        )
+        selection = selectors.select_candidates(rule, now or started, lock=True)
+        skipped = Counter(group for _, group, _ in selection.refused)
+        over = _over_batch(rule, selection, now or started)
+        run.matched = len(selection.slips) + len(selection.refused) + over
+        run.slip_ids = selection.ids
+        run.save(update_fields=["matched", "slip_ids"])
+    if over:
+        skipped[selectors.OVER_BATCH] += over
+    results, stopped = _send(shop, selection.ids)
+    return _finish(run, rule, selection, results, stopped, skipped, now)
+
+
+def _skipped_run(shop, started, snapshot, note) -> AutoWritebackRun:
+    return AutoWritebackRun.objects.create(
+        shop=shop,
+        status=AutoWritebackRun.Status.SKIPPED,
+        started_at=started,
+        finished_at=timezone.now(),
+        note=note[:300],
+        rule_snapshot=snapshot,
+    )
+
+
+def _send(shop, ids):
+    """Through the one writeback path. The first slip goes alone: if JD refuses the shop's
+    credentials, one slip learns it, not fifty; after each chunk a credential error stops the run."""
+    results = []
+    chunk = max(1, int(settings.WRITEBACK_CONCURRENCY))
+    position = 0
+    size = 1
+    while position < len(ids):
+        part = ids[position : position + size]
+        results += refund_writeback(part, by=ACTOR, trigger=WritebackTrigger.AUTO)
+        position += len(part)
+        size = chunk
+        error = Shop.objects.filter(pk=shop.pk).values_list("credential_error", flat=True).first()
+        if error and position < len(ids):
+            return results, (ids[position:], error)
+    return results, None
+
+
+def _finish(run, rule, selection, results, stopped, skipped, now) -> AutoWritebackRun:
+    sent = [r for r in results if r.outcome in (WritebackOutcome.SUCCEEDED, WritebackOutcome.FAILED)]
+    for r in results:
+        if r.outcome in (WritebackOutcome.SKIPPED, WritebackOutcome.REFUSED):
+            skipped[r.message[:60]] += 1
+    note = ""
+    if stopped:
+        rest, error = stopped
+        skipped[selectors.CREDENTIALS] += len(rest)
+        note = f"京东拒绝了该店铺的授权：{error}。自动回传已暂停，请更新授权后恢复"
+    # What the rule leaves behind among open slips (waiting retry, above 财审, …), bounded.
+    for _, group, _ in selectors.explain_exclusions(
+        rule, now, skip_ids=[s.pk for s in selection.slips] + [s.pk for s, _, _ in selection.refused]
+    ):
+        skipped[group] += 1
+    run.sent = len(sent)
+    run.succeeded = sum(1 for r in sent if r.outcome == WritebackOutcome.SUCCEEDED)
+    run.failed = run.sent - run.succeeded
+    run.failures = [
+        {"slip_id": r.slip_id, "refund_no": r.refund_no, "message": r.message}
+        for r in results
+        if r.outcome == WritebackOutcome.FAILED
+    ]
+    run.skipped = dict(skipped)
+    run.note = note[:300]
+    run.status = AutoWritebackRun.Status.DONE
+    run.finished_at = timezone.now()
+    run.lease_until = None
+    run.save()
+    logger.info(
+        "auto writeback shop=%s matched=%s sent=%s ok=%s failed=%s",
+        run.shop_id,
+        run.matched,
+        run.sent,
+        run.succeeded,
+        run.failed,
+    )
+    return run
