@@ -209,6 +209,12 @@ def _send(item: _Claimed) -> _Claimed:
         item.response = payload
     except JosError as exc:
         item.error, item.response = exc, {"code": exc.code, "message": exc.user_message}
+    except Exception as exc:  # a bug must not leave the slip 回传中 and the user on an error page
+        logger.exception("writeback of slip %s failed unexpectedly", item.slip_id)
+        item.error = JosError(
+            "回传时发生内部错误，请稍后重试；如反复出现请联系管理员", code="INTERNAL", retryable=True
+        )
+        item.response = {"code": "INTERNAL", "message": type(exc).__name__}
     item.duration_ms = int((time.monotonic() - started) * 1000)
     item.jos_attempts = (client.last_call or {}).get("attempts", 1) if client else 0
     return item

@@ -297,3 +297,16 @@ def test_big_selection_runs_as_a_job_with_progress(client, sandbox, jd, cs_user,
     assert '5</strong> / <span id="job-total">5' in html.replace("\n", "")  # done / total
     assert slips[-1].refund_no in html and "订单已发货" in html
     assert len(writebacks(sandbox)) == 4
+
+
+def test_an_unexpected_error_fails_the_slip_instead_of_leaving_it_sending(sandbox, jd, monkeypatch):
+    from sa_sync.jos import JosClient
+
+    def broken(self, method, params=None):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(JosClient, "call", broken)  # stands in for a bug in one function
+    slip = slip_for(jd)
+    [result] = refund_writeback([slip.pk])
+    assert result.outcome == WritebackOutcome.FAILED and "内部错误" in result.message
+    assert reload(slip).writeback_status == WritebackStatus.FAILED
