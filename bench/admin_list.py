@@ -6,37 +6,12 @@ page, the median server time of the page over several requests and the number of
 Goal (issue 2): page time at 1M within 2x of 10k, identical query count.
 """
 
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/erp_bench")
-os.environ["DATABASE_URL"] = URL
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erp_aftersales.settings")
-os.environ["ALLOWED_HOSTS"] = "testserver"
+from common import setup_django
 
-
-def ensure_database():
-    import psycopg2
-
-    name = URL.rsplit("/", 1)[1]
-    conn = psycopg2.connect(URL.rsplit("/", 1)[0] + "/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
-ensure_database()
-import django  # noqa: E402
-
-django.setup()
+setup_django("erp_bench")
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402

@@ -14,37 +14,12 @@ postgres://postgres@127.0.0.1:5432/erp_bench_aw, created if missing and emptied)
    as configured (default 20/s) and with it off.
 """
 
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/erp_bench_aw")
-os.environ["DATABASE_URL"] = URL
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erp_aftersales.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+from common import setup_django
 
-
-def ensure_database():
-    import psycopg2
-
-    name = URL.rsplit("/", 1)[1]
-    conn = psycopg2.connect(URL.rsplit("/", 1)[0] + "/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
-ensure_database()
-import django  # noqa: E402
-
-django.setup()
+setup_django("erp_bench_aw")
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402

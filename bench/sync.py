@@ -8,28 +8,12 @@ for both (it would otherwise be what is measured). Goal (issue 3): sync within 1
 """
 
 import argparse
-import os
-import sys
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ["DATABASE_URL"] = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/erp_bench"
-)
-os.environ["JOS_RATE_LIMIT_PER_SECOND"] = "0"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erp_aftersales.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+from common import setup_django
 
-sys.path.insert(0, str(ROOT / "bench"))
-from admin_list import ensure_database  # noqa: E402
-
-ensure_database()
-import django  # noqa: E402
-
-django.setup()
+setup_django("erp_bench", JOS_RATE_LIMIT_PER_SECOND="0")
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402

@@ -11,29 +11,12 @@ postgres://postgres@127.0.0.1:5432/erp_bench (emptied).
 """
 
 import argparse
-import os
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ["DATABASE_URL"] = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/erp_bench"
-)
-os.environ["JOS_RATE_LIMIT_PER_SECOND"] = "0"
-os.environ["ALLOWED_HOSTS"] = "testserver"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "erp_aftersales.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+from common import setup_django
 
-from admin_list import ensure_database  # noqa: E402
-
-ensure_database()
-import django  # noqa: E402
-
-django.setup()
+setup_django("erp_bench", JOS_RATE_LIMIT_PER_SECOND="0")
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
