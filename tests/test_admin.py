@@ -26,7 +26,8 @@ def login(client, user):
 
 
 def refund_filters(shop):
-    today = timezone.localdate()
+    # As Django's date filter writes them: aware datetimes at local midnight.
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     params = [{}]
     params += [{"shop__id__exact": shop.pk}]
     params += [{"refund_type__exact": t.value} for t in RefundType]
