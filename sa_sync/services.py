@@ -369,9 +369,13 @@ def upsert_refunds(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
     return new, updated, unchanged
 
 
+def shops_to_sync():
+    return Shop.objects.filter(is_active=True).exclude(app_key="")
+
+
 def sync_all_shops(*, trigger: str = "定时任务") -> list[SyncRun]:
     runs = []
-    for shop in Shop.objects.filter(is_active=True).exclude(app_key=""):
+    for shop in shops_to_sync():
         for kind in (SyncKind.ORDERS, SyncKind.REFUNDS):
             run = sync_shop(shop, kind, trigger=trigger)
             if run is not None:

@@ -310,3 +310,27 @@ def test_an_unexpected_error_fails_the_slip_instead_of_leaving_it_sending(sandbo
     [result] = refund_writeback([slip.pk])
     assert result.outcome == WritebackOutcome.FAILED and "内部错误" in result.message
     assert reload(slip).writeback_status == WritebackStatus.FAILED
+
+
+@pytest.mark.parametrize(
+    ("fault", "message", "retried_later"),
+    [
+        ({"kind": "jos", "code": "2"}, "调用次数超限", True),
+        ({"kind": "jos", "code": "65"}, "65", True),
+        ({"kind": "http", "status": 503}, "HTTP 503", True),
+        ({"kind": "jos", "code": "12"}, "App Secret", True),  # credentials: after ops fix them
+        ({"kind": "jos", "code": "24"}, "权限", True),
+        ({"kind": "jos", "code": "15"}, "15", False),
+        ({"kind": "jos", "code": "8"}, "时间", False),
+    ],
+)
+def test_each_jos_failure_ends_failed_with_its_reason(sandbox, jd, settings, fault, message, retried_later):
+    settings.JOS_MAX_RETRIES = 0
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    sandbox.set_faults(app_key=jd.app_key, fail_next=[fault])
+    [result] = refund_writeback([slip.pk])
+    assert result.outcome == WritebackOutcome.FAILED and message in result.message, result.message
+    slip = reload(slip)
+    assert slip.writeback_status == WritebackStatus.FAILED and slip.writeback_message == result.message
+    assert (slip.next_attempt_at is not None) is retried_later

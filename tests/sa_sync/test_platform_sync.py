@@ -318,3 +318,20 @@ def test_shop_without_credentials_fails_with_a_clear_message(jd):
     jd.save()
     run = sync_shop(jd, SyncKind.ORDERS)
     assert run.status == SyncRunStatus.FAILED and run.error
+
+
+def test_beat_tick_fans_out_one_task_per_shop_and_kind(sandbox, jd, settings):
+    """Run eagerly, as the worker would: each shop and kind gets its own run."""
+    from erp_aftersales.celery import app
+    from sa_sync.tasks import sync_all_shops
+
+    seed(sandbox, jd, [jd_order(810000000001)], [jd_refund(7000000001, 810000000001)])
+    app.conf.update(task_always_eager=True)
+    try:
+        sync_all_shops.delay()
+    finally:
+        app.conf.update(task_always_eager=False)
+    runs = SyncRun.objects.filter(shop=jd)
+    assert sorted(runs.values_list("kind", flat=True)) == ["orders", "refunds"]
+    assert all(r.status == SyncRunStatus.SUCCEEDED for r in runs)
+    assert RawRefund.objects.filter(shop=jd).count() == 1
