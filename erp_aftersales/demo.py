@@ -19,6 +19,7 @@ from orders.models import Order, OrderLine, OrderStatus, PayType, Shop
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind
 from refunds.reasons import COMMON_REASONS
 from sa_sync.demo_shops import DEMO_SHOPS
+from sa_sync.mapping import JD_STATUS_FOR_PLATFORM, jd_refund_item
 
 DEMO_PASSWORD = "erp-demo"
 DEMO_USERS = [
@@ -192,6 +193,16 @@ def _refund_kind(rng, status):
     if refund_type == RefundType.REFUND:
         # Refund-only after shipment: the 未发货仅退款 trap this product exists for.
         return refund_type, PlatformStatus.APPLIED
+    if refund_type == RefundType.REFUND_KEEP_GOODS:
+        # Nothing travels back: no 等待退货 / 等待收货.
+        return refund_type, rng.choice(
+            [
+                PlatformStatus.APPLIED,
+                PlatformStatus.REFUNDED,
+                PlatformStatus.SELLER_REFUSED,
+                PlatformStatus.CANCELLED,
+            ]
+        )
     return refund_type, rng.choice(list(PlatformStatus))
 
 
@@ -204,7 +215,7 @@ def _refunds(rng, order, planned_status, now):
     refund_type, platform_status = kind
     lines = list(order.lines.all())
     for line in rng.sample(lines, k=1 if len(lines) == 1 or rng.random() < 0.7 else 2):
-        refund_no = f"R{order.tid}{line.oid[-1]}"
+        refund_no = f"6{order.tid[1:]}{line.oid[-1]}"  # numeric, as JD's refund ids
         apply_time = (order.trade_time or now) + timedelta(hours=rng.randint(1, 48))
         num = rng.randint(1, line.num)
         history_roll = rng.random()  # drawn whether or not the slip exists, so reruns stay in step
@@ -223,7 +234,8 @@ def _refunds(rng, order, planned_status, now):
                 "refund_amount": (line.paid / line.num * num).quantize(Decimal("0.01")),
                 "num": num,
                 "buyer_nick": order.buyer_nick,
-                "apply_time": min(apply_time, now),
+                "apply_time": min(apply_time, now).replace(microsecond=0),  # JD's times have whole seconds
+                "platform_status_code": str(JD_STATUS_FOR_PLATFORM[platform_status][0]),
             },
         )
         if created and slip.writeback_kind is not None:
@@ -244,3 +256,15 @@ def _writeback_history(roll, slip):
     else:
         slip.mark_writeback_failed(by=DEMO_ACTOR, reason="京东返回：接口调用超时，请稍后重试")
     slip.save()
+
+
+def share_with_sandbox(sandbox) -> int:
+    """Give the SA sandbox (a `SandboxClient`) the local demo slips as JD refund applications, so
+    that writing them back reaches a JD that knows them and its SA policy can refund them."""
+    count = 0
+    for spec in DEMO_SHOPS:
+        slips = RawRefund.objects.filter(shop__shop_no=spec["shop_no"]).order_by("pk")
+        items = [jd_refund_item(slip) for slip in slips]
+        for start in range(0, len(items), 500):
+            count += sandbox.seed_refunds(spec["app_key"], items[start : start + 500])
+    return count

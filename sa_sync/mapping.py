@@ -11,7 +11,7 @@ from orders.models import OrderStatus, PayType
 from refunds.models import PlatformStatus, RefundType
 
 from .jd_codes import REFUND_APPLY_STATUS
-from .signing import parse_jd_timestamp
+from .signing import jd_timestamp, parse_jd_timestamp
 
 # jingdong.pop.order.search orderState → our order status, for an order we see for the first time.
 # An order already known keeps any status it has moved to locally (see `merged_order_status`).
@@ -139,4 +139,38 @@ def refund_fields(item: dict) -> dict:
         "apply_time": jd_time(item.get("applyTime")),
         "check_time": jd_time(item.get("checkTime")),
         "platform_modified": jd_time(item.get("modified") or item.get("checkTime") or item.get("applyTime")),
+    }
+
+
+# The other way, for the demo only: what JD holds for a local slip (status, returnState), chosen so
+# that `platform_status_for` maps it back to the same platform status.
+JD_STATUS_FOR_PLATFORM = {
+    PlatformStatus.APPLIED: (0, 0),
+    PlatformStatus.AWAITING_RETURN: (1, 1),
+    PlatformStatus.AWAITING_RECEIPT: (1, 2),
+    PlatformStatus.REFUNDED: (3, 0),
+    PlatformStatus.SELLER_REFUSED: (2, 0),
+    PlatformStatus.CANCELLED: (11, 0),
+}
+
+
+def jd_refund_item(slip) -> dict:
+    """A local slip as a JD refund application (queryPageList item, with the sandbox's extensions):
+    the demo gives the SA sandbox the local demo slips, so writing them back reaches a JD that knows
+    them, and a sync of them changes nothing."""
+    status, return_state = JD_STATUS_FOR_PLATFORM[slip.platform_status]
+    sku = slip.oid[len(slip.tid) + 1 :] if slip.oid.startswith(f"{slip.tid}-") else ""
+    return {
+        "id": int(slip.refund_no),
+        "orderId": int(slip.tid),
+        "skuId": sku,
+        "num": slip.num,
+        "afsType": int(slip.refund_type),
+        "returnState": return_state,
+        "status": status,
+        "reason": slip.reason,
+        "buyerDesc": slip.description,
+        "buyerName": slip.buyer_nick,
+        "applyRefundSum": int(slip.refund_amount * 100),
+        "applyTime": jd_timestamp(slip.apply_time) if slip.apply_time else None,
     }

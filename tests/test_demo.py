@@ -54,3 +54,48 @@ def test_demo_refused_in_production(settings):
     with pytest.raises(CommandError, match="生产模式"):
         call_command("load_demo")
     assert not get_user_model().objects.filter(username="cs").exists()
+
+
+def test_demo_slips_are_known_to_the_sandbox_and_a_sync_changes_nothing(sandbox, settings):
+    from erp_aftersales.demo import share_with_sandbox
+    from erp_aftersales.models import Event
+    from refunds.services import refund_writeback
+    from sa_sync.demo_shops import DEMO_SHOPS
+    from sa_sync.models import SyncKind
+    from sa_sync.services import sync_shop
+
+    sandbox.reset()
+    settings.JOS_ENDPOINT = sandbox.jos_url
+    for spec in DEMO_SHOPS:
+        sandbox.seed_shop(
+            **{k: spec[k] for k in ("app_key", "app_secret", "access_token", "shop_no", "name")}
+        )
+    load_demo()
+    assert share_with_sandbox(sandbox) == RawRefund.objects.count()
+    fields = (
+        "refund_no",
+        "tid",
+        "oid",
+        "order_id",
+        "order_line_id",
+        "refund_type",
+        "platform_status",
+        "reason",
+        "refund_amount",
+        "num",
+        "buyer_nick",
+        "apply_time",
+        "writeback_status",
+    )
+    before = sorted(RawRefund.objects.values_list(*fields))
+    for shop in Shop.objects.all():
+        assert sync_shop(shop, SyncKind.REFUNDS).error == ""
+    assert sorted(RawRefund.objects.values_list(*fields)) == before
+    assert not Event.objects.filter(field="platform_status", actor_name="系统：平台同步").exists()
+
+    slip = next(
+        s
+        for s in RawRefund.objects.filter(writeback_status=WritebackStatus.NOT_SENT)
+        if s.writeback_refusal() is None
+    )
+    assert refund_writeback([slip.pk])[0].succeeded

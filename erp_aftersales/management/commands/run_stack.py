@@ -98,11 +98,17 @@ class Command(BaseCommand):
 
         from sa_sync.tasks import sync_all_shops
 
-        health = f"http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/_sandbox/health"
+        from erp_aftersales.demo import share_with_sandbox
+        from sa_sync.sandbox.testing import SandboxClient
+
+        base = f"http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}"
         for _ in range(40):
             try:
-                urllib.request.urlopen(health, timeout=1).close()
+                urllib.request.urlopen(f"{base}/_sandbox/health", timeout=1).close()
                 break
             except OSError:
                 time.sleep(0.25)
+        # The sandbox starts empty but for its own demo data: let it know the local demo slips too.
+        shared = share_with_sandbox(SandboxClient(base))
+        self.stdout.write(f"SA 沙箱已载入本地演示退款单 {shared} 条")
         sync_all_shops.delay()
