@@ -96,10 +96,9 @@ class Command(BaseCommand):
         """Don't make a new user wait a whole beat interval for the first download."""
         import urllib.request
 
-        from sa_sync.tasks import sync_all_shops
-
         from erp_aftersales.demo import share_with_sandbox
         from sa_sync.sandbox.testing import SandboxClient
+        from sa_sync.tasks import sync_all_shops
 
         base = f"http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}"
         for _ in range(40):
