@@ -304,7 +304,14 @@ def _finish(run, rule, selection, results, stopped, skipped, now) -> AutoWriteba
     ]
     run.skipped = dict(skipped)
     run.note = note[:300]
-    run.status = AutoWritebackRun.Status.DONE
+    # A later run may have taken this one over as 已中断 meanwhile: the history keeps saying so.
+    interrupted = AutoWritebackRun.objects.filter(
+        pk=run.pk, status=AutoWritebackRun.Status.INTERRUPTED
+    ).exists()
+    run.status = AutoWritebackRun.Status.INTERRUPTED if interrupted else AutoWritebackRun.Status.DONE
+    if interrupted:
+        note = (note + "；运行超时后被下一次运行接手，以上为本次实际结果").lstrip("；")
+        run.note = note[:300]
     run.finished_at = timezone.now()
     run.lease_until = None
     run.save()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,6 +32,7 @@ from sa_sync.errors import JosError
 from sa_sync.jos import JosClient, check_business_result, redact
 
 from .models import (
+    WRITEBACK_LEASE,
     PlatformStatus,
     RawRefund,
     RefundType,
@@ -102,6 +103,7 @@ class _Claimed:
     shop: Shop
     kind: str
     params: dict
+    claimed_at: object = None
     error: JosError | None = None
     response: dict | None = None
     duration_ms: int = 0
@@ -118,21 +120,37 @@ def refund_writeback(
     ids = list(dict.fromkeys(int(i) for i in slip_ids))
     results: dict[int, WritebackResult] = {}
     workers = max(1, min(concurrency or settings.WRITEBACK_CONCURRENCY, len(ids) or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="writeback") as pool:
-        pending = []
-        for start in range(0, len(ids), CLAIM_BATCH):
-            done, to_send = _claim_batch(ids[start : start + CLAIM_BATCH], by=by, trigger=trigger, job=job)
-            results.update(done)
-            # Sending starts while the next batch is being claimed.
-            pending += [pool.submit(_send, item) for item in to_send]
-        buffer = []
-        for future in as_completed(pending):
-            buffer.append(future.result())
-            if len(buffer) >= RECORD_BATCH:
-                results.update(_record_batch(buffer, by=by, trigger=trigger, job=job))
-                buffer = []
-        if buffer:
+    # Slips are claimed just before they are sent, a couple of rounds ahead of the threads: the
+    # lease (WRITEBACK_LEASE) counts from the claim, so nothing waits long in a queue while claimed.
+    claim_size = min(CLAIM_BATCH, 2 * workers)
+    in_flight: set = set()
+    buffer: list[_Claimed] = []
+
+    def collect(block: bool):
+        nonlocal in_flight
+        if not in_flight:
+            return
+        finished, in_flight = wait(in_flight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        buffer.extend(f.result() for f in finished)
+        if len(buffer) >= RECORD_BATCH:
             results.update(_record_batch(buffer, by=by, trigger=trigger, job=job))
+            buffer.clear()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="writeback") as pool:
+        try:
+            for start in range(0, len(ids), claim_size):
+                while len(in_flight) >= 2 * workers:
+                    collect(block=True)
+                done, to_send = _claim_batch(ids[start : start + claim_size], by=by, trigger=trigger, job=job)
+                results.update(done)
+                in_flight.update(pool.submit(_send, item) for item in to_send)
+                collect(block=False)
+        finally:
+            # Whatever happened above, what was sent is recorded.
+            while in_flight:
+                collect(block=True)
+            if buffer:
+                results.update(_record_batch(buffer, by=by, trigger=trigger, job=job))
     for slip_id in ids:
         results.setdefault(
             slip_id, WritebackResult(slip_id, str(slip_id), WritebackOutcome.REFUSED, "退款单不存在")
@@ -173,7 +191,16 @@ def _claim_batch(ids, *, by, trigger, job):
                         "refId": slip.refund_no,
                         "status": warehouse_status_for(slip.writeback_kind),
                     }
-                    to_send.append(_Claimed(slip.pk, slip.refund_no, slip.shop, slip.writeback_kind, params))
+                    to_send.append(
+                        _Claimed(
+                            slip.pk,
+                            slip.refund_no,
+                            slip.shop,
+                            slip.writeback_kind,
+                            params,
+                            claimed_at=slip.writeback_claimed_at,
+                        )
+                    )
                     continue
             attempts.append(
                 WritebackAttempt(
@@ -224,13 +251,23 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
     results, attempts, changed = {}, [], []
     broken_shops, healthy_shops = {}, set()
     with transaction.atomic(), batched_events():
-        slips = RawRefund.objects.select_for_update(of=("self",)).in_bulk([item.slip_id for item in items])
+        # Locked in id order, as everywhere else: two writers never wait on each other crosswise.
+        slips = {
+            slip.pk: slip
+            for slip in RawRefund.objects.select_for_update(of=("self",))
+            .filter(pk__in=[item.slip_id for item in items])
+            .order_by("pk")
+        }
         now = timezone.now()
         for item in items:
             slip, error = slips[item.slip_id], item.error
-            message = "操作成功" if error is None else error.user_message
+            message = ("操作成功" if error is None else error.user_message)[:500]
             outcome = WritebackOutcome.SUCCEEDED if error is None else WritebackOutcome.FAILED
-            if slip.writeback_status == WritebackStatus.SENDING:
+            ours = (
+                slip.writeback_status == WritebackStatus.SENDING
+                and slip.writeback_claimed_at == item.claimed_at
+            )
+            if ours:
                 if error is None:
                     slip.mark_writeback_succeeded(by=by, reason=message)
                 else:
@@ -242,8 +279,10 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                 slip.updated_at = now
                 changed.append(slip)
             else:
-                # Our lease ran out and another caller took the slip over: keep its state, log ours.
+                # Our lease ran out and another caller took the slip over: its outcome decides the
+                # slip's state; ours is only kept as an attempt.
                 logger.warning("writeback outcome for slip %s arrived after its lease", slip.pk)
+                message = f"（超时后返回，未更新状态）{message}"[:500]
             attempts.append(
                 WritebackAttempt(
                     slip=slip,
@@ -253,7 +292,7 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                     outcome=outcome,
                     message=message,
                     request_summary={"method": settings.JOS_WRITEBACK_METHOD, **redact(item.params)},
-                    response_code="0" if error is None else str(error.code),
+                    response_code="0" if error is None else str(error.code)[:64],
                     response=_short(item.response),
                     jos_attempts=item.jos_attempts,
                     duration_ms=item.duration_ms,
@@ -319,12 +358,29 @@ def run_writeback_job(job_id: int) -> WritebackJob | None:
         job.save(update_fields=["status"])
     handled = set(WritebackAttempt.objects.filter(job=job).values_list("slip_id", flat=True))
     todo = [i for i in job.slip_ids if i not in handled]
+    _wait_for_abandoned_claims(todo)
     by = job.created_by or "系统：批量回传"
     for start in range(0, len(todo), 50):
         refund_writeback(todo[start : start + 50], by=by, trigger=job.trigger, job=job)
     WritebackJob.objects.filter(pk=job.pk).update(status=WritebackJob.Status.DONE, finished_at=timezone.now())
     job.refresh_from_db()
     return job
+
+
+def _wait_for_abandoned_claims(slip_ids):
+    """A redelivered job (its worker died) finds the slips that worker claimed still 回传中: nobody is
+    sending them, but the lease protects them. Wait it out, then the service takes them over,
+    instead of reporting them as "正在回传中" and leaving them stuck."""
+    last_claim = (
+        RawRefund.objects.filter(pk__in=slip_ids, writeback_status=WritebackStatus.SENDING)
+        .order_by("-writeback_claimed_at")
+        .values_list("writeback_claimed_at", flat=True)
+        .first()
+    )
+    if last_claim is not None:
+        delay = (last_claim + WRITEBACK_LEASE - timezone.now()).total_seconds()
+        if delay > 0:
+            time.sleep(delay + 1)
 
 
 # --- interception (拦截发货) ----------------------------------------------------------------------
@@ -359,7 +415,7 @@ def intercept_for_refunds(slips, *, by=INTERCEPT_ACTOR) -> int:
             order = Order.objects.select_for_update().get(pk=slip.order_id)
             if line.interception_status != InterceptionStatus.NONE or line.is_cancelled:
                 continue
-            if order.status in (OrderStatus.AWAITING_CS_REVIEW, OrderStatus.AWAITING_FINANCE_REVIEW):
+            if OrderStatus.AWAITING_PAYMENT <= order.status <= OrderStatus.AWAITING_FINANCE_REVIEW:
                 _cancel_line(line, order, by, f"退款单 {slip.refund_no} 申请退款，订单未出库，已取消该子订单")
             elif order.status == OrderStatus.IN_WAREHOUSE:
                 _set_interception(

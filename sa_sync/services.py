@@ -124,17 +124,26 @@ def _query_range(start: datetime, end: datetime) -> tuple[str, str]:
     return jd_timestamp(start), jd_timestamp(end.replace(microsecond=0) + timedelta(seconds=1))
 
 
-def _pages(fetch: Callable[[int], tuple[list, int]], page_size: int) -> Iterator[list]:
-    """Yield pages in order, fetching page n+1 while the caller writes page n."""
-    items, total = fetch(1)
-    pages = max(1, -(-total // page_size))
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        upcoming = pool.submit(fetch, 2) if pages > 1 else None
-        yield items
-        for index in range(2, pages + 1):
-            items, _ = upcoming.result()
-            upcoming = pool.submit(fetch, index + 1) if index < pages else None
+def _pages(fetch: Callable[[int], tuple[list, int]], page_size: int, passes: int = 3) -> Iterator[list]:
+    """Yield pages in order, fetching page n+1 while the caller writes page n.
+
+    If the total changes while we walk (a row entered or left the window), rows may have shifted
+    across a page boundary: walk the window again (the upserts make a repeat cheap and harmless)."""
+    for _ in range(passes):
+        items, total = fetch(1)
+        totals = {total}
+        pages = max(1, -(-total // page_size))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            upcoming = pool.submit(fetch, 2) if pages > 1 else None
             yield items
+            for index in range(2, pages + 1):
+                items, seen = upcoming.result()
+                totals.add(seen)
+                upcoming = pool.submit(fetch, index + 1) if index < pages else None
+                yield items
+        if len(totals) == 1:
+            return
+    logger.warning("refund window kept changing while paging; the next run's overlap catches up")
 
 
 def _count(run, counts):
@@ -230,7 +239,11 @@ def upsert_orders(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
         incoming[fields["tid"]] = (fields, lines)
     new = updated = unchanged = 0
     with transaction.atomic():
-        existing = {o.tid: o for o in Order.objects.select_for_update().filter(shop=shop, tid__in=incoming)}
+        # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
+        existing = {
+            o.tid: o
+            for o in Order.objects.select_for_update().filter(shop=shop, tid__in=incoming).order_by("pk")
+        }
         oids = [line["oid"] for _, lines in incoming.values() for line in lines]
         known_lines = {line.oid: line for line in OrderLine.objects.filter(shop=shop, oid__in=oids)}
         to_create, to_update, update_fields, events = [], [], set(), []
@@ -321,7 +334,9 @@ def upsert_refunds(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
     with transaction.atomic():
         existing = {
             r.refund_no: r
-            for r in RawRefund.objects.select_for_update().filter(shop=shop, refund_no__in=incoming)
+            for r in RawRefund.objects.select_for_update()
+            .filter(shop=shop, refund_no__in=incoming)
+            .order_by("pk")
         }
         order_ids = dict(
             Order.objects.filter(shop=shop, tid__in={f["tid"] for f in incoming.values()}).values_list(

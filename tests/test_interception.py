@@ -137,3 +137,11 @@ def test_cs_cannot_confirm_interceptions(client, cs_user):
     client.post(url, {"action": "confirm_succeeded", "_selected_action": [slip.order_line_id], "index": 0})
     slip.order_line.refresh_from_db()
     assert slip.order_line.interception_status == InterceptionStatus.PENDING
+
+
+def test_unpaid_order_is_cancelled_too_but_a_cancelled_one_is_left_alone():
+    unpaid = slip_on(OrderStatus.AWAITING_PAYMENT)
+    cancelled = slip_on(OrderStatus.CANCELLED)
+    assert intercept_for_refunds([unpaid.pk, cancelled.pk]) == 1
+    unpaid.order_line.refresh_from_db()
+    assert unpaid.order_line.is_cancelled

@@ -334,3 +334,61 @@ def test_each_jos_failure_ends_failed_with_its_reason(sandbox, jd, settings, fau
     slip = reload(slip)
     assert slip.writeback_status == WritebackStatus.FAILED and slip.writeback_message == result.message
     assert (slip.next_attempt_at is not None) is retried_later
+
+
+def test_a_late_outcome_never_overwrites_the_caller_who_took_the_slip_over(sandbox, jd):
+    """A's claim expires while JD is slow; B takes the slip over and succeeds; A's timeout arrives
+    last. The slip stays 回传成功 (B's outcome) and A's answer is kept only as an attempt."""
+    from refunds.services import _claim_batch, _record_batch
+    from sa_sync.errors import JosTransportError
+
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    _, [a_claim] = _claim_batch([slip.pk], by="甲", trigger="manual", job=None)
+    RawRefund.objects.filter(pk=slip.pk).update(
+        writeback_claimed_at=timezone.now() - WRITEBACK_LEASE - timedelta(seconds=1)
+    )
+    a_claim.claimed_at = reload(slip).writeback_claimed_at
+    assert refund_writeback([slip.pk], by="乙")[0].succeeded
+    a_claim.error = JosTransportError.timeout()
+    _record_batch([a_claim], by="甲", trigger="manual", job=None)
+    slip = reload(slip)
+    assert slip.writeback_status == WritebackStatus.SUCCEEDED
+    late = WritebackAttempt.objects.filter(slip=slip, actor_name="甲", outcome="failed").get()
+    assert late.message.startswith("（超时后返回，未更新状态）")
+
+
+def test_a_very_long_answer_from_jd_is_kept_short_not_fatal(sandbox, jd, monkeypatch):
+    from sa_sync.errors import JosBusinessError
+    from sa_sync.jos import JosClient
+
+    def long_refusal(self, method, params=None):
+        raise JosBusinessError("TOO_LONG", "拒绝" * 400)
+
+    monkeypatch.setattr(JosClient, "call", long_refusal)  # stands in for JD's free-text answer
+    slip = slip_for(jd)
+    [result] = refund_writeback([slip.pk])
+    assert result.outcome == WritebackOutcome.FAILED
+    slip = reload(slip)
+    assert slip.writeback_status == WritebackStatus.FAILED and len(slip.writeback_message) <= 500
+    assert len(WritebackAttempt.objects.get(slip=slip).message) <= 500
+
+
+def test_redelivered_job_takes_over_slips_its_dead_worker_left_sending(sandbox, jd, monkeypatch):
+    import refunds.models
+    import refunds.services
+    from refunds.models import WritebackJob
+    from refunds.services import run_writeback_job
+
+    short = timedelta(seconds=1)
+    monkeypatch.setattr(refunds.models, "WRITEBACK_LEASE", short)
+    monkeypatch.setattr(refunds.services, "WRITEBACK_LEASE", short)
+    slips = [slip_for(jd) for _ in range(2)]
+    seed_applications(sandbox, slips)
+    job = WritebackJob.objects.create(slip_ids=[s.pk for s in slips], total=2)
+    for slip in slips:  # the first delivery claimed them and died
+        slip.start_writeback()
+        slip.save()
+    job = run_writeback_job(job.pk)
+    assert (job.status, job.done, job.succeeded) == ("done", 2, 2)
+    assert len(writebacks(sandbox)) == 2

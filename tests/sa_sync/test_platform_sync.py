@@ -335,3 +335,27 @@ def test_beat_tick_fans_out_one_task_per_shop_and_kind(sandbox, jd, settings):
     assert sorted(runs.values_list("kind", flat=True)) == ["orders", "refunds"]
     assert all(r.status == SyncRunStatus.SUCCEEDED for r in runs)
     assert RawRefund.objects.filter(shop=jd).count() == 1
+
+
+def test_window_is_walked_again_when_its_total_moves_while_paging(sandbox, jd):
+    seed(
+        sandbox,
+        jd,
+        refunds=[jd_refund(7000000000 + n, 810000000001, minutes_ago=100 - n * 0.1) for n in range(120)],
+    )
+    client = fast_client(jd)
+    real_call = client.call
+    arrived = []
+
+    def call(method, params=None):
+        answer = real_call(method, params)
+        if params.get("pageIndex") == 2 and not arrived:
+            # A new application lands at the front of the window while we are between pages.
+            arrived.append(True)
+            sandbox.seed_refunds(jd.app_key, [jd_refund(6999999999, 810000000001, minutes_ago=120)])
+        return answer
+
+    client.call = call
+    run = sync_shop(jd, SyncKind.REFUNDS, client=client)
+    assert run.status == SyncRunStatus.SUCCEEDED
+    assert RawRefund.objects.filter(shop=jd).count() == 121
