@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from refunds.reasons import COMMON_REASONS
 from sa_sync.demo_shops import DEMO_SHOPS
 from sa_sync.sandbox.demo import build_demo
 from sa_sync.sandbox.testing import jos_call, start_sandbox
@@ -11,18 +12,7 @@ from sa_sync.sandbox.testing import jos_call, start_sandbox
 from .support import ORDER_SEARCH, PAGE_LIST, WRITEBACK, body
 
 TIME_FIELDS = {"orderStartTime", "paymentConfirmTime", "modified", "applyTime", "checkTime", "policyRefundAt"}
-REASONS = {
-    "不想要了",
-    "拍错/多拍",
-    "未按约定时间发货",
-    "商品质量问题",
-    "7天无理由退货",
-    "与商家协商一致退款",
-    "尺码不合适",
-    "收到商品破损",
-    "商品与描述不符",
-    "缺货",
-}
+REASONS = set(COMMON_REASONS)  # the sandbox speaks the reasons the back office filters on
 
 
 def without_times(rows):
