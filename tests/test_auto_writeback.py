@@ -29,20 +29,11 @@ _numbers = itertools.count(1)
 
 # --- helpers ------------------------------------------------------------------------------------
 @pytest.fixture
-def aw(sandbox, settings):
-    """A shop both sides know; JOS client retries off (what is tested is the run, not the client)."""
-    sandbox.reset()
-    settings.JOS_ENDPOINT = sandbox.jos_url
+def aw(jd, settings):
+    """A shop both sides know (conftest's `jd`); JOS client retries off (what is tested is the run,
+    not the client)."""
     settings.JOS_MAX_RETRIES = 0
-    shop = ShopFactory()
-    sandbox.seed_shop(
-        app_key=shop.app_key,
-        app_secret=shop.app_secret,
-        access_token=shop.access_token,
-        shop_no=shop.shop_no,
-        name=shop.name,
-    )
-    return shop
+    return jd
 
 
 def make_slip(
