@@ -24,9 +24,11 @@ run: install
 test: install
 	$(PY) -m pytest
 
+# Style, and the layers (pyproject.toml's import-linter contracts): a wrong arrow fails the build.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -3,7 +3,7 @@
 Run: `.venv/bin/python bench/admin_list.py` (uses $BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/erp_bench, created if missing and emptied). Prints, per size and
 page, the median server time of the page over several requests and the number of SQL queries.
-Goal (issue 2): page time at 1M within 2x of 10k, identical query count.
+Goal: page time at 1M within 2x of 10k, identical query count.
 """
 
 import statistics

@@ -8,7 +8,7 @@ postgres://postgres@127.0.0.1:5432/erp_bench_aw, created if missing and emptied)
    `selectors.select_candidates` (the run's selection: ids from the index-ordered parts, the batch
    of 50 read back and checked with writeback_refusal per slip) for the default rule, and the capped
    match count the run records: medians of 21 after a warm-up, plus the plan of the 未回传 part.
-   Goal (issue 5): time at 1M within 2× of 10k.
+   Goal: time at 1M within 2× of 10k.
 2. A full run of 50 against a sandbox subprocess answering with 20 ms latency: time per run (the
    run's own selection, claims, 50 signed calls, records), median of 5 runs, with the JOS rate limit
    as configured (default 20/s) and with it off.
@@ -25,9 +25,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from orders.models import Shop  # noqa: E402
-from refunds import rules_service, selectors  # noqa: E402
 from refunds.models import RawRefund  # noqa: E402
-from sa_sync.sandbox.testing import start_sandbox  # noqa: E402
+from sa_sync import auto_writeback, selectors  # noqa: E402
+from sandbox.testing import start_sandbox  # noqa: E402
 
 
 def fill_to(shops, total):
@@ -114,7 +114,7 @@ def bench_runs(shop, sandbox, runs=5, per_run=50, rate_limit=None):
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        run = rules_service.run_auto_writeback(shop.pk)
+        run = auto_writeback.auto_writeback_run(shop.pk)
         samples.append(time.perf_counter() - start)
         assert run.sent == per_run and run.succeeded == per_run, (run.sent, run.succeeded, run.failures[:3])
     return samples
@@ -137,7 +137,7 @@ def main():
         )
         for i in (1, 2)
     ]
-    rule, _ = rules_service.save_rule(shops[0], {"enabled": True}, by="bench")
+    rule, _ = auto_writeback.auto_writeback_rule_save(shops[0], {"enabled": True}, by="bench")
     figures = {}
     for total in (10_000, 1_000_000):
         start = time.perf_counter()
@@ -161,7 +161,7 @@ def main():
         )
         sandbox.set_policy("BRK", auto_refund_on=[], delay_seconds=0)
         sandbox.set_faults(latency_ms=20)
-        rules_service.save_rule(run_shop, {"enabled": True}, by="bench")
+        auto_writeback.auto_writeback_rule_save(run_shop, {"enabled": True}, by="bench")
         for label, limit in [
             (f"rate limit {settings.JOS_RATE_LIMIT_PER_SECOND}/s", None),
             ("rate limit off", 0),

@@ -4,7 +4,7 @@ Run: `.venv/bin/python bench/sync.py [--rows 20000]`. Starts a sandbox subproces
 applications for one shop, runs a full refund sync into an emptied bench database
 ($BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/erp_bench), then makes the same number
 of bare signed queryPageList page requests with the same client and page size. The rate limit is off
-for both (it would otherwise be what is measured). Goal (issue 3): sync within 1.3x of the bare requests.
+for both (it would otherwise be what is measured). Goal: sync within 1.3x of the bare requests.
 """
 
 import argparse
@@ -22,9 +22,9 @@ from orders.models import Shop  # noqa: E402
 from refunds.models import RawRefund  # noqa: E402
 from sa_sync.jos import JosClient, check_business_result  # noqa: E402
 from sa_sync.models import SyncKind  # noqa: E402
-from sa_sync.sandbox.testing import start_sandbox  # noqa: E402
-from sa_sync.services import REFUND_PAGE_SIZE, REFUND_QUERY, sync_shop  # noqa: E402
+from sa_sync.platform_sync import REFUND_PAGE_SIZE, REFUND_QUERY, shop_sync  # noqa: E402
 from sa_sync.signing import SHANGHAI, jd_timestamp  # noqa: E402
+from sandbox.testing import start_sandbox  # noqa: E402
 
 
 def main():
@@ -78,7 +78,7 @@ def main():
 
         client = JosClient.for_shop(shop)
         start = time.perf_counter()
-        run = sync_shop(shop, SyncKind.REFUNDS, client=client, trigger="压测")
+        run = shop_sync(shop, kind=SyncKind.REFUNDS, client=client, trigger="压测")
         sync_seconds = time.perf_counter() - start
         assert run.error == "", run.error
         requests = len(sandbox.calls(method=REFUND_QUERY))

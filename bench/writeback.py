@@ -1,9 +1,9 @@
 """退款回传 throughput through the service, against bare signed calls (PostgreSQL + sandbox).
 
 Run: `.venv/bin/python bench/writeback.py [--slips 500] [--concurrency 8] [--latency-ms 20]`.
-1. 500 eligible slips written back through `refunds.services.refund_writeback` at concurrency 8, the
+1. 500 eligible slips written back through `sa_sync.writeback.refund_writeback` at concurrency 8, the
    sandbox answering after 20 ms; against 500 bare signed updateWarehouseStatus calls at the same
-   concurrency (same client class, same sandbox). Goal (issue 4): <= 1.3x.
+   concurrency (same client class, same sandbox). Goal: <= 1.3x.
 2. One right-click writeback of 50 slips: server time of the admin action request (Django test
    client, logged in as 客服), the same 20 ms per JD call.
 The rate limit is off (it would be what is measured). Bench database: $BENCH_DATABASE_URL, default
@@ -26,9 +26,9 @@ from django.test import Client  # noqa: E402
 
 from orders.models import Order, OrderLine, OrderStatus, Shop  # noqa: E402
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus  # noqa: E402
-from refunds.services import refund_writeback  # noqa: E402
 from sa_sync.jos import JosClient, check_business_result  # noqa: E402
-from sa_sync.sandbox.testing import start_sandbox  # noqa: E402
+from sa_sync.writeback import refund_writeback  # noqa: E402
+from sandbox.testing import start_sandbox  # noqa: E402
 
 KEY, SECRET, TOKEN = "BENCHKEY", "bench-secret", "bench-token"
 

@@ -3,19 +3,19 @@ from django.contrib.admin.apps import AdminConfig
 
 # Where each model shows in the menu: users think in 订单 / 系统设置, not in Django apps.
 MENU = [
-    ("订单", ["orders.Order", "orders.OrderLine", "refunds.RawRefund", "refunds.WritebackJob"]),
+    ("订单", ["orders.Order", "orders.OrderLine", "refunds.RawRefund", "sa_sync.WritebackJob"]),
     ("仓库", ["orders.PendingInterception"]),
     (
         "系统设置",
         [
             "orders.Shop",
-            "refunds.AutoWritebackRule",
-            "refunds.AutoWritebackRun",
+            "sa_sync.AutoWritebackRule",
+            "sa_sync.AutoWritebackRun",
             "sa_sync.SyncRun",
             "django_celery_beat.PeriodicTask",
         ],
     ),
-    ("系统", ["erp_aftersales.Event", "auth.User", "auth.Group"]),
+    ("系统", ["core.Event", "auth.User", "auth.Group"]),
 ]
 
 

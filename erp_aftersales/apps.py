@@ -2,8 +2,7 @@ from django.apps import AppConfig
 
 
 class ErpAftersalesConfig(AppConfig):
-    name = "erp_aftersales"
-    verbose_name = "系统"
+    """The project on top: settings, URLs, the Celery app, the demo data and `run_stack`."""
 
-    def ready(self):
-        from . import audit  # noqa: F401  (connects the FSM transition → event log handler)
+    name = "erp_aftersales"
+    verbose_name = "项目"

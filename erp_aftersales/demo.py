@@ -14,10 +14,11 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from erp_aftersales.audit import record_event
+from core.audit import record_event
 from orders.models import Order, OrderLine, OrderStatus, PayType, Shop
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind
 from refunds.reasons import COMMON_REASONS
+from refunds.services import raw_refund_intercept
 from sa_sync.demo_shops import DEMO_SHOPS
 from sa_sync.mapping import JD_STATUS_FOR_PLATFORM, jd_refund_item
 
@@ -83,9 +84,7 @@ def load_demo(now=None) -> dict:
                 _refunds(rng, order, planned_status, now)
         # Refund-only slips stop their lines, as when they arrive from JD: the demo then shows
         # cancelled lines, pending interceptions for the warehouse and slips flagged for CS.
-        from refunds.services import intercept_for_refunds
-
-        intercept_for_refunds(RawRefund.objects.all(), by=DEMO_ACTOR)
+        raw_refund_intercept(RawRefund.objects.all(), by=DEMO_ACTOR)
     return {
         "users": len(users),
         "shops": Shop.objects.count(),

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "core",
     "erp_aftersales",
     "orders",
     "refunds",
@@ -215,7 +216,7 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
-# --- auto-writeback (issue 5) -----------------------------------------------------------------
+# --- auto-writeback -----------------------------------------------------------------
 # A slip that failed with a retryable error is retried (after the backoff stored on it) while it
 # has been attempted fewer times than this; after that it waits for a person.
 AUTO_WRITEBACK_RETRY_BUDGET = env_int("AUTO_WRITEBACK_RETRY_BUDGET", 5)

@@ -1,13 +1,17 @@
 from django import forms
 from django.contrib import admin
-from django.db.models import Q
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
-from erp_aftersales.admin_utils import EventLogMixin, PlatformDataAdmin, badge
+from core.admin_utils import EventLogMixin, PlatformDataAdmin, badge, exact_search
+from core.audit import record_event
+from refunds.services import raw_refund_confirm_interception
+from sa_sync.models import SyncRun
+from sa_sync.selectors import latest_run_fields
 
 from .models import InterceptionStatus, Order, OrderLine, OrderStatus, PendingInterception, Shop
+from .services import shop_mark_credentials_working
 
 ORDER_STATUS_COLOURS = {
     OrderStatus.CANCELLED: "grey",
@@ -96,8 +100,6 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        from sa_sync.selectors import latest_run_fields
-
         return latest_run_fields(super().get_queryset(request))
 
     @admin.display(description="授权信息")
@@ -124,8 +126,6 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
 
     @admin.display(description="最近同步")
     def sync_summary(self, obj):
-        from sa_sync.models import SyncRun
-
         runs = list(SyncRun.objects.filter(shop=obj).order_by("-id")[:6]) if obj.pk else []
         if not runs:
             return "尚未同步"
@@ -152,8 +152,6 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        from erp_aftersales.audit import record_event
-
         changed = [f for f in form.changed_data if f not in SECRET_FIELDS]
         secrets_changed = [f for f in SECRET_FIELDS if form.cleaned_data.get(f) and f in form.changed_data]
         super().save_model(request, obj, form, change)
@@ -163,7 +161,7 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
             record_event(obj, action="修改店铺", by=request.user, reason=reason)
             if secrets_changed or "app_key" in changed:
                 # New credentials: let the next call find out whether they work.
-                Shop.objects.filter(pk=obj.pk).update(credential_error="", credential_error_at=None)
+                shop_mark_credentials_working([obj.pk])
         elif not change:
             record_event(obj, action="新建店铺", by=request.user)
 
@@ -193,17 +191,6 @@ class OrderLineInline(admin.TabularInline):
     @admin.display(description="拦截状态")
     def interception_badge(self, obj):
         return badge(obj.get_interception_status_display(), INTERCEPTION_COLOURS[obj.interception_status])
-
-
-def exact_search(queryset, term, fields):
-    """Exact, index-backed matches: CS paste a number; a LIKE over a million rows would scan them all."""
-    term = term.strip()
-    if not term:
-        return queryset, False
-    query = Q()
-    for field in fields:
-        query |= Q(**{field: term})
-    return queryset.filter(query), False
 
 
 @admin.register(Order)
@@ -335,7 +322,6 @@ class PendingInterceptionAdmin(PlatformDataAdmin):
         self._confirm(request, queryset, succeeded=False)
 
     def _confirm(self, request, queryset, succeeded):
-        from refunds.services import confirm_interception
-
         for line_id in queryset.order_by("pk").values_list("pk", flat=True):
-            self.message_user(request, confirm_interception(line_id, succeeded=succeeded, by=request.user))
+            message = raw_refund_confirm_interception(line_id, succeeded=succeeded, by=request.user)
+            self.message_user(request, message)

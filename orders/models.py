@@ -2,10 +2,18 @@ from decimal import Decimal
 
 from django.db import models
 from django.urls import reverse
+from django_fsm import FSMIntegerField, FSMModelMixin, transition
 
 
 class Platform(models.TextChoices):
     JD = "jd", "京东"
+
+
+class ArrivalRule(models.TextChoices):
+    """When an audited return inbound lets the back office tell JD 退货入仓."""
+
+    PARTIAL = "partial", "部分到货"
+    FULL = "full", "全部到货"
 
 
 class Shop(models.Model):
@@ -26,8 +34,8 @@ class Shop(models.Model):
     arrival_rule = models.CharField(
         "退货到货规则",
         max_length=16,
-        choices=[("partial", "部分到货"), ("full", "全部到货")],
-        default="full",
+        choices=ArrivalRule.choices,
+        default=ArrivalRule.FULL,
         help_text="退货入库审核后何时回传“退货入仓”：部分到货＝入库数量大于0即回传；全部到货＝入库数量达到退款数量才回传。",
     )
     is_active = models.BooleanField("启用", default=True)
@@ -116,10 +124,6 @@ class Order(models.Model):
         """大于财审: the order has left the review stages (warehouse, shipped, completed)."""
         return is_above_finance_review(self.status)
 
-    @property
-    def has_shipped(self) -> bool:
-        return self.status >= OrderStatus.SHIPPED
-
 
 def is_above_finance_review(status: int) -> bool:
     return status > OrderStatus.AWAITING_FINANCE_REVIEW
@@ -132,8 +136,18 @@ class InterceptionStatus(models.IntegerChoices):
     FAILED = 3, "拦截失败"
 
 
-class OrderLine(models.Model):
-    """子订单. `oid` (原始子单号) is unique per shop; for JD it is orderId + '-' + skuId (JD has no line id)."""
+class OrderLine(FSMModelMixin, models.Model):
+    """子订单. `oid` (原始子单号) is unique per shop; for JD it is orderId + '-' + skuId (JD has no line id).
+
+    Interception (拦截发货) is a state machine: 无需拦截 → 拦截中(待仓库确认) → 拦截成功 / 拦截失败, or
+    straight to 拦截成功 (not yet in the warehouse) or 拦截失败 (already shipped). Every move leaves an
+    event (core.audit); `orders.services` decides which move and holds the locks."""
+
+    TRANSITION_LABELS = {
+        "request_interception": "拦截发货",
+        "mark_intercepted": "拦截发货",
+        "mark_interception_failed": "拦截发货",
+    }
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name="系统订单")
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="+", verbose_name="店铺")
@@ -147,7 +161,7 @@ class OrderLine(models.Model):
     discount = models.DecimalField("优惠分摊", max_digits=12, decimal_places=2, default=Decimal("0"))
     paid = models.DecimalField("实付分摊", max_digits=12, decimal_places=2, default=Decimal("0"))
     is_cancelled = models.BooleanField("已取消", default=False)
-    interception_status = models.IntegerField(
+    interception_status = FSMIntegerField(
         "拦截状态", choices=InterceptionStatus.choices, default=InterceptionStatus.NONE
     )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
@@ -172,6 +186,28 @@ class OrderLine(models.Model):
         if self.order_id and not self.shop_id:
             self.shop_id = self.order.shop_id
         super().save(*args, **kwargs)
+
+    # --- interception: every transition takes `by` and `reason` for the event log -------------------
+    @transition(field=interception_status, source=InterceptionStatus.NONE, target=InterceptionStatus.PENDING)
+    def request_interception(self, by=None, reason=""):
+        pass
+
+    @transition(
+        field=interception_status,
+        source=[InterceptionStatus.NONE, InterceptionStatus.PENDING],
+        target=InterceptionStatus.SUCCEEDED,
+    )
+    def mark_intercepted(self, by=None, reason=""):
+        """The line never leaves the warehouse: it is cancelled."""
+        self.is_cancelled = True
+
+    @transition(
+        field=interception_status,
+        source=[InterceptionStatus.NONE, InterceptionStatus.PENDING],
+        target=InterceptionStatus.FAILED,
+    )
+    def mark_interception_failed(self, by=None, reason=""):
+        pass
 
 
 class PendingInterception(OrderLine):

@@ -1,24 +1,16 @@
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import format_html
 
-from erp_aftersales.admin_utils import PlatformDataAdmin, badge
-from orders.admin import exact_search, lines_table
+from core.admin_utils import PlatformDataAdmin, badge, exact_search
+from orders.admin import lines_table
+from sa_sync.models import WritebackOutcome, WritebackTrigger
+from sa_sync.writeback import refund_writeback, writeback_job_start
 
-from . import services
-from .models import (
-    PlatformStatus,
-    RawRefund,
-    WritebackJob,
-    WritebackOutcome,
-    WritebackStatus,
-    WritebackTrigger,
-)
+from .models import PlatformStatus, RawRefund, WritebackStatus
 from .reasons import COMMON_REASONS
 
 WRITEBACK_COLOURS = {
@@ -153,12 +145,12 @@ class RawRefundAdmin(PlatformDataAdmin):
     def refund_writeback(self, request, queryset):
         ids = list(queryset.order_by("pk").values_list("pk", flat=True))
         if len(ids) > settings.WRITEBACK_BACKGROUND_OVER:
-            job = services.start_writeback_job(ids, by=request.user)
+            job = writeback_job_start(ids, by=request.user)
             self.message_user(
                 request, f"已选择 {len(ids)} 条，转为后台批量回传，可在进度页查看结果。", messages.INFO
             )
-            return HttpResponseRedirect(reverse("admin:refunds_writeback_job", args=[job.pk]))
-        results = services.refund_writeback(ids, by=request.user, trigger=WritebackTrigger.MANUAL)
+            return HttpResponseRedirect(reverse("admin:sa_sync_writeback_job", args=[job.pk]))
+        results = refund_writeback(ids, by=request.user, trigger=WritebackTrigger.MANUAL)
         report_results(self, request, results)
         return None
 
@@ -170,36 +162,6 @@ class RawRefundAdmin(PlatformDataAdmin):
                 return HttpResponseRedirect(request.get_full_path())
         extra_context = {**(extra_context or {}), "can_writeback": self.has_writeback_permission(request)}
         return super().changelist_view(request, extra_context)
-
-    def get_urls(self):
-        return [
-            path(
-                "writeback-jobs/<int:job_id>/",
-                self.admin_site.admin_view(self.job_view),
-                name="refunds_writeback_job",
-            ),
-            *super().get_urls(),
-        ]
-
-    def job_view(self, request, job_id):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        job = get_object_or_404(WritebackJob, pk=job_id)
-        failures = (
-            job.attempts.filter(outcome__in=[WritebackOutcome.FAILED, WritebackOutcome.REFUSED])
-            .select_related("slip")
-            .order_by("id")
-        )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"批量回传 #{job.pk}",
-            "opts": self.model._meta,
-            "job": job,
-            "percent": int(job.done * 100 / job.total) if job.total else 100,
-            "failures": failures,
-            "list_url": reverse("admin:refunds_rawrefund_changelist"),
-        }
-        return TemplateResponse(request, "admin/refunds/writeback_job.html", context)
 
     # --- columns and read-only blocks ---------------------------------------------------------------
     def get_search_results(self, request, queryset, search_term):
@@ -238,10 +200,8 @@ class RawRefundAdmin(PlatformDataAdmin):
 
     @admin.display(description="回传记录")
     def attempt_log(self, obj):
-        from django.template.loader import render_to_string
-
         attempts = list(obj.attempts.select_related("actor")[:100]) if obj.pk else []
-        return render_to_string("admin/refunds/attempt_log.html", {"attempts": attempts})
+        return render_to_string("admin/sa_sync/attempt_log.html", {"attempts": attempts})
 
 
 def report_results(model_admin, request, results):
@@ -261,34 +221,3 @@ def report_results(model_admin, request, results):
         )
     if not results:
         model_admin.message_user(request, "没有选中的退款单。", messages.WARNING)
-
-
-@admin.register(WritebackJob)
-class WritebackJobAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "created_at",
-        "created_by",
-        "trigger",
-        "status",
-        "total",
-        "done",
-        "succeeded",
-        "failed",
-    ]
-    list_filter = ["status", "trigger"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:refunds_writeback_job", args=[object_id]))
-
-
-from . import admin_rules  # noqa: E402,F401

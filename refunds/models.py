@@ -2,10 +2,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import models
+from django.db.models import F, Q
 from django.utils import timezone
 from django_fsm import FSMIntegerField, FSMModelMixin, transition
 
-from orders.models import Order, OrderLine, Shop
+from orders.models import ArrivalRule, InterceptionStatus, Order, OrderLine, OrderStatus, Shop
 
 
 class RefundType(models.IntegerChoices):
@@ -42,6 +43,41 @@ WRITEBACK_KIND_FOR = {
     (RefundType.RETURN, PlatformStatus.AWAITING_RECEIPT): WritebackKind.GOODS_IN_WAREHOUSE,
 }
 
+
+def sendable_condition(kind: WritebackKind, *, arrival_rule: str | None = None) -> Q:
+    """The query form of the kind's precondition in `RawRefund.writeback_refusal` (same rules).
+
+    With `arrival_rule` given (one shop's), the condition needs no join on the shop: the
+    auto-writeback's per-shop candidate query stays on the slip table's partial index."""
+    if kind == WritebackKind.SHIPMENT_CANCELLED:
+        # Not out of the warehouse: the order is at most 待财审, or the line's interception succeeded.
+        return Q(order__isnull=False) & (
+            Q(order__status__lte=OrderStatus.AWAITING_FINANCE_REVIEW)
+            | Q(order_line__interception_status=InterceptionStatus.SUCCEEDED)
+        )
+    arrived_enough = Q(inbound_num__gte=F("num"))
+    if arrival_rule is None:
+        arrived_enough |= Q(shop__arrival_rule=ArrivalRule.PARTIAL)
+    elif arrival_rule == ArrivalRule.PARTIAL:
+        arrived_enough = Q()
+    return Q(inbound_num__gt=0) & arrived_enough
+
+
+class RawRefundQuerySet(models.QuerySet):
+    def sendable(self):
+        """Slips `writeback_refusal()` would let through now, as one query."""
+        condition = Q(pk__in=[])
+        for (refund_type, platform_status), kind in WRITEBACK_KIND_FOR.items():
+            condition |= Q(refund_type=refund_type, platform_status=platform_status) & sendable_condition(
+                kind
+            )
+        return self.filter(condition, shop__sa_writeback_enabled=True)
+
+
+# What a caller is told when the slip's own state stops a writeback (right-click, rule, API alike).
+ALREADY_DONE = "已回传成功，无需重复回传"
+IN_FLIGHT = "正在回传中（另一个操作正在处理该单），请稍后刷新查看结果"
+
 # A slip left 回传中 longer than this was claimed by a process that died; it may be taken again.
 WRITEBACK_LEASE = timedelta(minutes=5)
 
@@ -50,7 +86,7 @@ class RawRefund(FSMModelMixin, models.Model):
     """原始退款单: what the platform says the buyer asked for, plus our writeback state.
 
     `writeback_status` is protected: only the transitions below change it, and each one leaves an
-    event (erp_aftersales.audit). A writeback success is not a refund: 退款成功 comes only from the
+    event (core.audit). A writeback success is not a refund: 退款成功 comes only from the
     platform (platform_status), never from our writeback.
     """
 
@@ -108,6 +144,8 @@ class RawRefund(FSMModelMixin, models.Model):
     created_at = models.DateTimeField("下载时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
+    objects = RawRefundQuerySet.as_manager()
+
     class Meta:
         verbose_name = "原始退款单"
         verbose_name_plural = "原始退款单"
@@ -130,7 +168,7 @@ class RawRefund(FSMModelMixin, models.Model):
             models.Index(fields=["apply_time"], name="rawrefund_apply_time_idx"),
             models.Index(fields=["created_at"], name="rawrefund_created_idx"),
             # The auto-writeback's candidates: open slips only, so its cost does not grow with the
-            # slips already written back (refunds/selectors.py).
+            # slips already written back (sa_sync/selectors.py).
             models.Index(
                 fields=["shop", "writeback_status", "refund_type", "platform_status", "id"],
                 name="rawrefund_autowb_cand_idx",
@@ -142,7 +180,10 @@ class RawRefund(FSMModelMixin, models.Model):
     def __str__(self):
         return self.refund_no
 
-    # --- rules -----------------------------------------------------------------------------
+    # --- rules ---------------------------------------------------------------------------------
+    # "May this slip be written back" has two forms that must agree: `writeback_refusal()` for one
+    # slip, in words, and `RawRefundQuerySet.sendable()` / `sendable_condition()` for the query the
+    # auto-writeback and its preview select with. Change both together (tests/test_sendable.py).
     @property
     def writeback_kind(self) -> WritebackKind | None:
         return WRITEBACK_KIND_FOR.get((self.refund_type, self.platform_status))
@@ -154,7 +195,7 @@ class RawRefund(FSMModelMixin, models.Model):
         """Why this slip must not be written back now, in words CS read; None when it may.
 
         Nothing false ever reaches JD: 取消发货成功 only when the refunded line did not leave the
-        warehouse, 退货入仓 only when the arrival rule is met (domain.md, "Writeback kinds")."""
+        warehouse, 退货入仓 only when the arrival rule is met (docs/domain.md, "Writeback kinds")."""
         kind = self.writeback_kind
         if kind is None:
             return (
@@ -168,8 +209,6 @@ class RawRefund(FSMModelMixin, models.Model):
         return self._goods_in_warehouse_refusal()
 
     def _shipment_cancelled_refusal(self) -> str | None:
-        from orders.models import InterceptionStatus, OrderStatus
-
         if self.order_id is None:
             return "未找到对应的系统订单，无法确认是否已发货，请先同步订单"
         line = self.order_line
@@ -189,7 +228,7 @@ class RawRefund(FSMModelMixin, models.Model):
     def _goods_in_warehouse_refusal(self) -> str | None:
         if self.inbound_num <= 0:
             return "退货尚未入库，无法回传退货入仓"
-        if self.shop.arrival_rule == "full" and self.inbound_num < self.num:
+        if self.shop.arrival_rule == ArrivalRule.FULL and self.inbound_num < self.num:
             return f"退货未全部到货（已入库 {self.inbound_num}/{self.num}，到货规则：全部到货）"
         return None
 
@@ -233,94 +272,3 @@ class RawRefund(FSMModelMixin, models.Model):
     def release_stale_claim(self, by=None, reason="回传中断（处理进程退出），已超时重置，可重新回传"):
         self.writeback_message = reason
         self.writeback_claimed_at = None
-
-
-class WritebackTrigger(models.TextChoices):
-    MANUAL = "manual", "手动回传"
-    AUTO = "auto", "自动回传"
-    API = "api", "接口回传"
-    RETURN_INBOUND = "return_inbound", "退货入库"
-
-
-class WritebackOutcome(models.TextChoices):
-    SUCCEEDED = "succeeded", "回传成功"
-    FAILED = "failed", "回传失败"
-    REFUSED = "refused", "未发送（不满足条件）"
-    SKIPPED = "skipped", "未发送（已回传/回传中）"
-
-
-class WritebackJob(models.Model):
-    """A large selection written back in the background, with its progress for the user."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "排队中"
-        RUNNING = "running", "进行中"
-        DONE = "done", "已完成"
-
-    created_by = models.ForeignKey(
-        "auth.User", null=True, on_delete=models.SET_NULL, related_name="+", verbose_name="发起人"
-    )
-    trigger = models.CharField(
-        "方式", max_length=16, choices=WritebackTrigger.choices, default=WritebackTrigger.MANUAL
-    )
-    slip_ids = models.JSONField("退款单", default=list)
-    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.QUEUED)
-    total = models.PositiveIntegerField("总数", default=0)
-    done = models.PositiveIntegerField("已处理", default=0)
-    succeeded = models.PositiveIntegerField("成功", default=0)
-    failed = models.PositiveIntegerField("失败", default=0)
-    created_at = models.DateTimeField("创建时间", auto_now_add=True)
-    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
-
-    class Meta:
-        verbose_name = "批量回传任务"
-        verbose_name_plural = "批量回传任务"
-        ordering = ["-id"]
-
-    def __str__(self):
-        return f"批量回传 #{self.pk}（{self.done}/{self.total}）"
-
-
-class WritebackAttempt(models.Model):
-    """Every writeback attempt of a slip, including the ones refused before anything was sent."""
-
-    slip = models.ForeignKey(
-        RawRefund, on_delete=models.CASCADE, related_name="attempts", verbose_name="原始退款单"
-    )
-    job = models.ForeignKey(
-        WritebackJob,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="attempts",
-        verbose_name="批量任务",
-    )
-    kind = models.CharField("回传类型", max_length=32, choices=WritebackKind.choices, blank=True)
-    trigger = models.CharField("方式", max_length=16, choices=WritebackTrigger.choices)
-    actor = models.ForeignKey(
-        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, verbose_name="操作人"
-    )
-    actor_name = models.CharField("操作人", max_length=150)
-    outcome = models.CharField("结果", max_length=16, choices=WritebackOutcome.choices)
-    message = models.CharField("说明", max_length=500, blank=True)
-    request_summary = models.JSONField("请求摘要", default=dict, blank=True)
-    response_code = models.CharField("京东返回码", max_length=64, blank=True)
-    response = models.JSONField("京东返回", default=dict, blank=True)
-    jos_attempts = models.PositiveSmallIntegerField("调用次数", default=0)
-    duration_ms = models.PositiveIntegerField("耗时(毫秒)", default=0)
-    created_at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
-
-    class Meta:
-        verbose_name = "回传记录"
-        verbose_name_plural = "回传记录"
-        ordering = ["-id"]
-        indexes = [
-            models.Index(fields=["slip", "-id"], name="wbattempt_slip_idx"),
-            models.Index(fields=["job", "outcome"], name="wbattempt_job_idx"),
-        ]
-
-    def __str__(self):
-        return f"{self.slip_id} {self.get_outcome_display()}"
-
-
-from .auto_writeback import AutoWritebackRule, AutoWritebackRun  # noqa: E402,F401

@@ -1,399 +1,41 @@
-"""The writeback verb (退款回传) and the shipment interception (拦截发货).
+"""The refunds app's verbs on raw refund slips: interception on their behalf (拦截发货).
 
-One code path for every caller: the admin action, the background job for big selections, the
-auto-writeback rule and the REST API all call `refund_writeback`. For a selection:
-1. claim — short transactions of up to CLAIM_BATCH slips: lock the rows, refuse what must not be sent
-   (already 回传成功, being sent by someone else, precondition not met), move the rest to 回传中;
-2. send — in threads that touch no database, `concurrency` at a time, outside any transaction;
-3. record — small transactions as outcomes arrive: 回传成功 or 回传失败, an attempt row per slip, the
-   events (via the FSM).
-Two callers racing on a slip: the second finds it 回传中 and sends nothing. A process killed between
-1 and 3 leaves the slip 回传中; after the lease (WRITEBACK_LEASE) the next caller takes it again, and
-JD (and the sandbox) treat the repeat of the same refId+status as the same writeback.
+A refund-only slip (退款 + 申请退款) stops its order line from shipping through the orders app's
+verbs, and the slip says what came of it (需关注) so CS see it in the list. Locks: order, line,
+then the slip (core.locks explains the order), all in one transaction per slip.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import timedelta
-
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
-from erp_aftersales.audit import actor_fields, batched_events, record_event
-from erp_aftersales.bulk import insert_rows, update_rows
-from orders.models import InterceptionStatus, Order, OrderLine, OrderStatus, Shop
-from sa_sync.errors import JosError
-from sa_sync.jos import JosClient, check_business_result, redact
-
-from .models import (
-    WRITEBACK_LEASE,
-    PlatformStatus,
-    RawRefund,
-    RefundType,
-    WritebackAttempt,
-    WritebackJob,
-    WritebackKind,
-    WritebackOutcome,
-    WritebackStatus,
-    WritebackTrigger,
+from orders.locks import lock_order_lines, lock_orders
+from orders.models import InterceptionStatus, OrderLine
+from orders.services import (
+    Interception,
+    order_line_confirm_interception,
+    order_line_intercept,
 )
 
-logger = logging.getLogger(__name__)
+from .locks import lock_raw_refunds
+from .models import PlatformStatus, RawRefund, RefundType
 
-ALREADY_DONE = "已回传成功，无需重复回传"
-IN_FLIGHT = "正在回传中（另一个操作正在处理该单），请稍后刷新查看结果"
-RETRY_BASE = timedelta(minutes=5)
-RETRY_CAP = timedelta(hours=6)
-
-
-@dataclass(frozen=True)
-class WritebackResult:
-    slip_id: int
-    refund_no: str
-    outcome: str
-    message: str
-
-    @property
-    def succeeded(self) -> bool:
-        return self.outcome == WritebackOutcome.SUCCEEDED
-
-
-def warehouse_status_for(kind: str) -> str:
-    if kind == WritebackKind.SHIPMENT_CANCELLED:
-        return settings.JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED
-    return settings.JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE
-
-
-def retry_at(attempts: int, now=None):
-    """Backoff for a retryable failure, stored on the slip: the auto-writeback polls it."""
-    delay = min(RETRY_BASE * (2 ** max(0, attempts - 1)), RETRY_CAP)
-    return (now or timezone.now()) + delay
-
-
-# --- the verb -----------------------------------------------------------------------------------
-CLAIM_BATCH = 100  # slips locked and claimed per transaction
-RECORD_BATCH = 25  # outcomes written per transaction, as they come back
-CLAIM_FIELDS = [
-    "writeback_status",
-    "writeback_message",
-    "writeback_claimed_at",
-    "writeback_attempts",
-    "updated_at",
-]
-RECORD_FIELDS = [
-    "writeback_status",
-    "writeback_message",
-    "writeback_claimed_at",
-    "last_writeback_at",
-    "next_attempt_at",
-    "updated_at",
-]
-
-
-@dataclass
-class _Claimed:
-    slip_id: int
-    refund_no: str
-    shop: Shop
-    kind: str
-    params: dict
-    claimed_at: object = None
-    error: JosError | None = None
-    response: dict | None = None
-    duration_ms: int = 0
-    jos_attempts: int = 0
-
-
-def refund_writeback(
-    slip_ids, *, by=None, trigger=WritebackTrigger.MANUAL, job=None, concurrency: int | None = None
-) -> list[WritebackResult]:
-    """Write back each slip once; returns one result per slip, in the order of `slip_ids`.
-
-    Claims happen in short locked transactions, the calls to JD run `concurrency` at a time in
-    threads that touch no database, and outcomes are recorded in small transactions as they arrive."""
-    ids = list(dict.fromkeys(int(i) for i in slip_ids))
-    results: dict[int, WritebackResult] = {}
-    workers = max(1, min(concurrency or settings.WRITEBACK_CONCURRENCY, len(ids) or 1))
-    # Slips are claimed just before they are sent, a couple of rounds ahead of the threads: the
-    # lease (WRITEBACK_LEASE) counts from the claim, so nothing waits long in a queue while claimed.
-    claim_size = min(CLAIM_BATCH, 2 * workers)
-    in_flight: set = set()
-    buffer: list[_Claimed] = []
-
-    def collect(block: bool):
-        nonlocal in_flight
-        if not in_flight:
-            return
-        finished, in_flight = wait(in_flight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
-        buffer.extend(f.result() for f in finished)
-        if len(buffer) >= RECORD_BATCH:
-            results.update(_record_batch(buffer, by=by, trigger=trigger, job=job))
-            buffer.clear()
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="writeback") as pool:
-        try:
-            for start in range(0, len(ids), claim_size):
-                while len(in_flight) >= 2 * workers:
-                    collect(block=True)
-                done, to_send = _claim_batch(ids[start : start + claim_size], by=by, trigger=trigger, job=job)
-                results.update(done)
-                in_flight.update(pool.submit(_send, item) for item in to_send)
-                collect(block=False)
-        finally:
-            # Whatever happened above, what was sent is recorded.
-            while in_flight:
-                collect(block=True)
-            if buffer:
-                results.update(_record_batch(buffer, by=by, trigger=trigger, job=job))
-    for slip_id in ids:
-        results.setdefault(
-            slip_id, WritebackResult(slip_id, str(slip_id), WritebackOutcome.REFUSED, "退款单不存在")
-        )
-    return [results[i] for i in ids]
-
-
-def writeback_one(slip_id: int, *, by=None, trigger=WritebackTrigger.MANUAL, job=None) -> WritebackResult:
-    return refund_writeback([slip_id], by=by, trigger=trigger, job=job)[0]
-
-
-def _claim_batch(ids, *, by, trigger, job):
-    results, to_send, attempts, changed = {}, [], [], []
-    with transaction.atomic(), batched_events():
-        slips = (
-            RawRefund.objects.select_for_update(of=("self",))
-            .select_related("shop", "order", "order_line")
-            .filter(pk__in=ids)
-            .order_by("pk")
-        )
-        for slip in slips:
-            if slip.writeback_status == WritebackStatus.SUCCEEDED:
-                outcome, message = WritebackOutcome.SKIPPED, ALREADY_DONE
-            elif slip.writeback_status == WritebackStatus.SENDING and not slip.claim_expired():
-                outcome, message = WritebackOutcome.SKIPPED, IN_FLIGHT
-            else:
-                if slip.writeback_status == WritebackStatus.SENDING:
-                    slip.release_stale_claim(by="系统：回传超时恢复")
-                message = slip.writeback_refusal()
-                changed.append(slip)
-                if message:
-                    outcome = WritebackOutcome.REFUSED
-                    slip.writeback_message = message
-                else:
-                    slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
-                    params = {
-                        "orderId": slip.tid,
-                        "refId": slip.refund_no,
-                        "status": warehouse_status_for(slip.writeback_kind),
-                    }
-                    to_send.append(
-                        _Claimed(
-                            slip.pk,
-                            slip.refund_no,
-                            slip.shop,
-                            slip.writeback_kind,
-                            params,
-                            claimed_at=slip.writeback_claimed_at,
-                        )
-                    )
-                    continue
-            attempts.append(
-                WritebackAttempt(
-                    slip=slip,
-                    job=job,
-                    kind=slip.writeback_kind or "",
-                    trigger=trigger,
-                    outcome=outcome,
-                    message=message,
-                    **actor_fields(by),
-                )
-            )
-            results[slip.pk] = WritebackResult(slip.pk, slip.refund_no, outcome, message)
-        now = timezone.now()
-        for slip in changed:
-            slip.updated_at = now
-        update_rows(RawRefund, changed, CLAIM_FIELDS)
-        insert_rows(WritebackAttempt, attempts)
-        _count_job(
-            job, done=len(attempts), failed=sum(a.outcome == WritebackOutcome.REFUSED for a in attempts)
-        )
-    return results, to_send
-
-
-def _send(item: _Claimed) -> _Claimed:
-    """Network only: no database in these threads."""
-    started = time.monotonic()
-    client = None
-    try:
-        client = JosClient.for_shop(item.shop)
-        payload = client.call(settings.JOS_WRITEBACK_METHOD, item.params)
-        check_business_result(payload, "result")
-        item.response = payload
-    except JosError as exc:
-        item.error, item.response = exc, {"code": exc.code, "message": exc.user_message}
-    except Exception as exc:  # a bug must not leave the slip 回传中 and the user on an error page
-        logger.exception("writeback of slip %s failed unexpectedly", item.slip_id)
-        item.error = JosError(
-            "回传时发生内部错误，请稍后重试；如反复出现请联系管理员", code="INTERNAL", retryable=True
-        )
-        item.response = {"code": "INTERNAL", "message": type(exc).__name__}
-    item.duration_ms = int((time.monotonic() - started) * 1000)
-    item.jos_attempts = (client.last_call or {}).get("attempts", 1) if client else 0
-    return item
-
-
-def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, WritebackResult]:
-    results, attempts, changed = {}, [], []
-    broken_shops, healthy_shops = {}, set()
-    with transaction.atomic(), batched_events():
-        # Locked in id order, as everywhere else: two writers never wait on each other crosswise.
-        slips = {
-            slip.pk: slip
-            for slip in RawRefund.objects.select_for_update(of=("self",))
-            .filter(pk__in=[item.slip_id for item in items])
-            .order_by("pk")
-        }
-        now = timezone.now()
-        for item in items:
-            slip, error = slips[item.slip_id], item.error
-            message = ("操作成功" if error is None else error.user_message)[:500]
-            outcome = WritebackOutcome.SUCCEEDED if error is None else WritebackOutcome.FAILED
-            ours = (
-                slip.writeback_status == WritebackStatus.SENDING
-                and slip.writeback_claimed_at == item.claimed_at
-            )
-            if ours:
-                if error is None:
-                    slip.mark_writeback_succeeded(by=by, reason=message)
-                else:
-                    # A credential failure is retried too: the auto-writeback skips the shop until
-                    # ops fix its credentials, then picks these slips up again.
-                    retry = error.retryable or error.credential_problem
-                    next_at = retry_at(slip.writeback_attempts, now) if retry else None
-                    slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
-                slip.updated_at = now
-                changed.append(slip)
-            else:
-                # Our lease ran out and another caller took the slip over: its outcome decides the
-                # slip's state; ours is only kept as an attempt.
-                logger.warning("writeback outcome for slip %s arrived after its lease", slip.pk)
-                message = f"（超时后返回，未更新状态）{message}"[:500]
-            attempts.append(
-                WritebackAttempt(
-                    slip=slip,
-                    job=job,
-                    kind=item.kind,
-                    trigger=trigger,
-                    outcome=outcome,
-                    message=message,
-                    request_summary={"method": settings.JOS_WRITEBACK_METHOD, **redact(item.params)},
-                    response_code="0" if error is None else str(error.code)[:64],
-                    response=_short(item.response),
-                    jos_attempts=item.jos_attempts,
-                    duration_ms=item.duration_ms,
-                    **actor_fields(by),
-                )
-            )
-            if error is not None and error.credential_problem:
-                broken_shops[item.shop.pk] = error.user_message[:300]
-            elif error is None and item.shop.credential_error:
-                healthy_shops.add(item.shop.pk)
-            results[item.slip_id] = WritebackResult(item.slip_id, item.refund_no, outcome, message)
-        update_rows(RawRefund, changed, RECORD_FIELDS)
-        insert_rows(WritebackAttempt, attempts)
-        for shop_id, message in broken_shops.items():
-            Shop.objects.filter(pk=shop_id).update(credential_error=message, credential_error_at=now)
-        Shop.objects.filter(pk__in=healthy_shops - set(broken_shops)).update(
-            credential_error="", credential_error_at=None
-        )
-        _count_job(
-            job,
-            done=len(items),
-            succeeded=sum(i.error is None for i in items),
-            failed=sum(i.error is not None for i in items),
-        )
-    return results
-
-
-def _short(response) -> dict:
-    """What JD answered, small enough to keep per attempt."""
-    if not isinstance(response, dict):
-        return {"text": str(response)[:500]}
-    text = str(response)
-    return response if len(text) <= 2000 else {"truncated": text[:2000]}
-
-
-def _count_job(job, done=0, succeeded=0, failed=0):
-    if job is None or not done:
-        return
-    WritebackJob.objects.filter(pk=job.pk).update(
-        done=F("done") + done, succeeded=F("succeeded") + succeeded, failed=F("failed") + failed
-    )
-
-
-# --- big selections: a background job with progress ---------------------------------------------
-def start_writeback_job(slip_ids, *, by, trigger=WritebackTrigger.MANUAL) -> WritebackJob:
-    from .tasks import run_writeback_job
-
-    ids = list(dict.fromkeys(int(i) for i in slip_ids))
-    job = WritebackJob.objects.create(
-        created_by=by if getattr(by, "pk", None) else None, trigger=trigger, slip_ids=ids, total=len(ids)
-    )
-    run_writeback_job.delay_on_commit(job.pk)
-    return job
-
-
-def run_writeback_job(job_id: int) -> WritebackJob | None:
-    """Idempotent: a redelivered task skips the slips this job already handled."""
-    with transaction.atomic():
-        job = WritebackJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status == WritebackJob.Status.DONE:
-            return job
-        job.status = WritebackJob.Status.RUNNING
-        job.save(update_fields=["status"])
-    handled = set(WritebackAttempt.objects.filter(job=job).values_list("slip_id", flat=True))
-    todo = [i for i in job.slip_ids if i not in handled]
-    _wait_for_abandoned_claims(todo)
-    by = job.created_by or "系统：批量回传"
-    for start in range(0, len(todo), 50):
-        refund_writeback(todo[start : start + 50], by=by, trigger=job.trigger, job=job)
-    WritebackJob.objects.filter(pk=job.pk).update(status=WritebackJob.Status.DONE, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job
-
-
-def _wait_for_abandoned_claims(slip_ids):
-    """A redelivered job (its worker died) finds the slips that worker claimed still 回传中: nobody is
-    sending them, but the lease protects them. Wait it out, then the service takes them over,
-    instead of reporting them as "正在回传中" and leaving them stuck."""
-    last_claim = (
-        RawRefund.objects.filter(pk__in=slip_ids, writeback_status=WritebackStatus.SENDING)
-        .order_by("-writeback_claimed_at")
-        .values_list("writeback_claimed_at", flat=True)
-        .first()
-    )
-    if last_claim is not None:
-        delay = (last_claim + WRITEBACK_LEASE - timezone.now()).total_seconds()
-        if delay > 0:
-            time.sleep(delay + 1)
-
-
-# --- interception (拦截发货) ----------------------------------------------------------------------
 INTERCEPT_ACTOR = "系统：拦截发货"
 
+# What the slip says (需关注) after its line's interception moved.
+ATTENTION_FOR = {
+    Interception.CANCEL: "",
+    Interception.ASK_WAREHOUSE: "拦截中，待仓库确认",
+    Interception.TOO_LATE: "拦截失败：订单已发货",
+}
+ATTENTION_WAREHOUSE_FAILED = "拦截失败：货品已出库"
 
-def intercept_for_refunds(slips, *, by=INTERCEPT_ACTOR) -> int:
-    """`slips`: a queryset or ids. A refund-only slip (退款 + 申请退款) stops its line from shipping, as far as the order allows:
-    ≤ 待财审: the line is cancelled at once (no line left → order 已取消); in the warehouse (55): the
-    warehouse must confirm; shipped: impossible, the slip is flagged for CS. Returns lines touched."""
-    touched = 0
+
+def raw_refund_intercept(slips, *, by=INTERCEPT_ACTOR) -> int:
+    """`slips`: a queryset or ids. Each refund-only slip whose line has not been intercepted yet stops
+    it from shipping (orders.services.order_line_intercept). Returns the number of lines touched."""
     base = slips if hasattr(slips, "filter") else RawRefund.objects.filter(pk__in=list(slips))
-    candidates = (
+    candidates = list(
         base.filter(
             refund_type=RefundType.REFUND,
             platform_status=PlatformStatus.APPLIED,
@@ -402,97 +44,40 @@ def intercept_for_refunds(slips, *, by=INTERCEPT_ACTOR) -> int:
             order_line__is_cancelled=False,
         )
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "order_id", "order_line_id", "refund_no")
     )
-    for slip_id in candidates:
+    touched = 0
+    for slip_id, order_id, line_id, refund_no in candidates:
         with transaction.atomic():
-            slip = (
-                RawRefund.objects.select_for_update(of=("self",))
-                .select_related("order_line", "order")
-                .get(pk=slip_id)
-            )
-            line = OrderLine.objects.select_for_update().get(pk=slip.order_line_id)
-            order = Order.objects.select_for_update().get(pk=slip.order_id)
-            if line.interception_status != InterceptionStatus.NONE or line.is_cancelled:
+            list(lock_orders([order_id]))
+            list(lock_order_lines([line_id]))
+            slip = lock_raw_refunds([slip_id]).get()
+            result = order_line_intercept(line_id, by=by, reason=f"退款单 {refund_no} 申请退款")
+            if result.decision is None:
                 continue
-            if OrderStatus.AWAITING_PAYMENT <= order.status <= OrderStatus.AWAITING_FINANCE_REVIEW:
-                _cancel_line(line, order, by, f"退款单 {slip.refund_no} 申请退款，订单未出库，已取消该子订单")
-            elif order.status == OrderStatus.IN_WAREHOUSE:
-                _set_interception(
-                    line,
-                    InterceptionStatus.PENDING,
-                    by,
-                    f"退款单 {slip.refund_no} 申请退款，订单已在仓库处理，等待仓库确认拦截",
-                )
-                _flag(slip, "拦截中，待仓库确认")
-            elif order.status >= OrderStatus.SHIPPED:
-                _set_interception(
-                    line,
-                    InterceptionStatus.FAILED,
-                    by,
-                    f"退款单 {slip.refund_no} 申请退款，但订单已发货，无法拦截",
-                )
-                _flag(slip, "拦截失败：订单已发货")
-            else:
-                continue
+            _flag([slip], ATTENTION_FOR[result.decision])
             touched += 1
     return touched
 
 
-def confirm_interception(line_id: int, *, succeeded: bool, by) -> str:
-    """The warehouse's answer for a pending interception. Returns what happened, in words."""
+def raw_refund_confirm_interception(line_id: int, *, succeeded: bool, by) -> str:
+    """The warehouse's answer for a line waiting for it; the line's slips say what it means for them.
+    Returns what happened, in words."""
     with transaction.atomic():
-        line = OrderLine.objects.select_for_update().select_related("order").get(pk=line_id)
-        if line.interception_status != InterceptionStatus.PENDING:
-            return f"子订单 {line.oid} 当前为“{line.get_interception_status_display()}”，不是待确认拦截，未作修改"
-        order = Order.objects.select_for_update().get(pk=line.order_id)
-        slips = list(RawRefund.objects.select_for_update().filter(order_line=line))
-        if succeeded:
-            _cancel_line(line, order, by, "仓库确认拦截成功，货品未出库")
-            for slip in slips:
-                _flag(slip, "")
-            return f"子订单 {line.oid}：已确认拦截成功，可回传取消发货成功"
-        _set_interception(line, InterceptionStatus.FAILED, by, "仓库确认拦截失败，货品已出库")
-        for slip in slips:
-            _flag(slip, "拦截失败：货品已出库")
-        return f"子订单 {line.oid}：已确认拦截失败"
+        order_id = OrderLine.objects.filter(pk=line_id).values_list("order_id", flat=True).first()
+        if order_id is None:
+            return "子订单不存在"
+        list(lock_orders([order_id]))
+        list(lock_order_lines([line_id]))
+        slips = list(lock_raw_refunds(RawRefund.objects.filter(order_line_id=line_id)))
+        result = order_line_confirm_interception(line_id, succeeded=succeeded, by=by)
+        if result.decision is not None:
+            _flag(slips, "" if succeeded else ATTENTION_WAREHOUSE_FAILED)
+        return result.message
 
 
-def _set_interception(line, status, by, reason):
-    old = line.get_interception_status_display()
-    line.interception_status = status
-    line.save(update_fields=["interception_status", "updated_at"])
-    record_event(
-        line,
-        action="拦截发货",
-        by=by,
-        field="interception_status",
-        from_state=old,
-        to_state=line.get_interception_status_display(),
-        reason=reason,
-    )
-
-
-def _cancel_line(line, order, by, reason):
-    line.is_cancelled = True
-    line.save(update_fields=["is_cancelled", "updated_at"])
-    _set_interception(line, InterceptionStatus.SUCCEEDED, by, reason)
-    if not order.lines.filter(is_cancelled=False).exists() and order.status != OrderStatus.CANCELLED:
-        old = order.get_status_display()
-        order.status = OrderStatus.CANCELLED
-        order.save(update_fields=["status", "updated_at"])
-        record_event(
-            order,
-            action="拦截发货",
-            by=by,
-            field="status",
-            from_state=old,
-            to_state=order.get_status_display(),
-            reason="所有子订单均已取消",
-        )
-
-
-def _flag(slip, text):
-    if slip.attention != text:
-        slip.attention = text
-        slip.save(update_fields=["attention", "updated_at"])
+def _flag(slips, text):
+    for slip in slips:
+        if slip.attention != text:
+            slip.attention = text
+            slip.save(update_fields=["attention", "updated_at"])

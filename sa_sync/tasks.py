@@ -1,11 +1,15 @@
-"""Thin Celery tasks around sa_sync.services. Idempotent: a redelivered task re-runs a sync whose
-lease makes a concurrent duplicate a no-op, and whose upserts change nothing twice."""
+"""Thin Celery tasks: load ids, call a service. Idempotent, since a broker may deliver twice: a sync's
+lease makes a concurrent duplicate a no-op and its upserts change nothing twice; a writeback job
+skips the slips it already handled; an auto-writeback run finds the previous run's lease.
+
+Task names are wire identifiers: queued messages and beat's rows carry them, so they stay as they
+were when the writeback lived in `refunds`."""
 
 from celery import shared_task
 
 from orders.models import Shop
 
-from . import services
+from . import auto_writeback, platform_sync, writeback
 from .models import SyncKind
 
 
@@ -13,7 +17,7 @@ from .models import SyncKind
 def sync_all_shops():
     """Beat's tick: one task per shop and kind, so a slow or failing shop never holds up the others
     (each run's lease keeps a shop's runs from overlapping)."""
-    for shop_id in services.shops_to_sync().values_list("pk", flat=True):
+    for shop_id in platform_sync.shops_to_sync().values_list("pk", flat=True):
         for kind in SyncKind.values:
             sync_shop.delay(shop_id, kind, trigger="定时任务")
 
@@ -22,4 +26,15 @@ def sync_all_shops():
 def sync_shop(shop_id: int, kind: str, trigger: str = "手动"):
     shop = Shop.objects.filter(pk=shop_id, is_active=True).first()
     if shop is not None:
-        services.sync_shop(shop, kind, trigger=trigger)
+        platform_sync.shop_sync(shop, kind=kind, trigger=trigger)
+
+
+@shared_task(name=writeback.WRITEBACK_JOB_TASK, ignore_result=True, acks_late=True)
+def run_writeback_job(job_id: int):
+    writeback.writeback_job_run(job_id)
+
+
+@shared_task(name=auto_writeback.TASK_NAME, ignore_result=True, acks_late=True)
+def run_auto_writeback(shop_id: int):
+    """Beat's task per enabled rule."""
+    auto_writeback.auto_writeback_run(shop_id)

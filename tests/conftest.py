@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from sa_sync.sandbox.testing import start_sandbox
+from sandbox.testing import start_sandbox
 
 from .factories import RawRefundFactory, ShopFactory
 
@@ -26,7 +26,7 @@ def make_user(django_user_model, username, group=None, **extra):
             # A transactional test flushed what the migrations created: put the roles back.
             from django.apps import apps
 
-            from erp_aftersales.roles import apply_roles
+            from core.roles import apply_roles
 
             apply_roles(apps)
         user.groups.add(Group.objects.get(name=group))

@@ -12,18 +12,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from erp_aftersales.audit import events_for
+from core.audit import events_for
 from orders.models import InterceptionStatus, OrderStatus
-from refunds import rules_service, selectors
-from refunds.auto_writeback import AutoWritebackRule, AutoWritebackRun, parse_reasons
-from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus, WritebackTrigger
-from refunds.services import confirm_interception, intercept_for_refunds, refund_writeback
+from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
+from refunds.services import raw_refund_confirm_interception, raw_refund_intercept
+from sa_sync import auto_writeback, selectors
+from sa_sync.models import AutoWritebackRule, AutoWritebackRun, WritebackTrigger, parse_reasons
+from sa_sync.writeback import refund_writeback
 
 from .conftest import make_user
 from .factories import OrderFactory, OrderLineFactory, RawRefundFactory, ShopFactory
 
 WRITEBACK = "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
-SETTINGS_URL = "/admin/refunds/autowritebackrule/"
+SETTINGS_URL = "/admin/sa_sync/autowritebackrule/"
 _numbers = itertools.count(1)
 
 
@@ -77,7 +78,7 @@ def sent_ref_ids(sandbox, shop):
 
 
 def enable(shop, **values):
-    rule, _ = rules_service.save_rule(shop, {"enabled": True, **values}, by="测试")
+    rule, _ = auto_writeback.auto_writeback_rule_save(shop, {"enabled": True, **values}, by="测试")
     return rule
 
 
@@ -122,14 +123,14 @@ def test_default_conditions_select_exactly_the_right_slips(sandbox, aw):
     rule = enable(aw)
 
     assert ids(selectors.select_candidates(rule).slips) == ids(yes)
-    groups = {s.pk: g for s, g, _ in rules_service.preview(rule).excluded}
+    groups = {s.pk: g for s, g, _ in auto_writeback.auto_writeback_preview(rule).excluded}
     assert groups[above.pk] == groups[pending.pk] == "订单状态大于财审"
     assert groups[done.pk] == "已回传"
     assert groups[in_flight.pk] == "回传中"
     assert groups[hopeless.pk] == "回传失败且不可自动重试"
     assert groups[waiting.pk] == "等待重试"
 
-    run = rules_service.run_auto_writeback(aw.pk)
+    run = auto_writeback.auto_writeback_run(aw.pk)
     assert sorted(sent_ref_ids(sandbox, aw)) == sorted(s.refund_no for s in yes)
     assert (run.status, run.matched, run.sent, run.succeeded, run.failed) == ("done", 5, 5, 5, 0)
     assert run.skipped["订单状态大于财审"] == 2 and run.skipped["等待重试"] == 1
@@ -161,7 +162,9 @@ def test_reasons(typed, parsed, warned, selected):
     assert bool(warnings) == warned
     rule = enable(shop, reasons=got)
     assert {s.reason for s in selectors.select_candidates(rule).slips} == selected
-    excluded = {s.reason for s, g, _ in rules_service.preview(rule).excluded if g == "原因不匹配"}
+    excluded = {
+        s.reason for s, g, _ in auto_writeback.auto_writeback_preview(rule).excluded if g == "原因不匹配"
+    }
     assert excluded == {"不想要了", "拍错/多拍", "商品质量问题", ""} - selected
 
 
@@ -175,13 +178,13 @@ def test_order_above_finance_review_waits_for_a_confirmed_interception(sandbox, 
     slip = make_slip(aw, order_status=OrderStatus.IN_WAREHOUSE)
     seed(sandbox, aw)
     enable(aw)
-    run = rules_service.run_auto_writeback(aw.pk)
+    run = auto_writeback.auto_writeback_run(aw.pk)
     assert run.sent == 0 and run.skipped == {"订单状态大于财审": 1}
     assert sent_ref_ids(sandbox, aw) == []
 
-    intercept_for_refunds([slip.pk])  # 55: the warehouse must confirm
-    confirm_interception(slip.order_line_id, succeeded=True, by="仓库")
-    run = rules_service.run_auto_writeback(aw.pk)
+    raw_refund_intercept([slip.pk])  # 55: the warehouse must confirm
+    raw_refund_confirm_interception(slip.order_line_id, succeeded=True, by="仓库")
+    run = auto_writeback.auto_writeback_run(aw.pk)
     assert run.sent == run.succeeded == 1
     assert sent_ref_ids(sandbox, aw) == [slip.refund_no]
 
@@ -192,14 +195,14 @@ def test_batch_size_is_honoured_and_the_rest_goes_in_the_next_run(sandbox, aw):
     seed(sandbox, aw)
     enable(aw, batch_size=3)
 
-    first = rules_service.run_auto_writeback(aw.pk)
+    first = auto_writeback.auto_writeback_run(aw.pk)
     assert sorted(sent_ref_ids(sandbox, aw)) == [s.refund_no for s in slips[:3]]  # oldest first
     assert (first.matched, first.sent) == (7, 3) and first.skipped["超出每次条数，下次回传"] == 4
-    rules_service.run_auto_writeback(aw.pk)
-    third = rules_service.run_auto_writeback(aw.pk)
+    auto_writeback.auto_writeback_run(aw.pk)
+    third = auto_writeback.auto_writeback_run(aw.pk)
     assert sorted(sent_ref_ids(sandbox, aw)) == sorted(s.refund_no for s in slips)
     assert (third.matched, third.sent) == (1, 1)
-    assert rules_service.run_auto_writeback(aw.pk).sent == 0
+    assert auto_writeback.auto_writeback_run(aw.pk).sent == 0
     assert len(sent_ref_ids(sandbox, aw)) == 7
 
 
@@ -210,20 +213,20 @@ def test_retry_backoff_then_retry_then_budget(sandbox, aw, settings):
     enable(aw)
     sandbox.set_faults(app_key=aw.app_key, fail_next=[{"kind": "jos", "code": "65", "method": WRITEBACK}])
 
-    run = rules_service.run_auto_writeback(aw.pk)
+    run = auto_writeback.auto_writeback_run(aw.pk)
     slip.refresh_from_db()
     assert (run.sent, run.failed) == (1, 1) and run.failures[0]["refund_no"] == slip.refund_no
     assert run.failures[0]["message"]
     assert slip.writeback_status == WritebackStatus.FAILED and slip.next_attempt_at > timezone.now()
 
     # Backoff: the next tick does not send it.
-    run = rules_service.run_auto_writeback(aw.pk)
+    run = auto_writeback.auto_writeback_run(aw.pk)
     assert run.sent == 0 and run.skipped == {"等待重试": 1}
     assert len(sent_ref_ids(sandbox, aw)) == 1
 
     # Due: sent again, succeeds.
     RawRefund.objects.filter(pk=slip.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-    run = rules_service.run_auto_writeback(aw.pk)
+    run = auto_writeback.auto_writeback_run(aw.pk)
     assert (run.sent, run.succeeded) == (1, 1)
     assert sent_ref_ids(sandbox, aw) == [slip.refund_no] * 2
 
@@ -236,10 +239,10 @@ def test_retry_backoff_then_retry_then_budget(sandbox, aw, settings):
         next_attempt_at=timezone.now() - timedelta(minutes=1),
     )
     seed(sandbox, aw)
-    run = rules_service.run_auto_writeback(aw.pk)
+    run = auto_writeback.auto_writeback_run(aw.pk)
     assert run.sent == 0 and run.skipped == {"重试次数已用完": 1}
     settings.AUTO_WRITEBACK_RETRY_BUDGET = 4
-    run = rules_service.run_auto_writeback(aw.pk)
+    run = auto_writeback.auto_writeback_run(aw.pk)
     assert run.sent == 1 and sent_ref_ids(sandbox, aw)[-1] == spent.refund_no
 
 
@@ -250,7 +253,7 @@ def test_refused_credentials_stop_the_shop(sandbox, aw, client, ops_user):
     enable(aw)
     sandbox.set_faults(app_key=aw.app_key, revoked=True)
 
-    run = rules_service.run_auto_writeback(aw.pk)
+    run = auto_writeback.auto_writeback_run(aw.pk)
     aw.refresh_from_db()
     assert aw.credential_error
     assert len(sandbox.calls(method=WRITEBACK)) == 1
@@ -259,7 +262,7 @@ def test_refused_credentials_stop_the_shop(sandbox, aw, client, ops_user):
     failed = RawRefund.objects.get(refund_no=run.failures[0]["refund_no"])
     assert failed.next_attempt_at is not None  # retried after the backoff once ops fix the credentials
 
-    again = rules_service.run_auto_writeback(aw.pk)
+    again = auto_writeback.auto_writeback_run(aw.pk)
     assert again.status == AutoWritebackRun.Status.SKIPPED and "店铺授权异常" in again.note
     assert again.sent == 0
     assert len(sandbox.calls(method=WRITEBACK)) == 1
@@ -302,7 +305,7 @@ def test_two_runs_at_once_send_each_slip_once(sandbox, aw):
     enable(aw, batch_size=50)
 
     runs = _at_once(
-        lambda: rules_service.run_auto_writeback(aw.pk), lambda: rules_service.run_auto_writeback(aw.pk)
+        lambda: auto_writeback.auto_writeback_run(aw.pk), lambda: auto_writeback.auto_writeback_run(aw.pk)
     )
     sent = sent_ref_ids(sandbox, aw)
     assert sorted(sent) == sorted(s.refund_no for s in slips)  # each once
@@ -321,7 +324,7 @@ def test_a_run_and_a_manual_click_on_the_same_slips_send_each_once(sandbox, aw):
         shop=aw, started_at=timezone.now(), lease_until=timezone.now() - timedelta(seconds=1)
     )
     _at_once(
-        lambda: rules_service.run_auto_writeback(aw.pk),
+        lambda: auto_writeback.auto_writeback_run(aw.pk),
         lambda: refund_writeback([s.pk for s in slips], by="客服", trigger=WritebackTrigger.MANUAL),
     )
     assert sorted(sent_ref_ids(sandbox, aw)) == sorted(s.refund_no for s in slips)
@@ -343,7 +346,7 @@ def test_a_run_killed_after_claiming_is_recovered_by_the_next(sandbox, aw):
     seed(sandbox, aw)
     enable(aw)
 
-    run = rules_service.run_auto_writeback(aw.pk)
+    run = auto_writeback.auto_writeback_run(aw.pk)
     assert sorted(sent_ref_ids(sandbox, aw)) == sorted(s.refund_no for s in left)
     assert run.succeeded == 3 and run.skipped.get("回传中") == 1
     killed.refresh_from_db()
@@ -362,7 +365,7 @@ def test_a_run_holding_its_lease_keeps_the_next_tick_out(sandbox, aw):
     AutoWritebackRun.objects.create(
         shop=aw, started_at=timezone.now(), lease_until=timezone.now() + timedelta(minutes=5)
     )
-    run = rules_service.run_auto_writeback(aw.pk)
+    run = auto_writeback.auto_writeback_run(aw.pk)
     assert run.status == AutoWritebackRun.Status.SKIPPED and "仍在进行" in run.note
     assert sent_ref_ids(sandbox, aw) == []
 
@@ -422,7 +425,7 @@ def test_settings_page_saves_and_the_periodic_task_follows(client, ops_user):
     task.refresh_from_db()
     assert task.enabled is False
     assert events_for(rule).filter(field="enabled").latest("id").to_state == "关闭"
-    assert rules_service.run_auto_writeback(shop.pk) is None
+    assert auto_writeback.auto_writeback_run(shop.pk) is None
 
 
 @pytest.mark.parametrize(
@@ -461,7 +464,7 @@ def test_validation_messages_name_the_field(client, ops_user, field, value, labe
 def test_the_service_refuses_bad_values_too(values, label):
     shop = ShopFactory()
     with pytest.raises(ValidationError) as error:
-        rules_service.save_rule(shop, values, by="测试")
+        auto_writeback.auto_writeback_rule_save(shop, values, by="测试")
     assert any(m.startswith(label) for m in error.value.messages), error.value.messages
 
 
@@ -478,18 +481,18 @@ def test_the_preview_matches_what_the_next_run_sends(sandbox, aw, client, ops_us
     page = client.get(SETTINGS_URL, {"shop": aw.pk}).content.decode()
     assert '按当前规则，下一次将回传 <strong id="preview-count">2</strong> 条' in page
     assert "订单状态大于财审" in page and "原因不匹配" in page
-    shown = rules_service.preview(AutoWritebackRule.objects.get(shop=aw)).selection.slips
+    shown = auto_writeback.auto_writeback_preview(AutoWritebackRule.objects.get(shop=aw)).selection.slips
     for slip in shown:
         assert f'data-slip="{slip.pk}"' in page
-    rules_service.run_auto_writeback(aw.pk)
+    auto_writeback.auto_writeback_run(aw.pk)
     assert sorted(sent_ref_ids(sandbox, aw)) == sorted(s.refund_no for s in shown)
 
     # Live preview of unsaved values: what a batch of 10 would send now.
     live = client.get(
-        reverse("admin:refunds_autowritebackrule_preview"), form_data(aw, batch_size="10", reasons="不想要了")
+        reverse("admin:sa_sync_autowritebackrule_preview"), form_data(aw, batch_size="10", reasons="不想要了")
     )
     assert 'data-count="2"' in live.content.decode()  # the other 不想要了 slips not yet sent
-    bad = client.get(reverse("admin:refunds_autowritebackrule_preview"), form_data(aw, batch_size="0"))
+    bad = client.get(reverse("admin:sa_sync_autowritebackrule_preview"), form_data(aw, batch_size="0"))
     assert "每次回传条数" in bad.content.decode()
 
 
@@ -499,7 +502,7 @@ def test_copy_rules_to_other_shops(client, ops_user):
     client.force_login(ops_user)
     client.post(SETTINGS_URL, form_data(source, reasons="不想要了", batch_size="20", arrival_rule="partial"))
     response = client.post(
-        reverse("admin:refunds_autowritebackrule_copy"), {"shop": source.pk, "target_shops": [other.pk]}
+        reverse("admin:sa_sync_autowritebackrule_copy"), {"shop": source.pk, "target_shops": [other.pk]}
     )
     assert response.status_code == 302
     rule = AutoWritebackRule.objects.get(shop=other)
@@ -517,22 +520,22 @@ def test_run_history_page_and_roles(sandbox, aw, client, cs_user, ops_user, djan
     seed(sandbox, aw)
     enable(aw)
     sandbox.set_faults(app_key=aw.app_key, fail_next=[{"kind": "jos", "code": "65", "method": WRITEBACK}])
-    rules_service.run_auto_writeback(aw.pk)
+    auto_writeback.auto_writeback_run(aw.pk)
     other_shop = ShopFactory()
     AutoWritebackRun.objects.create(
         shop=other_shop, started_at=timezone.now(), status="skipped", note="别的店"
     )
 
-    url = reverse("admin:refunds_autowritebackrun_changelist")
+    url = reverse("admin:sa_sync_autowritebackrun_changelist")
     for user in (cs_user, ops_user):
         client.force_login(user)
         page = client.get(url, {"shop__id__exact": aw.pk})
         assert page.status_code == 200
         text = page.content.decode()
         assert slip.refund_no in text and "别的店" not in text
-    assert cs_user.has_perm("refunds.view_autowritebackrun")
-    assert not cs_user.has_perm("refunds.change_autowritebackrule")
-    assert ops_user.has_perm("refunds.change_autowritebackrule")
+    assert cs_user.has_perm("sa_sync.view_autowritebackrun")
+    assert not cs_user.has_perm("sa_sync.change_autowritebackrule")
+    assert ops_user.has_perm("sa_sync.change_autowritebackrule")
     client.force_login(cs_user)
     assert client.get(SETTINGS_URL, {"shop": aw.pk}).status_code == 403
     outsider = make_user(django_user_model, "nobody_aw")

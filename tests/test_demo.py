@@ -57,12 +57,12 @@ def test_demo_refused_in_production(settings):
 
 
 def test_demo_slips_are_known_to_the_sandbox_and_a_sync_changes_nothing(sandbox, settings):
+    from core.models import Event
     from erp_aftersales.demo import share_with_sandbox
-    from erp_aftersales.models import Event
-    from refunds.services import refund_writeback
     from sa_sync.demo_shops import DEMO_SHOPS
     from sa_sync.models import SyncKind
-    from sa_sync.services import sync_shop
+    from sa_sync.platform_sync import shop_sync
+    from sa_sync.writeback import refund_writeback
 
     sandbox.reset()
     settings.JOS_ENDPOINT = sandbox.jos_url
@@ -89,7 +89,7 @@ def test_demo_slips_are_known_to_the_sandbox_and_a_sync_changes_nothing(sandbox,
     )
     before = sorted(RawRefund.objects.values_list(*fields))
     for shop in Shop.objects.all():
-        assert sync_shop(shop, SyncKind.REFUNDS).error == ""
+        assert shop_sync(shop, kind=SyncKind.REFUNDS).error == ""
     assert sorted(RawRefund.objects.values_list(*fields)) == before
     assert not Event.objects.filter(field="platform_status", actor_name="系统：平台同步").exists()
 

@@ -3,12 +3,13 @@
 import pytest
 from django.urls import reverse
 
-from erp_aftersales.audit import events_for
+from core.audit import events_for
 from orders.models import InterceptionStatus, OrderStatus
 from refunds.models import PlatformStatus, RefundType, WritebackStatus
-from refunds.services import confirm_interception, intercept_for_refunds, refund_writeback
+from refunds.services import raw_refund_confirm_interception, raw_refund_intercept
 from sa_sync.models import SyncKind
-from sa_sync.services import sync_shop
+from sa_sync.platform_sync import shop_sync
+from sa_sync.writeback import refund_writeback
 
 from .conftest import PASSWORD, seed_applications
 from .factories import OrderFactory, OrderLineFactory, RawRefundFactory
@@ -24,7 +25,7 @@ def slip_on(status, lines=1, **kwargs):
 
 def test_order_in_review_cancels_the_line_and_the_order_when_it_was_the_last():
     slip = slip_on(OrderStatus.AWAITING_FINANCE_REVIEW)
-    assert intercept_for_refunds([slip.pk]) == 1
+    assert raw_refund_intercept([slip.pk]) == 1
     line, order = slip.order_line, slip.order
     line.refresh_from_db()
     order.refresh_from_db()
@@ -36,20 +37,20 @@ def test_order_in_review_cancels_the_line_and_the_order_when_it_was_the_last():
 
 def test_other_lines_keep_the_order_alive():
     slip = slip_on(OrderStatus.AWAITING_CS_REVIEW, lines=2)
-    intercept_for_refunds([slip.pk])
+    raw_refund_intercept([slip.pk])
     slip.order.refresh_from_db()
     assert slip.order.status == OrderStatus.AWAITING_CS_REVIEW
 
 
 def test_order_in_the_warehouse_waits_for_the_warehouse():
     slip = slip_on(OrderStatus.IN_WAREHOUSE)
-    intercept_for_refunds([slip.pk])
+    raw_refund_intercept([slip.pk])
     slip.refresh_from_db()
     assert slip.order_line.interception_status == InterceptionStatus.PENDING
     assert slip.attention == "拦截中，待仓库确认"
     assert "待仓库确认" in slip.writeback_refusal()
 
-    confirm_interception(slip.order_line_id, succeeded=True, by="仓库甲")
+    raw_refund_confirm_interception(slip.order_line_id, succeeded=True, by="仓库甲")
     slip.refresh_from_db()
     slip.order_line.refresh_from_db()
     assert (
@@ -66,18 +67,20 @@ def test_order_in_the_warehouse_waits_for_the_warehouse():
 
 def test_warehouse_confirms_failure():
     slip = slip_on(OrderStatus.IN_WAREHOUSE)
-    intercept_for_refunds([slip.pk])
-    confirm_interception(slip.order_line_id, succeeded=False, by="仓库甲")
+    raw_refund_intercept([slip.pk])
+    raw_refund_confirm_interception(slip.order_line_id, succeeded=False, by="仓库甲")
     slip.refresh_from_db()
     assert slip.order_line.interception_status == InterceptionStatus.FAILED
     assert slip.attention == "拦截失败：货品已出库" and "拦截失败" in slip.writeback_refusal()
     # Confirming again is refused in words, nothing changes.
-    assert "不是待确认拦截" in confirm_interception(slip.order_line_id, succeeded=True, by="仓库甲")
+    assert "不是待确认拦截" in raw_refund_confirm_interception(
+        slip.order_line_id, succeeded=True, by="仓库甲"
+    )
 
 
 def test_shipped_order_is_flagged_for_cs():
     slip = slip_on(OrderStatus.SHIPPED)
-    intercept_for_refunds([slip.pk])
+    raw_refund_intercept([slip.pk])
     slip.refresh_from_db()
     assert slip.attention == "拦截失败：订单已发货"
     assert slip.order_line.interception_status == InterceptionStatus.FAILED
@@ -87,17 +90,17 @@ def test_shipped_order_is_flagged_for_cs():
 def test_only_refund_only_applied_slips_intercept():
     returned = slip_on(OrderStatus.AWAITING_CS_REVIEW, refund_type=RefundType.RETURN)
     withdrawn = slip_on(OrderStatus.AWAITING_CS_REVIEW, platform_status=PlatformStatus.CANCELLED)
-    assert intercept_for_refunds([returned.pk, withdrawn.pk]) == 0
+    assert raw_refund_intercept([returned.pk, withdrawn.pk]) == 0
 
 
 def test_sync_intercepts_new_refund_only_slips(sandbox, jd):
     from .sa_sync.test_platform_sync import jd_order, jd_refund
 
     sandbox.seed_orders(jd.app_key, [jd_order(810000000001), jd_order(810000000002)])
-    sync_shop(jd, SyncKind.ORDERS)
+    shop_sync(jd, kind=SyncKind.ORDERS)
     jd.orders.filter(tid="810000000002").update(status=OrderStatus.IN_WAREHOUSE)
     sandbox.seed_refunds(jd.app_key, [jd_refund(1, 810000000001), jd_refund(2, 810000000002)])
-    sync_shop(jd, SyncKind.REFUNDS)
+    shop_sync(jd, kind=SyncKind.REFUNDS)
     first = jd.raw_refunds.get(refund_no="1")
     second = jd.raw_refunds.get(refund_no="2")
     assert first.order_line.is_cancelled and first.order.status == OrderStatus.CANCELLED
@@ -110,7 +113,7 @@ def test_warehouse_confirms_from_its_list_and_cs_then_writes_back(
     line = OrderLineFactory(order=OrderFactory(shop=jd, status=OrderStatus.IN_WAREHOUSE))
     slip = RawRefundFactory(order_line=line)
     seed_applications(sandbox, [slip])
-    intercept_for_refunds([slip.pk])
+    raw_refund_intercept([slip.pk])
 
     client.login(username=warehouse_user.username, password=PASSWORD)
     url = reverse("admin:orders_pendinginterception_changelist")
@@ -129,7 +132,7 @@ def test_warehouse_confirms_from_its_list_and_cs_then_writes_back(
 
 def test_cs_cannot_confirm_interceptions(client, cs_user):
     slip = slip_on(OrderStatus.IN_WAREHOUSE)
-    intercept_for_refunds([slip.pk])
+    raw_refund_intercept([slip.pk])
     client.login(username=cs_user.username, password=PASSWORD)
     url = reverse("admin:orders_pendinginterception_changelist")
     page = client.get(url)
@@ -142,6 +145,35 @@ def test_cs_cannot_confirm_interceptions(client, cs_user):
 def test_unpaid_order_is_cancelled_too_but_a_cancelled_one_is_left_alone():
     unpaid = slip_on(OrderStatus.AWAITING_PAYMENT)
     cancelled = slip_on(OrderStatus.CANCELLED)
-    assert intercept_for_refunds([unpaid.pk, cancelled.pk]) == 1
+    assert raw_refund_intercept([unpaid.pk, cancelled.pk]) == 1
     unpaid.order_line.refresh_from_db()
     assert unpaid.order_line.is_cancelled
+
+
+def locked_tables(queries):
+    """The tables of `SELECT … FOR UPDATE` statements, in the order they were taken."""
+    order = []
+    for query in queries:
+        sql = query["sql"]
+        if "FOR UPDATE" in sql:
+            table = sql.split(" FROM ", 1)[1].split()[0].strip('"')
+            if table not in order:
+                order.append(table)
+    return order
+
+
+@pytest.mark.postgres
+def test_interception_and_the_warehouse_answer_lock_in_the_same_order():
+    """Orders, then lines, then slips, for both verbs: two of them can never wait on each other
+    crosswise (the warehouse's answer used to lock line → order → slips, the sync slip → line → order)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    slip = slip_on(OrderStatus.IN_WAREHOUSE)
+    with CaptureQueriesContext(connection) as intercepting:
+        raw_refund_intercept([slip.pk])
+    with CaptureQueriesContext(connection) as confirming:
+        raw_refund_confirm_interception(slip.order_line_id, succeeded=True, by="仓库甲")
+    expected = ["orders_order", "orders_orderline", "refunds_rawrefund"]
+    assert locked_tables(intercepting.captured_queries) == expected
+    assert locked_tables(confirming.captured_queries) == expected

@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from erp_aftersales.roles import ROLE_PERMISSIONS
+from core.roles import ROLE_PERMISSIONS
 
 pytestmark = pytest.mark.django_db
 

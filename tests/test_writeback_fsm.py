@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from erp_aftersales.audit import events_for
+from core.audit import events_for
 from refunds.models import WRITEBACK_LEASE, PlatformStatus, RawRefund, RefundType, WritebackStatus
 
 from .factories import RawRefundFactory

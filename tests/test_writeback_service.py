@@ -8,18 +8,18 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from erp_aftersales.audit import events_for
+from core.audit import events_for
 from orders.models import InterceptionStatus, OrderStatus
 from refunds.models import (
+    ALREADY_DONE,
     WRITEBACK_LEASE,
     PlatformStatus,
     RawRefund,
     RefundType,
-    WritebackAttempt,
-    WritebackOutcome,
     WritebackStatus,
 )
-from refunds.services import ALREADY_DONE, refund_writeback
+from sa_sync.models import WritebackAttempt, WritebackOutcome
+from sa_sync.writeback import refund_writeback
 
 from .conftest import PASSWORD, seed_applications
 from .factories import OrderFactory, OrderLineFactory, RawRefundFactory
@@ -339,8 +339,8 @@ def test_each_jos_failure_ends_failed_with_its_reason(sandbox, jd, settings, fau
 def test_a_late_outcome_never_overwrites_the_caller_who_took_the_slip_over(sandbox, jd):
     """A's claim expires while JD is slow; B takes the slip over and succeeds; A's timeout arrives
     last. The slip stays 回传成功 (B's outcome) and A's answer is kept only as an attempt."""
-    from refunds.services import _claim_batch, _record_batch
     from sa_sync.errors import JosTransportError
+    from sa_sync.writeback import _claim_batch, _record_batch
 
     slip = slip_for(jd)
     seed_applications(sandbox, [slip])
@@ -376,19 +376,19 @@ def test_a_very_long_answer_from_jd_is_kept_short_not_fatal(sandbox, jd, monkeyp
 
 def test_redelivered_job_takes_over_slips_its_dead_worker_left_sending(sandbox, jd, monkeypatch):
     import refunds.models
-    import refunds.services
-    from refunds.models import WritebackJob
-    from refunds.services import run_writeback_job
+    import sa_sync.writeback
+    from sa_sync.models import WritebackJob
+    from sa_sync.writeback import writeback_job_run
 
     short = timedelta(seconds=1)
     monkeypatch.setattr(refunds.models, "WRITEBACK_LEASE", short)
-    monkeypatch.setattr(refunds.services, "WRITEBACK_LEASE", short)
+    monkeypatch.setattr(sa_sync.writeback, "WRITEBACK_LEASE", short)
     slips = [slip_for(jd) for _ in range(2)]
     seed_applications(sandbox, slips)
     job = WritebackJob.objects.create(slip_ids=[s.pk for s in slips], total=2)
     for slip in slips:  # the first delivery claimed them and died
         slip.start_writeback()
         slip.save()
-    job = run_writeback_job(job.pk)
+    job = writeback_job_run(job.pk)
     assert (job.status, job.done, job.succeeded) == ("done", 2, 2)
     assert len(writebacks(sandbox)) == 2

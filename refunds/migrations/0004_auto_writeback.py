@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import refunds.auto_writeback
+import sa_sync.models
 from django.db import migrations, models
 
 
@@ -20,8 +20,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('enabled', models.BooleanField(default=False, verbose_name='开启自动回传')),
-                ('refund_types', models.JSONField(blank=True, default=refunds.auto_writeback.default_refund_types, verbose_name='退款类型')),
-                ('platform_statuses', models.JSONField(blank=True, default=refunds.auto_writeback.default_platform_statuses, verbose_name='平台状态')),
+                ('refund_types', models.JSONField(blank=True, default=sa_sync.models.default_refund_types, verbose_name='退款类型')),
+                ('platform_statuses', models.JSONField(blank=True, default=sa_sync.models.default_platform_statuses, verbose_name='平台状态')),
                 ('reasons', models.JSONField(blank=True, default=list, help_text='为空表示不限原因', verbose_name='退款原因')),
                 ('interval_minutes', models.PositiveIntegerField(default=5, validators=[django.core.validators.MinValueValidator(1, '回传间隔：至少 1 分钟'), django.core.validators.MaxValueValidator(1440, '回传间隔：最多 1440 分钟（1 天）')], verbose_name='回传间隔(分钟)')),
                 ('batch_size', models.PositiveIntegerField(default=50, validators=[django.core.validators.MinValueValidator(1, '每次回传条数：须在 1 到 1000 之间'), django.core.validators.MaxValueValidator(1000, '每次回传条数：须在 1 到 1000 之间')], verbose_name='每次回传条数')),

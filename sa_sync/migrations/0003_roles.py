@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from erp_aftersales.roles import apply_roles
+from core.roles import apply_roles
 
 
 class Migration(migrations.Migration):

@@ -7,14 +7,14 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from erp_aftersales.audit import events_for
+from core.audit import events_for
 from orders.models import Order, OrderLine, OrderStatus
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
 from sa_sync.jos import JosClient
 from sa_sync.models import SyncCursor, SyncKind, SyncRun, SyncRunStatus
-from sa_sync.sandbox.testing import jos_call
-from sa_sync.services import sync_shop
+from sa_sync.platform_sync import shop_sync
 from sa_sync.signing import SHANGHAI, jd_timestamp
+from sandbox.testing import jos_call
 
 from ..conftest import PASSWORD
 
@@ -79,8 +79,8 @@ def test_full_sync_creates_rows_and_a_second_sync_changes_nothing(sandbox, jd):
     refunds = [jd_refund(7000000000 + n, 810000000000 + n, afs_type=1 + n % 4) for n in range(120)]
     seed(sandbox, jd, orders, refunds)
 
-    order_run = sync_shop(jd, SyncKind.ORDERS)
-    refund_run = sync_shop(jd, SyncKind.REFUNDS)
+    order_run = shop_sync(jd, kind=SyncKind.ORDERS)
+    refund_run = shop_sync(jd, kind=SyncKind.REFUNDS)
     assert (order_run.status, refund_run.status) == (SyncRunStatus.SUCCEEDED, SyncRunStatus.SUCCEEDED)
     assert Order.objects.filter(shop=jd).count() == 130
     assert OrderLine.objects.filter(shop=jd).count() == 260
@@ -101,7 +101,7 @@ def test_full_sync_creates_rows_and_a_second_sync_changes_nothing(sandbox, jd):
         list(Order.objects.values_list("id", "updated_at")),
         list(RawRefund.objects.values_list("id", "updated_at")),
     )
-    again = [sync_shop(jd, SyncKind.ORDERS), sync_shop(jd, SyncKind.REFUNDS)]
+    again = [shop_sync(jd, kind=SyncKind.ORDERS), shop_sync(jd, kind=SyncKind.REFUNDS)]
     assert [(r.rows_new, r.rows_updated) for r in again] == [(0, 0), (0, 0)]
     after = (
         list(Order.objects.values_list("id", "updated_at")),
@@ -112,11 +112,11 @@ def test_full_sync_creates_rows_and_a_second_sync_changes_nothing(sandbox, jd):
 
 def test_platform_status_change_flows_in(sandbox, jd):
     seed(sandbox, jd, [jd_order(810000000001)], [jd_refund(7000000001, 810000000001)])
-    sync_shop(jd, SyncKind.ORDERS)
-    sync_shop(jd, SyncKind.REFUNDS)
+    shop_sync(jd, kind=SyncKind.ORDERS)
+    shop_sync(jd, kind=SyncKind.REFUNDS)
     sandbox.update_refund(7000000001, app_key=jd.app_key, status=3)  # JD refunded
 
-    run = sync_shop(jd, SyncKind.REFUNDS)
+    run = shop_sync(jd, kind=SyncKind.REFUNDS)
     slip = RawRefund.objects.get(refund_no="7000000001")
     assert run.rows_updated == 1
     assert slip.platform_status == PlatformStatus.REFUNDED
@@ -136,7 +136,7 @@ def test_return_states_map_to_platform_statuses(sandbox, jd):
             jd_refund(4, 810000000001, status=2),
         ],
     )
-    sync_shop(jd, SyncKind.REFUNDS)
+    shop_sync(jd, kind=SyncKind.REFUNDS)
     got = dict(RawRefund.objects.values_list("refund_no", "platform_status"))
     assert got == {
         "1": PlatformStatus.AWAITING_RETURN,
@@ -148,8 +148,8 @@ def test_return_states_map_to_platform_statuses(sandbox, jd):
 
 def test_sync_never_downgrades_local_state(sandbox, jd):
     seed(sandbox, jd, [jd_order(810000000001), jd_order(810000000002)], [jd_refund(7000000001, 810000000001)])
-    sync_shop(jd, SyncKind.ORDERS)
-    sync_shop(jd, SyncKind.REFUNDS)
+    shop_sync(jd, kind=SyncKind.ORDERS)
+    shop_sync(jd, kind=SyncKind.REFUNDS)
     # Locally the ERP moved on: the order is in the warehouse, a line is cancelled, the slip written back.
     Order.objects.filter(tid="810000000001").update(status=OrderStatus.IN_WAREHOUSE)
     OrderLine.objects.filter(order__tid="810000000002").update(is_cancelled=True)
@@ -162,8 +162,8 @@ def test_sync_never_downgrades_local_state(sandbox, jd):
     sandbox.update_order("810000000002", app_key=jd.app_key, orderStateRemark="等待出库")
     sandbox.update_refund(7000000001, app_key=jd.app_key, status=1)
 
-    sync_shop(jd, SyncKind.ORDERS)
-    sync_shop(jd, SyncKind.REFUNDS)
+    shop_sync(jd, kind=SyncKind.ORDERS)
+    shop_sync(jd, kind=SyncKind.REFUNDS)
     assert Order.objects.get(tid="810000000001").status == OrderStatus.IN_WAREHOUSE
     assert OrderLine.objects.get(order__tid="810000000002").is_cancelled is True
     slip.refresh_from_db()
@@ -173,11 +173,11 @@ def test_sync_never_downgrades_local_state(sandbox, jd):
 
 def test_jd_cancellation_applies_only_before_the_warehouse(sandbox, jd):
     seed(sandbox, jd, [jd_order(810000000001), jd_order(810000000002)])
-    sync_shop(jd, SyncKind.ORDERS)
+    shop_sync(jd, kind=SyncKind.ORDERS)
     Order.objects.filter(tid="810000000002").update(status=OrderStatus.SHIPPED)
     for tid in ("810000000001", "810000000002"):
         sandbox.update_order(tid, app_key=jd.app_key, orderState="TRADE_CANCELED")
-    sync_shop(jd, SyncKind.ORDERS)
+    shop_sync(jd, kind=SyncKind.ORDERS)
     assert Order.objects.get(tid="810000000001").status == OrderStatus.CANCELLED
     assert Order.objects.get(tid="810000000002").status == OrderStatus.SHIPPED
     event = events_for(Order.objects.get(tid="810000000001")).get(field="status")
@@ -186,11 +186,11 @@ def test_jd_cancellation_applies_only_before_the_warehouse(sandbox, jd):
 
 def test_refund_before_its_order_is_linked_when_the_order_arrives(sandbox, jd):
     seed(sandbox, jd, refunds=[jd_refund(7000000001, 810000000009)])
-    sync_shop(jd, SyncKind.REFUNDS)
+    shop_sync(jd, kind=SyncKind.REFUNDS)
     slip = RawRefund.objects.get(refund_no="7000000001")
     assert slip.order is None
     seed(sandbox, jd, orders=[jd_order(810000000009)])
-    sync_shop(jd, SyncKind.ORDERS)
+    shop_sync(jd, kind=SyncKind.ORDERS)
     slip.refresh_from_db()
     assert slip.order.tid == "810000000009" and slip.order_line.oid == "810000000009-100000000001"
 
@@ -208,7 +208,7 @@ def test_transient_faults_are_retried_and_the_run_completes(sandbox, jd, setting
     settings.JOS_TIMEOUT_SECONDS = 1.0
     seed(sandbox, jd, refunds=[jd_refund(7000000000 + n, 810000000001) for n in range(120)])
     sandbox.set_faults(app_key=jd.app_key, fail_next=[{**fault, "method": PAGE_LIST}])
-    run = sync_shop(jd, SyncKind.REFUNDS, client=fast_client(jd))
+    run = shop_sync(jd, kind=SyncKind.REFUNDS, client=fast_client(jd))
     assert run.status == SyncRunStatus.SUCCEEDED, run.error
     assert RawRefund.objects.filter(shop=jd).count() == 120
     # The fault was served (its queue is empty), and yet every slip arrived: the client retried.
@@ -233,7 +233,7 @@ def test_failure_half_way_leaves_pages_consistent_and_the_next_run_catches_up(sa
         return real_call(method, params)
 
     client.call = call
-    run = sync_shop(jd, SyncKind.REFUNDS, client=client)
+    run = shop_sync(jd, kind=SyncKind.REFUNDS, client=client)
     assert run.status == SyncRunStatus.FAILED
     assert "HTTP 502" in run.error or "502" in run.error
     written = RawRefund.objects.filter(shop=jd).count()
@@ -244,7 +244,7 @@ def test_failure_half_way_leaves_pages_consistent_and_the_next_run_catches_up(sa
     assert cursor.running_since is None
 
     sandbox.clear_faults()
-    again = sync_shop(jd, SyncKind.REFUNDS)
+    again = shop_sync(jd, kind=SyncKind.REFUNDS)
     assert again.status == SyncRunStatus.SUCCEEDED
     assert RawRefund.objects.filter(shop=jd).count() == 120
     assert again.rows_new == 120 - written
@@ -252,7 +252,7 @@ def test_failure_half_way_leaves_pages_consistent_and_the_next_run_catches_up(sa
 
 def test_revoked_token_marks_the_shop_and_shows_it(sandbox, jd, client, ops_user):
     sandbox.set_faults(app_key=jd.app_key, revoked=True)
-    run = sync_shop(jd, SyncKind.REFUNDS)
+    run = shop_sync(jd, kind=SyncKind.REFUNDS)
     assert run.status == SyncRunStatus.FAILED and run.error_code == "19"
     assert "access_token" in run.error and "重新授权" in run.error
     jd.refresh_from_db()
@@ -267,17 +267,17 @@ def test_revoked_token_marks_the_shop_and_shows_it(sandbox, jd, client, ops_user
     assert "授权异常" in page and "平台同步" in page
 
     sandbox.clear_faults()
-    assert sync_shop(jd, SyncKind.REFUNDS).status == SyncRunStatus.SUCCEEDED
+    assert shop_sync(jd, kind=SyncKind.REFUNDS).status == SyncRunStatus.SUCCEEDED
     jd.refresh_from_db()
     assert jd.credential_error == ""
 
 
 def test_one_run_per_shop_and_kind_at_a_time(jd):
     SyncCursor.objects.create(shop=jd, kind=SyncKind.REFUNDS, running_since=timezone.now())
-    assert sync_shop(jd, SyncKind.REFUNDS) is None
+    assert shop_sync(jd, kind=SyncKind.REFUNDS) is None
     # A lease left by a killed process expires.
     SyncCursor.objects.filter(shop=jd).update(running_since=timezone.now() - timedelta(hours=1))
-    assert sync_shop(jd, SyncKind.REFUNDS) is not None
+    assert shop_sync(jd, kind=SyncKind.REFUNDS) is not None
 
 
 def test_command_syncs_one_shop(sandbox, jd, capsys):
@@ -292,8 +292,8 @@ def test_demo_flow_writeback_then_sync_shows_refunded(sandbox, jd):
     """Download, SA receives 取消发货成功, its policy refunds after the delay, next sync shows 退款成功."""
     sandbox.set_policy(jd.app_key, ["1", "2"], 0.3)
     seed(sandbox, jd, [jd_order(810000000001)], [jd_refund(7000000001, 810000000001)])
-    sync_shop(jd, SyncKind.ORDERS)
-    sync_shop(jd, SyncKind.REFUNDS)
+    shop_sync(jd, kind=SyncKind.ORDERS)
+    shop_sync(jd, kind=SyncKind.REFUNDS)
     slip = RawRefund.objects.get(refund_no="7000000001")
     assert slip.platform_status == PlatformStatus.APPLIED
     answer = jos_call(
@@ -308,7 +308,7 @@ def test_demo_flow_writeback_then_sync_shows_refunded(sandbox, jd):
     deadline = timezone.now() + timedelta(seconds=10)
     while sandbox.refund(7000000001)["status"] != 3:
         assert timezone.now() < deadline, "the sandbox's SA policy never refunded"
-    sync_shop(jd, SyncKind.REFUNDS)
+    shop_sync(jd, kind=SyncKind.REFUNDS)
     slip.refresh_from_db()
     assert slip.platform_status == PlatformStatus.REFUNDED
 
@@ -316,7 +316,7 @@ def test_demo_flow_writeback_then_sync_shows_refunded(sandbox, jd):
 def test_shop_without_credentials_fails_with_a_clear_message(jd):
     jd.access_token = ""
     jd.save()
-    run = sync_shop(jd, SyncKind.ORDERS)
+    run = shop_sync(jd, kind=SyncKind.ORDERS)
     assert run.status == SyncRunStatus.FAILED and run.error
 
 
@@ -356,6 +356,6 @@ def test_window_is_walked_again_when_its_total_moves_while_paging(sandbox, jd):
         return answer
 
     client.call = call
-    run = sync_shop(jd, SyncKind.REFUNDS, client=client)
+    run = shop_sync(jd, kind=SyncKind.REFUNDS, client=client)
     assert run.status == SyncRunStatus.SUCCEEDED
     assert RawRefund.objects.filter(shop=jd).count() == 121

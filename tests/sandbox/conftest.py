@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sa_sync.sandbox.testing import jos_call
+from sandbox.testing import jos_call
 
 SHOP = {
     "app_key": "TESTAPPKEY",

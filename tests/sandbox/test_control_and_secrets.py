@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from sa_sync.sandbox.testing import SandboxError, post_form, signed_params
+from sandbox.testing import SandboxError, post_form, signed_params
 
 from .support import BY_ID, ORDER_SEARCH, WRITEBACK, order, refund, ts
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 from refunds.reasons import COMMON_REASONS
 from sa_sync.demo_shops import DEMO_SHOPS
-from sa_sync.sandbox.demo import build_demo
-from sa_sync.sandbox.testing import jos_call, start_sandbox
+from sandbox.demo import build_demo
+from sandbox.testing import jos_call, start_sandbox
 
 from .support import ORDER_SEARCH, PAGE_LIST, WRITEBACK, body
 
@@ -105,10 +105,10 @@ def test_the_sandbox_never_imports_django():
     import subprocess
     import sys
 
-    from sa_sync.sandbox.testing import REPO_ROOT
+    from sandbox.testing import REPO_ROOT
 
     code = (
-        "import sys, sa_sync.sandbox.__main__, sa_sync.sandbox.testing;"
+        "import sys, sandbox.__main__, sandbox.testing;"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'django');"
         "sys.exit(f'django modules imported: {loaded}' if loaded else 0)"
     )

@@ -8,7 +8,7 @@ import urllib.error
 
 import pytest
 
-from sa_sync.sandbox.testing import SandboxError
+from sandbox.testing import SandboxError
 
 from .support import BY_ID, ORDER_SEARCH, body, error_code
 
@@ -97,7 +97,7 @@ def test_http_5xx_rate_answers_503_plain(sandbox, shop, call):
 
 
 def test_shop_faults_do_not_touch_other_shops(sandbox, shop, call):
-    from sa_sync.sandbox.testing import jos_call
+    from sandbox.testing import jos_call
 
     sandbox.seed_shop(app_key="OTHER", app_secret="s2", access_token="t2")
     sandbox.set_faults(app_key="OTHER", error_rate=1.0)

@@ -9,9 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from erp_aftersales.demo import share_with_sandbox
+from sa_sync.tasks import sync_all_shops
+from sandbox.testing import SandboxClient
 
 
 class Command(BaseCommand):
@@ -46,7 +51,7 @@ class Command(BaseCommand):
             commands["sandbox"] = [
                 python,
                 "-m",
-                "sa_sync.sandbox",
+                "sandbox",
                 "--host",
                 settings.SANDBOX_HOST,
                 "--port",
@@ -94,12 +99,6 @@ class Command(BaseCommand):
 
     def _first_sync(self):
         """Don't make a new user wait a whole beat interval for the first download."""
-        import urllib.request
-
-        from erp_aftersales.demo import share_with_sandbox
-        from sa_sync.sandbox.testing import SandboxClient
-        from sa_sync.tasks import sync_all_shops
-
         base = f"http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}"
         for _ in range(40):
             try:

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from orders.models import Shop
 from sa_sync.models import SyncKind
-from sa_sync.services import sync_shop
+from sa_sync.platform_sync import shop_sync
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         failed = False
         for s in shops:
             for k in kinds:
-                run = sync_shop(s, k, trigger="命令行")
+                run = shop_sync(s, kind=k, trigger="命令行")
                 label = f"{s.shop_no} {SyncKind(k).label}"
                 if run is None:
                     self.stdout.write(f"{label}：另一个同步正在进行，已跳过")

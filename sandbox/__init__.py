@@ -2,6 +2,6 @@
 warehouse-status writeback, the merchant's SA auto-refund policy) for tests and demos.
 
 Standard library only (plus the pure-Python `sa_sync.signing` and `sa_sync.demo_shops`): it runs as
-its own process, `python -m sa_sync.sandbox`, and never imports Django. Tests start it with
-`sa_sync.sandbox.testing.start_sandbox()`. See docs/sandbox.md.
+its own process, `python -m sandbox`, and never imports Django. Tests start it with
+`sandbox.testing.start_sandbox()`. See docs/sandbox.md.
 """

@@ -3,11 +3,10 @@ shows them beside the field and at the top."""
 
 from django import forms
 
-from orders.models import Shop
+from orders.models import ArrivalRule, Shop
+from refunds.models import PlatformStatus, RefundType
 
-from .auto_writeback import MAX_BATCH_SIZE, MAX_INTERVAL_MINUTES, parse_reasons
-from .models import PlatformStatus, RefundType
-from .rules_service import ARRIVAL_RULES
+from .models import RULE_BOUNDS, AutoWritebackRule, parse_reasons
 
 
 def _choice_errors(label: str, what: str) -> dict:
@@ -16,6 +15,19 @@ def _choice_errors(label: str, what: str) -> dict:
         "invalid_choice": f"{label}：%(value)s 不是有效的{what}",
         "invalid_list": f"{label}：请选择{what}",
     }
+
+
+def _bounded_field(name: str) -> forms.IntegerField:
+    """An integer field with the model field's own bounds and messages (RULE_BOUNDS)."""
+    field = AutoWritebackRule._meta.get_field(name)
+    label = str(field.verbose_name).split("(")[0]
+    low, high, _ = RULE_BOUNDS[name]
+    return forms.IntegerField(
+        label=field.verbose_name,
+        validators=field.validators,
+        widget=forms.NumberInput(attrs={"min": low, "max": high}),
+        error_messages={"required": f"{label}：请填写", "invalid": f"{label}：请填写整数"},
+    )
 
 
 class AutoWritebackRuleForm(forms.Form):
@@ -44,33 +56,13 @@ class AutoWritebackRuleForm(forms.Form):
         help_text="多个原因用逗号分隔；为空表示不限原因。",
         error_messages={"max_length": "退款原因：最多 %(limit_value)d 个字符"},
     )
-    interval_minutes = forms.IntegerField(
-        label="回传间隔(分钟)",
-        min_value=1,
-        max_value=MAX_INTERVAL_MINUTES,
-        error_messages={
-            "required": "回传间隔：请填写分钟数",
-            "invalid": "回传间隔：请填写整数分钟",
-            "min_value": "回传间隔：至少 1 分钟",
-            "max_value": f"回传间隔：最多 {MAX_INTERVAL_MINUTES} 分钟（1 天）",
-        },
-    )
-    batch_size = forms.IntegerField(
-        label="每次回传条数",
-        min_value=1,
-        max_value=MAX_BATCH_SIZE,
-        error_messages={
-            "required": "每次回传条数：请填写",
-            "invalid": "每次回传条数：请填写整数",
-            "min_value": f"每次回传条数：须在 1 到 {MAX_BATCH_SIZE} 之间",
-            "max_value": f"每次回传条数：须在 1 到 {MAX_BATCH_SIZE} 之间",
-        },
-    )
+    interval_minutes = _bounded_field("interval_minutes")
+    batch_size = _bounded_field("batch_size")
     arrival_rule = forms.ChoiceField(
         label="到货规则",
-        choices=list(ARRIVAL_RULES.items()),
+        choices=ArrivalRule.choices,
         widget=forms.RadioSelect,
-        help_text="退货入库审核后何时回传“退货入仓”：部分到货＝入库数量大于0即回传；全部到货＝入库数量达到退款数量才回传。",
+        help_text=Shop._meta.get_field("arrival_rule").help_text,
         error_messages={
             "required": "到货规则：请选择",
             "invalid_choice": "到货规则：%(value)s 不是有效的取值",

@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 from sa_sync.signing import jd_timestamp, sign
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 READY_LINE = re.compile(r"SA sandbox ready at (http://\S+)")
 
 
@@ -172,12 +172,12 @@ def start_sandbox(
     extra_args=(),
     timeout: float = 15.0,
 ) -> SandboxProcess:
-    """Starts `python -m sa_sync.sandbox` (on a free port when `port` is None) and waits until
+    """Starts `python -m sandbox` (on a free port when `port` is None) and waits until
     /_sandbox/health answers. Raises RuntimeError with the process's output if it dies or times out."""
     command = [
         sys.executable,
         "-m",
-        "sa_sync.sandbox",
+        "sandbox",
         "--host",
         "127.0.0.1",
         "--port",

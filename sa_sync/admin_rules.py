@@ -1,6 +1,6 @@
 """系统设置 → 售后设置 → 原始退款单 (the auto-writeback settings page) and 自动回传记录 (run history).
 
-Thin: the page's form validates, `rules_service` saves (events, schedule), `selectors` select; the
+Thin: the page's form validates, `auto_writeback` saves (events, schedule), `selectors` select; the
 preview is the run's own selection."""
 
 from django.contrib import admin, messages
@@ -14,15 +14,15 @@ from django.utils.html import format_html, format_html_join
 
 from orders.models import Shop
 
-from . import rules_service
-from .auto_writeback import AutoWritebackRule, AutoWritebackRun, parse_reasons
+from . import auto_writeback
 from .forms import AutoWritebackRuleForm, CopyRuleForm
+from .models import AutoWritebackRule, AutoWritebackRun, parse_reasons
 
 PREVIEW_LISTED = 100
 
 
 def _settings_url(shop) -> str:
-    return reverse("admin:refunds_autowritebackrule_changelist") + f"?shop={shop.pk}"
+    return reverse("admin:sa_sync_autowritebackrule_changelist") + f"?shop={shop.pk}"
 
 
 @admin.register(AutoWritebackRule)
@@ -38,8 +38,8 @@ class AutoWritebackRuleAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("preview/", view(self.preview_view), name="refunds_autowritebackrule_preview"),
-            path("copy/", view(self.copy_view), name="refunds_autowritebackrule_copy"),
+            path("preview/", view(self.preview_view), name="sa_sync_autowritebackrule_preview"),
+            path("copy/", view(self.copy_view), name="sa_sync_autowritebackrule_copy"),
             *super().get_urls(),
         ]
 
@@ -76,7 +76,9 @@ class AutoWritebackRuleAdmin(admin.ModelAdmin):
             form = AutoWritebackRuleForm(request.POST)
             if form.is_valid():
                 try:
-                    _, changed = rules_service.save_rule(shop, form.rule_values(), by=request.user)
+                    _, changed = auto_writeback.auto_writeback_rule_save(
+                        shop, form.rule_values(), by=request.user
+                    )
                 except ValidationError as error:
                     for field, errs in error.message_dict.items():
                         form.add_error(field if field in form.fields else None, errs)
@@ -108,18 +110,18 @@ class AutoWritebackRuleAdmin(admin.ModelAdmin):
             "reason_warnings": warnings,
             "copy_form": CopyRuleForm(source_shop=shop),
             "preview_html": self._preview_html(rule),
-            "preview_url": reverse("admin:refunds_autowritebackrule_preview"),
-            "runs_url": reverse("admin:refunds_autowritebackrun_changelist") + f"?shop__id__exact={shop.pk}",
+            "preview_url": reverse("admin:sa_sync_autowritebackrule_preview"),
+            "runs_url": reverse("admin:sa_sync_autowritebackrun_changelist") + f"?shop__id__exact={shop.pk}",
             "recent_runs": AutoWritebackRun.objects.filter(shop=shop)[:5],
             "task": rule.periodic_task if rule.pk else None,
         }
-        return TemplateResponse(request, "admin/refunds/rules/settings.html", context)
+        return TemplateResponse(request, "admin/sa_sync/rules/settings.html", context)
 
     def _preview_html(self, rule, parsed=None, warnings=()) -> str:
-        result = rules_service.preview(rule)
+        result = auto_writeback.auto_writeback_preview(rule)
         excluded = result.excluded
         return render_to_string(
-            "admin/refunds/rules/preview.html",
+            "admin/sa_sync/rules/preview.html",
             {
                 "p": result,
                 "rule": rule,
@@ -142,11 +144,11 @@ class AutoWritebackRuleAdmin(admin.ModelAdmin):
         form = AutoWritebackRuleForm(request.GET)
         if not form.is_valid():
             errors = [e for errs in form.errors.values() for e in errs]
-            return TemplateResponse(request, "admin/refunds/rules/preview_errors.html", {"errors": errors})
+            return TemplateResponse(request, "admin/sa_sync/rules/preview_errors.html", {"errors": errors})
         values = form.rule_values()
         shop.arrival_rule = values.pop("arrival_rule")
         rule = self._rule(shop)
-        for field in rules_service.RULE_FIELDS:
+        for field in auto_writeback.RULE_FIELDS:
             setattr(rule, field, values[field])
         rule.shop = shop
         parsed, warnings = parse_reasons(request.GET.get("reasons", ""))
@@ -166,7 +168,9 @@ class AutoWritebackRuleAdmin(admin.ModelAdmin):
                 for err in errs:
                     self.message_user(request, err, messages.ERROR)
             return HttpResponseRedirect(_settings_url(shop))
-        done = rules_service.copy_rule(rule, form.cleaned_data["target_shops"], by=request.user)
+        done = auto_writeback.auto_writeback_rule_copy(
+            rule, form.cleaned_data["target_shops"], by=request.user
+        )
         names = "、".join(s.name for s, _ in done)
         self.message_user(request, f"已将 {shop.name} 的规则复制到：{names}。", messages.SUCCESS)
         return HttpResponseRedirect(_settings_url(shop))
@@ -261,7 +265,7 @@ class AutoWritebackRunAdmin(admin.ModelAdmin):
         if not snap:
             return "-"
         parts = [
-            f"{label}：{rules_service._display(key, snap[key])}"
+            f"{label}：{auto_writeback._display(key, snap[key])}"
             for key, label in [
                 ("refund_types", "退款类型"),
                 ("platform_statuses", "平台状态"),

@@ -22,30 +22,24 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from erp_aftersales.audit import record_event
-from orders.models import Shop
+from core.audit import record_event
+from orders.models import ArrivalRule, Shop
+from refunds.models import WRITEBACK_LEASE, PlatformStatus, RefundType
 
 from . import selectors
-from .auto_writeback import AutoWritebackRule, AutoWritebackRun
-from .models import WRITEBACK_LEASE, PlatformStatus, RefundType, WritebackOutcome, WritebackTrigger
-from .services import refund_writeback
+from .models import AutoWritebackRule, AutoWritebackRun, WritebackOutcome, WritebackTrigger
+from .writeback import refund_writeback
 
 logger = logging.getLogger(__name__)
 
 ACTOR = "系统：自动回传"
 TASK_NAME = "refunds.run_auto_writeback"
 RULE_FIELDS = ["enabled", "refund_types", "platform_statuses", "reasons", "interval_minutes", "batch_size"]
-ARRIVAL_RULES = {"partial": "部分到货", "full": "全部到货"}
-
-
-def rule_for(shop) -> AutoWritebackRule:
-    """The shop's rule; a shop nobody configured yet has the defaults (off), saved on first use."""
-    rule, _ = AutoWritebackRule.objects.select_related("shop").get_or_create(shop=shop)
-    return rule
 
 
 # --- saving ---------------------------------------------------------------------------------------
@@ -59,11 +53,11 @@ def _display(field: str, value) -> str:
     if field == "reasons":
         return "、".join(value) or "不限"
     if field == "arrival_rule":
-        return ARRIVAL_RULES.get(value, value)
+        return ArrivalRule(value).label if value in ArrivalRule.values else value
     return str(value)
 
 
-def save_rule(shop, values: dict, *, by) -> tuple[AutoWritebackRule, list[str]]:
+def auto_writeback_rule_save(shop, values: dict, *, by) -> tuple[AutoWritebackRule, list[str]]:
     """Apply `values` (rule fields and/or `arrival_rule`) to the shop's rule; validates (model's
     clean + field validators: ValidationError naming the field), leaves an event per changed field,
     and puts the beat schedule in step. Returns the rule and the labels of the changed fields."""
@@ -93,9 +87,7 @@ def save_rule(shop, values: dict, *, by) -> tuple[AutoWritebackRule, list[str]]:
         rule.save()
         arrival = values.get("arrival_rule")
         if arrival is not None and arrival != shop.arrival_rule:
-            if arrival not in ARRIVAL_RULES:
-                from django.core.exceptions import ValidationError
-
+            if arrival not in ArrivalRule.values:
                 raise ValidationError({"arrival_rule": f"到货规则：未知的取值 {arrival!r}"})
             record_event(
                 shop,
@@ -114,7 +106,7 @@ def save_rule(shop, values: dict, *, by) -> tuple[AutoWritebackRule, list[str]]:
     return rule, changed
 
 
-def copy_rule(rule, target_shops, *, by) -> list[tuple[Shop, list[str]]]:
+def auto_writeback_rule_copy(rule, target_shops, *, by) -> list[tuple[Shop, list[str]]]:
     """The same settings (rule and arrival rule) on other shops, each saved as if typed there."""
     values = {f: getattr(rule, f) for f in RULE_FIELDS}
     values["arrival_rule"] = rule.shop.arrival_rule
@@ -122,7 +114,7 @@ def copy_rule(rule, target_shops, *, by) -> list[tuple[Shop, list[str]]]:
     for shop in target_shops:
         if shop.pk == rule.shop_id:
             continue
-        _, changed = save_rule(shop, values, by=by)
+        _, changed = auto_writeback_rule_save(shop, values, by=by)
         done.append((shop, changed))
     return done
 
@@ -182,7 +174,7 @@ class Preview:
         return 0 if self.paused else len(self.selection.slips)
 
 
-def preview(rule, now=None) -> Preview:
+def auto_writeback_preview(rule, now=None) -> Preview:
     """What the next run would send, by the run's own selection, and what it would leave and why."""
     now = now or timezone.now()
     selection = selectors.select_candidates(rule, now)
@@ -205,11 +197,7 @@ def _over_batch(rule, selection, now) -> int:
 
 
 # --- the run ------------------------------------------------------------------------------------------
-def run_lease():
-    return WRITEBACK_LEASE
-
-
-def run_auto_writeback(shop_id: int, now=None) -> AutoWritebackRun | None:
+def auto_writeback_run(shop_id: int, now=None) -> AutoWritebackRun | None:
     """One run for one shop (the beat task's body). None when the shop has no rule switched on."""
     rule = AutoWritebackRule.objects.filter(shop_id=shop_id, enabled=True).first()
     if rule is None:
@@ -236,7 +224,7 @@ def run_auto_writeback(shop_id: int, now=None) -> AutoWritebackRun | None:
             other.note = "运行中断（处理进程退出），已由下一次运行接手"
             other.save(update_fields=["status", "finished_at", "lease_until", "note"])
         run = AutoWritebackRun.objects.create(
-            shop=shop, started_at=started, lease_until=started + run_lease(), rule_snapshot=snapshot
+            shop=shop, started_at=started, lease_until=started + WRITEBACK_LEASE, rule_snapshot=snapshot
         )
         selection = selectors.select_candidates(rule, now or started, lock=True)
         skipped = Counter(group for _, group, _ in selection.refused)

@@ -1,4 +1,4 @@
-"""`python -m sa_sync.sandbox --host 127.0.0.1 --port 8765 [--demo] [--policy-delay 10]`
+"""`python -m sandbox --host 127.0.0.1 --port 8765 [--demo] [--policy-delay 10]`
 
 Prints one line with its URL when ready; SIGTERM or SIGINT stops it cleanly (exit status 0)."""
 
@@ -17,7 +17,7 @@ from .state import SandboxState
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m sa_sync.sandbox", description="JD JOS / SA sandbox")
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description="JD JOS / SA sandbox")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed when ready)")
     parser.add_argument("--demo", action="store_true", help="load the two demo shops' orders and refunds")

@@ -19,11 +19,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from erp_aftersales.audit import build_event, state_label
-from erp_aftersales.bulk import insert_rows
-from erp_aftersales.models import Event
+from core.audit import build_event, state_label
+from core.bulk import insert_rows
+from core.models import Event
+from orders.locks import lock_orders
 from orders.models import Order, OrderLine, Shop
+from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
+from refunds.locks import lock_raw_refunds
 from refunds.models import RawRefund
+from refunds.services import raw_refund_intercept
 
 from . import mapping
 from .errors import JosError
@@ -41,15 +45,11 @@ SYNC_ACTOR = "系统：平台同步"
 LEASE = timedelta(minutes=15)
 
 
-def _setting(name, default):
-    return getattr(settings, name, default)
-
-
 # --- the run -------------------------------------------------------------------------------------
-def sync_shop(
+def shop_sync(
     shop: Shop,
-    kind: str,
     *,
+    kind: str,
     trigger: str = "定时任务",
     now: datetime | None = None,
     client: JosClient | None = None,
@@ -59,16 +59,16 @@ def sync_shop(
     cursor = _claim(shop, kind, now)
     if cursor is None:
         return None
-    overlap = timedelta(seconds=_setting("PLATFORM_SYNC_OVERLAP_SECONDS", 300))
+    overlap = timedelta(seconds=settings.PLATFORM_SYNC_OVERLAP_SECONDS)
     start = (
         (cursor.synced_until - overlap)
         if cursor.synced_until
-        else now - timedelta(days=_setting("PLATFORM_SYNC_INITIAL_DAYS", 30))
+        else now - timedelta(days=settings.PLATFORM_SYNC_INITIAL_DAYS)
     )
     run = SyncRun.objects.create(shop=shop, kind=kind, trigger=trigger, window_start=start, window_end=now)
     try:
         client = client or JosClient.for_shop(shop)
-        chunk = timedelta(hours=_setting("PLATFORM_SYNC_CHUNK_HOURS", 24))
+        chunk = timedelta(hours=settings.PLATFORM_SYNC_CHUNK_HOURS)
         chunk_start = start
         while chunk_start < now:
             chunk_end = min(chunk_start + chunk, now)
@@ -81,9 +81,7 @@ def sync_shop(
     except JosError as error:
         _finish(run, cursor, error=error)
         if error.credential_problem:
-            Shop.objects.filter(pk=shop.pk).update(
-                credential_error=error.user_message[:300], credential_error_at=timezone.now()
-            )
+            shop_mark_credentials_refused(shop.pk, message=error.user_message)
         logger.warning("platform sync failed shop=%s kind=%s code=%s", shop.shop_no, kind, error.code)
         return run
     except Exception:
@@ -91,7 +89,7 @@ def sync_shop(
         raise
     _finish(run, cursor)
     if shop.credential_error:
-        Shop.objects.filter(pk=shop.pk).update(credential_error="", credential_error_at=None)
+        shop_mark_credentials_working([shop.pk])
     return run
 
 
@@ -240,10 +238,7 @@ def upsert_orders(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
     new = updated = unchanged = 0
     with transaction.atomic():
         # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
-        existing = {
-            o.tid: o
-            for o in Order.objects.select_for_update().filter(shop=shop, tid__in=incoming).order_by("pk")
-        }
+        existing = {o.tid: o for o in lock_orders(Order.objects.filter(shop=shop, tid__in=incoming))}
         oids = [line["oid"] for _, lines in incoming.values() for line in lines]
         known_lines = {line.oid: line for line in OrderLine.objects.filter(shop=shop, oid__in=oids)}
         to_create, to_update, update_fields, events = [], [], set(), []
@@ -315,9 +310,7 @@ def _link_refunds(shop, new_orders, new_lines):
 
 def _intercept(shop, **lookup):
     """New refund-only slips stop their line from shipping (拦截发货); see refunds.services."""
-    from refunds.services import intercept_for_refunds
-
-    intercept_for_refunds(RawRefund.objects.filter(shop=shop, **lookup), by=SYNC_ACTOR)
+    raw_refund_intercept(RawRefund.objects.filter(shop=shop, **lookup), by=SYNC_ACTOR)
 
 
 def _is_stale(local_modified, incoming_modified) -> bool:
@@ -334,9 +327,7 @@ def upsert_refunds(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
     with transaction.atomic():
         existing = {
             r.refund_no: r
-            for r in RawRefund.objects.select_for_update()
-            .filter(shop=shop, refund_no__in=incoming)
-            .order_by("pk")
+            for r in lock_raw_refunds(RawRefund.objects.filter(shop=shop, refund_no__in=incoming))
         }
         order_ids = dict(
             Order.objects.filter(shop=shop, tid__in={f["tid"] for f in incoming.values()}).values_list(
@@ -386,13 +377,3 @@ def upsert_refunds(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
 
 def shops_to_sync():
     return Shop.objects.filter(is_active=True).exclude(app_key="")
-
-
-def sync_all_shops(*, trigger: str = "定时任务") -> list[SyncRun]:
-    runs = []
-    for shop in shops_to_sync():
-        for kind in (SyncKind.ORDERS, SyncKind.REFUNDS):
-            run = sync_shop(shop, kind, trigger=trigger)
-            if run is not None:
-                runs.append(run)
-    return runs

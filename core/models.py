@@ -25,6 +25,7 @@ class Event(models.Model):
     created_at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
 
     class Meta:
+        db_table = "erp_aftersales_event"  # kept from before the event log moved to core
         verbose_name = "操作日志"
         verbose_name_plural = "操作日志"
         ordering = ["-id"]

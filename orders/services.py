@@ -1,0 +1,131 @@
+"""The orders app's verbs: a shop's credential state, and the shipment interception (拦截发货).
+
+Each verb owns its transaction and locks through `orders.locks` (orders, then lines, by id). Callers
+that also touch slips (refunds.services) lock orders and lines first, then their slips, and call
+these inside their own transaction: the locks are already held, the nested atomic block is cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import record_event
+
+from .locks import lock_order_lines, lock_orders
+from .models import InterceptionStatus, Order, OrderLine, OrderStatus, Shop
+
+
+# --- credentials: whether JD accepts the shop's keys ----------------------------------------------
+def shop_mark_credentials_refused(shop_id: int, *, message: str) -> None:
+    """JD refused the credentials (codes 11/12/18-21/24): nothing goes to JD automatically for this
+    shop until a call succeeds again or ops save new credentials."""
+    Shop.objects.filter(pk=shop_id).update(credential_error=message[:300], credential_error_at=timezone.now())
+
+
+def shop_mark_credentials_working(shop_ids) -> None:
+    """A call with the shop's credentials succeeded, or ops saved new ones (the next call decides)."""
+    Shop.objects.filter(pk__in=list(shop_ids)).exclude(credential_error="").update(
+        credential_error="", credential_error_at=None
+    )
+
+
+# --- interception -------------------------------------------------------------------------------------
+class Interception:
+    """What stopping a line's shipment does, by the order's status (`interception_decision`)."""
+
+    CANCEL = "cancel"  # not in the warehouse yet: the line is cancelled at once
+    ASK_WAREHOUSE = "ask_warehouse"  # in the warehouse: it must confirm
+    TOO_LATE = "too_late"  # shipped: impossible, CS must know
+
+
+@dataclass(frozen=True)
+class InterceptionResult:
+    line_id: int
+    decision: str | None  # an Interception value; None: nothing was done
+    message: str
+
+
+def interception_decision(order_status: int) -> str | None:
+    """The check, apart from the act: what intercepting a line of an order in this status does.
+    None: nothing to stop (the order is cancelled already)."""
+    if OrderStatus.AWAITING_PAYMENT <= order_status <= OrderStatus.AWAITING_FINANCE_REVIEW:
+        return Interception.CANCEL
+    if order_status == OrderStatus.IN_WAREHOUSE:
+        return Interception.ASK_WAREHOUSE
+    if order_status >= OrderStatus.SHIPPED:
+        return Interception.TOO_LATE
+    return None
+
+
+def order_line_intercept(line_id: int, *, by, reason: str) -> InterceptionResult:
+    """Stop one line from shipping, as far as its order allows. `reason` says why (e.g. which slip)."""
+    with transaction.atomic():
+        line = OrderLine.objects.filter(pk=line_id).values("order_id").first()
+        if line is None:
+            return InterceptionResult(line_id, None, "子订单不存在")
+        order = lock_orders([line["order_id"]]).get()
+        line = lock_order_lines([line_id]).get()
+        if line.interception_status != InterceptionStatus.NONE or line.is_cancelled:
+            return InterceptionResult(line_id, None, "已处理过拦截")
+        decision = interception_decision(order.status)
+        if decision == Interception.CANCEL:
+            line.mark_intercepted(by=by, reason=f"{reason}，订单未出库，已取消该子订单")
+            _save_line(line)
+            _cancel_order_if_empty(order, by)
+        elif decision == Interception.ASK_WAREHOUSE:
+            line.request_interception(by=by, reason=f"{reason}，订单已在仓库处理，等待仓库确认拦截")
+            _save_line(line)
+        elif decision == Interception.TOO_LATE:
+            line.mark_interception_failed(by=by, reason=f"{reason}，但订单已发货，无法拦截")
+            _save_line(line)
+        return InterceptionResult(line_id, decision, "")
+
+
+def order_line_confirm_interception(line_id: int, *, succeeded: bool, by) -> InterceptionResult:
+    """The warehouse's answer for a line waiting for it (拦截中). Refused in words otherwise."""
+    with transaction.atomic():
+        line = OrderLine.objects.filter(pk=line_id).values("order_id").first()
+        if line is None:
+            return InterceptionResult(line_id, None, "子订单不存在")
+        order = lock_orders([line["order_id"]]).get()
+        line = lock_order_lines([line_id]).get()
+        if line.interception_status != InterceptionStatus.PENDING:
+            return InterceptionResult(
+                line_id,
+                None,
+                f"子订单 {line.oid} 当前为“{line.get_interception_status_display()}”，不是待确认拦截，未作修改",
+            )
+        if succeeded:
+            line.mark_intercepted(by=by, reason="仓库确认拦截成功，货品未出库")
+            _save_line(line)
+            _cancel_order_if_empty(order, by)
+            return InterceptionResult(
+                line_id, Interception.CANCEL, f"子订单 {line.oid}：已确认拦截成功，可回传取消发货成功"
+            )
+        line.mark_interception_failed(by=by, reason="仓库确认拦截失败，货品已出库")
+        _save_line(line)
+        return InterceptionResult(line_id, Interception.TOO_LATE, f"子订单 {line.oid}：已确认拦截失败")
+
+
+def _save_line(line):
+    line.save(update_fields=["interception_status", "is_cancelled", "updated_at"])
+
+
+def _cancel_order_if_empty(order: Order, by):
+    if order.status == OrderStatus.CANCELLED or order.lines.filter(is_cancelled=False).exists():
+        return
+    old = order.get_status_display()
+    order.status = OrderStatus.CANCELLED
+    order.save(update_fields=["status", "updated_at"])
+    record_event(
+        order,
+        action="拦截发货",
+        by=by,
+        field="status",
+        from_state=old,
+        to_state=order.get_status_display(),
+        reason="所有子订单均已取消",
+    )

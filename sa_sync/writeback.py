@@ -1,0 +1,370 @@
+"""The writeback verb (退款回传).
+
+One code path for every caller: the admin action, the background job for big selections, the
+auto-writeback rule and the REST API all call `refund_writeback`. For a selection:
+1. claim: short transactions of up to CLAIM_BATCH slips: lock the rows, refuse what must not be sent
+   (already 回传成功, being sent by someone else, precondition not met), move the rest to 回传中;
+2. send: in threads that touch no database, `concurrency` at a time, outside any transaction;
+3. record: small transactions as outcomes arrive: 回传成功 or 回传失败, an attempt row per slip, the
+   events (via the FSM).
+Two callers racing on a slip: the second finds it 回传中 and sends nothing. A process killed between
+1 and 3 leaves the slip 回传中; after the lease (WRITEBACK_LEASE) the next caller takes it again, and
+JD (and the sandbox) treat the repeat of the same refId+status as the same writeback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.audit import actor_fields, batched_events
+from core.bulk import insert_rows, update_rows
+from orders.models import Shop
+from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
+from refunds.locks import lock_raw_refunds
+from refunds.models import (
+    ALREADY_DONE,
+    IN_FLIGHT,
+    WRITEBACK_LEASE,
+    RawRefund,
+    WritebackKind,
+    WritebackStatus,
+)
+
+from .errors import JosError
+from .jos import JosClient, check_business_result, redact
+from .models import WritebackAttempt, WritebackJob, WritebackOutcome, WritebackTrigger
+
+logger = logging.getLogger(__name__)
+
+RETRY_BASE = timedelta(minutes=5)
+RETRY_CAP = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class WritebackResult:
+    slip_id: int
+    refund_no: str
+    outcome: str
+    message: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome == WritebackOutcome.SUCCEEDED
+
+
+def warehouse_status_for(kind: str) -> str:
+    if kind == WritebackKind.SHIPMENT_CANCELLED:
+        return settings.JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED
+    return settings.JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE
+
+
+def retry_at(attempts: int, now=None):
+    """Backoff for a retryable failure, stored on the slip: the auto-writeback polls it."""
+    delay = min(RETRY_BASE * (2 ** max(0, attempts - 1)), RETRY_CAP)
+    return (now or timezone.now()) + delay
+
+
+# --- the verb -----------------------------------------------------------------------------------
+CLAIM_BATCH = 100  # slips locked and claimed per transaction
+RECORD_BATCH = 25  # outcomes written per transaction, as they come back
+CLAIM_FIELDS = [
+    "writeback_status",
+    "writeback_message",
+    "writeback_claimed_at",
+    "writeback_attempts",
+    "updated_at",
+]
+RECORD_FIELDS = [
+    "writeback_status",
+    "writeback_message",
+    "writeback_claimed_at",
+    "last_writeback_at",
+    "next_attempt_at",
+    "updated_at",
+]
+
+
+@dataclass
+class _Claimed:
+    slip_id: int
+    refund_no: str
+    shop: Shop
+    kind: str
+    params: dict
+    claimed_at: object = None
+    error: JosError | None = None
+    response: dict | None = None
+    duration_ms: int = 0
+    jos_attempts: int = 0
+
+
+def refund_writeback(
+    slip_ids, *, by=None, trigger=WritebackTrigger.MANUAL, job=None, concurrency: int | None = None
+) -> list[WritebackResult]:
+    """Write back each slip once; returns one result per slip, in the order of `slip_ids`.
+
+    Claims happen in short locked transactions, the calls to JD run `concurrency` at a time in
+    threads that touch no database, and outcomes are recorded in small transactions as they arrive."""
+    ids = list(dict.fromkeys(int(i) for i in slip_ids))
+    results: dict[int, WritebackResult] = {}
+    workers = max(1, min(concurrency or settings.WRITEBACK_CONCURRENCY, len(ids) or 1))
+    # Slips are claimed just before they are sent, a couple of rounds ahead of the threads: the
+    # lease (WRITEBACK_LEASE) counts from the claim, so nothing waits long in a queue while claimed.
+    claim_size = min(CLAIM_BATCH, 2 * workers)
+    in_flight: set = set()
+    buffer: list[_Claimed] = []
+
+    def collect(block: bool):
+        nonlocal in_flight
+        if not in_flight:
+            return
+        finished, in_flight = wait(in_flight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        buffer.extend(f.result() for f in finished)
+        if len(buffer) >= RECORD_BATCH:
+            results.update(_record_batch(buffer, by=by, trigger=trigger, job=job))
+            buffer.clear()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="writeback") as pool:
+        try:
+            for start in range(0, len(ids), claim_size):
+                while len(in_flight) >= 2 * workers:
+                    collect(block=True)
+                done, to_send = _claim_batch(ids[start : start + claim_size], by=by, trigger=trigger, job=job)
+                results.update(done)
+                in_flight.update(pool.submit(_send, item) for item in to_send)
+                collect(block=False)
+        finally:
+            # Whatever happened above, what was sent is recorded.
+            while in_flight:
+                collect(block=True)
+            if buffer:
+                results.update(_record_batch(buffer, by=by, trigger=trigger, job=job))
+    for slip_id in ids:
+        results.setdefault(
+            slip_id, WritebackResult(slip_id, str(slip_id), WritebackOutcome.REFUSED, "退款单不存在")
+        )
+    return [results[i] for i in ids]
+
+
+def _claim_batch(ids, *, by, trigger, job):
+    results, to_send, attempts, changed = {}, [], [], []
+    with transaction.atomic(), batched_events():
+        slips = lock_raw_refunds(
+            RawRefund.objects.select_related("shop", "order", "order_line").filter(pk__in=ids)
+        )
+        for slip in slips:
+            if slip.writeback_status == WritebackStatus.SUCCEEDED:
+                outcome, message = WritebackOutcome.SKIPPED, ALREADY_DONE
+            elif slip.writeback_status == WritebackStatus.SENDING and not slip.claim_expired():
+                outcome, message = WritebackOutcome.SKIPPED, IN_FLIGHT
+            else:
+                if slip.writeback_status == WritebackStatus.SENDING:
+                    slip.release_stale_claim(by="系统：回传超时恢复")
+                message = slip.writeback_refusal()
+                changed.append(slip)
+                if message:
+                    outcome = WritebackOutcome.REFUSED
+                    slip.writeback_message = message
+                else:
+                    slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
+                    params = {
+                        "orderId": slip.tid,
+                        "refId": slip.refund_no,
+                        "status": warehouse_status_for(slip.writeback_kind),
+                    }
+                    to_send.append(
+                        _Claimed(
+                            slip.pk,
+                            slip.refund_no,
+                            slip.shop,
+                            slip.writeback_kind,
+                            params,
+                            claimed_at=slip.writeback_claimed_at,
+                        )
+                    )
+                    continue
+            attempts.append(
+                WritebackAttempt(
+                    slip=slip,
+                    job=job,
+                    kind=slip.writeback_kind or "",
+                    trigger=trigger,
+                    outcome=outcome,
+                    message=message,
+                    **actor_fields(by),
+                )
+            )
+            results[slip.pk] = WritebackResult(slip.pk, slip.refund_no, outcome, message)
+        now = timezone.now()
+        for slip in changed:
+            slip.updated_at = now
+        update_rows(RawRefund, changed, CLAIM_FIELDS)
+        insert_rows(WritebackAttempt, attempts)
+        _count_job(
+            job, done=len(attempts), failed=sum(a.outcome == WritebackOutcome.REFUSED for a in attempts)
+        )
+    return results, to_send
+
+
+def _send(item: _Claimed) -> _Claimed:
+    """Network only: no database in these threads."""
+    started = time.monotonic()
+    client = None
+    try:
+        client = JosClient.for_shop(item.shop)
+        payload = client.call(settings.JOS_WRITEBACK_METHOD, item.params)
+        check_business_result(payload, "result")
+        item.response = payload
+    except JosError as exc:
+        item.error, item.response = exc, {"code": exc.code, "message": exc.user_message}
+    except Exception as exc:  # a bug must not leave the slip 回传中 and the user on an error page
+        logger.exception("writeback of slip %s failed unexpectedly", item.slip_id)
+        item.error = JosError(
+            "回传时发生内部错误，请稍后重试；如反复出现请联系管理员", code="INTERNAL", retryable=True
+        )
+        item.response = {"code": "INTERNAL", "message": type(exc).__name__}
+    item.duration_ms = int((time.monotonic() - started) * 1000)
+    item.jos_attempts = (client.last_call or {}).get("attempts", 1) if client else 0
+    return item
+
+
+def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, WritebackResult]:
+    results, attempts, changed = {}, [], []
+    broken_shops, healthy_shops = {}, set()
+    with transaction.atomic(), batched_events():
+        # Locked in id order, as everywhere else: two writers never wait on each other crosswise.
+        slips = {slip.pk: slip for slip in lock_raw_refunds([item.slip_id for item in items])}
+        now = timezone.now()
+        for item in items:
+            slip, error = slips[item.slip_id], item.error
+            message = ("操作成功" if error is None else error.user_message)[:500]
+            outcome = WritebackOutcome.SUCCEEDED if error is None else WritebackOutcome.FAILED
+            ours = (
+                slip.writeback_status == WritebackStatus.SENDING
+                and slip.writeback_claimed_at == item.claimed_at
+            )
+            if ours:
+                if error is None:
+                    slip.mark_writeback_succeeded(by=by, reason=message)
+                else:
+                    # A credential failure is retried too: the auto-writeback skips the shop until
+                    # ops fix its credentials, then picks these slips up again.
+                    retry = error.retryable or error.credential_problem
+                    next_at = retry_at(slip.writeback_attempts, now) if retry else None
+                    slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
+                slip.updated_at = now
+                changed.append(slip)
+            else:
+                # Our lease ran out and another caller took the slip over: its outcome decides the
+                # slip's state; ours is only kept as an attempt.
+                logger.warning("writeback outcome for slip %s arrived after its lease", slip.pk)
+                message = f"（超时后返回，未更新状态）{message}"[:500]
+            attempts.append(
+                WritebackAttempt(
+                    slip=slip,
+                    job=job,
+                    kind=item.kind,
+                    trigger=trigger,
+                    outcome=outcome,
+                    message=message,
+                    request_summary={"method": settings.JOS_WRITEBACK_METHOD, **redact(item.params)},
+                    response_code="0" if error is None else str(error.code)[:64],
+                    response=_short(item.response),
+                    jos_attempts=item.jos_attempts,
+                    duration_ms=item.duration_ms,
+                    **actor_fields(by),
+                )
+            )
+            if error is not None and error.credential_problem:
+                broken_shops[item.shop.pk] = error.user_message[:300]
+            elif error is None and item.shop.credential_error:
+                healthy_shops.add(item.shop.pk)
+            results[item.slip_id] = WritebackResult(item.slip_id, item.refund_no, outcome, message)
+        update_rows(RawRefund, changed, RECORD_FIELDS)
+        insert_rows(WritebackAttempt, attempts)
+        for shop_id, message in broken_shops.items():
+            shop_mark_credentials_refused(shop_id, message=message)
+        shop_mark_credentials_working(healthy_shops - set(broken_shops))
+        _count_job(
+            job,
+            done=len(items),
+            succeeded=sum(i.error is None for i in items),
+            failed=sum(i.error is not None for i in items),
+        )
+    return results
+
+
+def _short(response) -> dict:
+    """What JD answered, small enough to keep per attempt."""
+    if not isinstance(response, dict):
+        return {"text": str(response)[:500]}
+    text = str(response)
+    return response if len(text) <= 2000 else {"truncated": text[:2000]}
+
+
+def _count_job(job, done=0, succeeded=0, failed=0):
+    if job is None or not done:
+        return
+    WritebackJob.objects.filter(pk=job.pk).update(
+        done=F("done") + done, succeeded=F("succeeded") + succeeded, failed=F("failed") + failed
+    )
+
+
+# --- big selections: a background job with progress ---------------------------------------------
+WRITEBACK_JOB_TASK = "refunds.run_writeback_job"  # the task's wire name (sa_sync.tasks), kept across moves
+
+
+def writeback_job_start(slip_ids, *, by, trigger=WritebackTrigger.MANUAL) -> WritebackJob:
+    """A big selection as a background job; the task starts once the job row is committed.
+    The task is found by name: tasks call services, so services do not import tasks."""
+    ids = list(dict.fromkeys(int(i) for i in slip_ids))
+    job = WritebackJob.objects.create(
+        created_by=by if getattr(by, "pk", None) else None, trigger=trigger, slip_ids=ids, total=len(ids)
+    )
+    current_app.tasks[WRITEBACK_JOB_TASK].delay_on_commit(job.pk)
+    return job
+
+
+def writeback_job_run(job_id: int) -> WritebackJob | None:
+    """Idempotent: a redelivered task skips the slips this job already handled."""
+    with transaction.atomic():
+        job = WritebackJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status == WritebackJob.Status.DONE:
+            return job
+        job.status = WritebackJob.Status.RUNNING
+        job.save(update_fields=["status"])
+    handled = set(WritebackAttempt.objects.filter(job=job).values_list("slip_id", flat=True))
+    todo = [i for i in job.slip_ids if i not in handled]
+    _wait_for_abandoned_claims(todo)
+    by = job.created_by or "系统：批量回传"
+    for start in range(0, len(todo), 50):
+        refund_writeback(todo[start : start + 50], by=by, trigger=job.trigger, job=job)
+    WritebackJob.objects.filter(pk=job.pk).update(status=WritebackJob.Status.DONE, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def _wait_for_abandoned_claims(slip_ids):
+    """A redelivered job (its worker died) finds the slips that worker claimed still 回传中: nobody is
+    sending them, but the lease protects them. Wait it out, then the service takes them over,
+    instead of reporting them as "正在回传中" and leaving them stuck."""
+    last_claim = (
+        RawRefund.objects.filter(pk__in=slip_ids, writeback_status=WritebackStatus.SENDING)
+        .order_by("-writeback_claimed_at")
+        .values_list("writeback_claimed_at", flat=True)
+        .first()
+    )
+    if last_claim is not None:
+        delay = (last_claim + WRITEBACK_LEASE - timezone.now()).total_seconds()
+        if delay > 0:
+            time.sleep(delay + 1)
