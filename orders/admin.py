@@ -166,6 +166,14 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
             record_event(obj, action="新建店铺", by=request.user)
 
 
+def interception_label(line) -> str:
+    """拦截成功（1/3 件） when an interception stops part of a line: the rest still ships."""
+    label = line.get_interception_status_display()
+    if line.interception_status != InterceptionStatus.NONE and 0 < line.intercept_num < line.num:
+        label = f"{label}（{line.intercept_num}/{line.num} 件）"
+    return label
+
+
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
@@ -190,7 +198,7 @@ class OrderLineInline(admin.TabularInline):
 
     @admin.display(description="拦截状态")
     def interception_badge(self, obj):
-        return badge(obj.get_interception_status_display(), INTERCEPTION_COLOURS[obj.interception_status])
+        return badge(interception_label(obj), INTERCEPTION_COLOURS[obj.interception_status])
 
 
 @admin.register(Order)
@@ -238,7 +246,7 @@ class OrderLineAdmin(PlatformDataAdmin):
 
     @admin.display(description="拦截状态", ordering="interception_status")
     def interception(self, obj):
-        return badge(obj.get_interception_status_display(), INTERCEPTION_COLOURS[obj.interception_status])
+        return badge(interception_label(obj), INTERCEPTION_COLOURS[obj.interception_status])
 
 
 def lines_table(lines, highlight_id=None):
@@ -254,7 +262,7 @@ def lines_table(lines, highlight_id=None):
                 line.num,
                 line.paid,
                 "是" if line.is_cancelled else "否",
-                line.get_interception_status_display(),
+                interception_label(line),
             )
             for line in lines
         ),

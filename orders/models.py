@@ -161,6 +161,9 @@ class OrderLine(FSMModelMixin, models.Model):
     discount = models.DecimalField("优惠分摊", max_digits=12, decimal_places=2, default=Decimal("0"))
     paid = models.DecimalField("实付分摊", max_digits=12, decimal_places=2, default=Decimal("0"))
     is_cancelled = models.BooleanField("已取消", default=False)
+    # How many of `num` an interception stops (the refunded quantity): 1 of 3 running shoes refunded
+    # stops 1, the other 2 still ship. The line is cancelled only when it stops all of them.
+    intercept_num = models.PositiveIntegerField("拦截数量", default=0)
     interception_status = FSMIntegerField(
         "拦截状态", choices=InterceptionStatus.choices, default=InterceptionStatus.NONE
     )
@@ -198,8 +201,8 @@ class OrderLine(FSMModelMixin, models.Model):
         target=InterceptionStatus.SUCCEEDED,
     )
     def mark_intercepted(self, by=None, reason=""):
-        """The line never leaves the warehouse: it is cancelled."""
-        self.is_cancelled = True
+        """`intercept_num` of the line never leaves the warehouse; all of it: the line is cancelled."""
+        self.is_cancelled = self.intercept_num >= self.num
 
     @transition(
         field=interception_status,

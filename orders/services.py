@@ -60,8 +60,9 @@ def interception_decision(order_status: int) -> str | None:
     return None
 
 
-def order_line_intercept(line_id: int, *, by, reason: str) -> InterceptionResult:
-    """Stop one line from shipping, as far as its order allows. `reason` says why (e.g. which slip)."""
+def order_line_intercept(line_id: int, *, quantity: int, by, reason: str) -> InterceptionResult:
+    """Stop `quantity` of one line from shipping (the refunded quantity; the rest still ships), as far
+    as its order allows. `reason` says why (e.g. which slip)."""
     with transaction.atomic():
         line = OrderLine.objects.filter(pk=line_id).values("order_id").first()
         if line is None:
@@ -71,12 +72,14 @@ def order_line_intercept(line_id: int, *, by, reason: str) -> InterceptionResult
         if line.interception_status != InterceptionStatus.NONE or line.is_cancelled:
             return InterceptionResult(line_id, None, "已处理过拦截")
         decision = interception_decision(order.status)
+        line.intercept_num = max(1, min(quantity, line.num))
+        stops = "该子订单" if line.intercept_num >= line.num else f"{line.intercept_num}/{line.num} 件"
         if decision == Interception.CANCEL:
-            line.mark_intercepted(by=by, reason=f"{reason}，订单未出库，已取消该子订单")
+            line.mark_intercepted(by=by, reason=f"{reason}，订单未出库，已取消{stops}")
             _save_line(line)
             _cancel_order_if_empty(order, by)
         elif decision == Interception.ASK_WAREHOUSE:
-            line.request_interception(by=by, reason=f"{reason}，订单已在仓库处理，等待仓库确认拦截")
+            line.request_interception(by=by, reason=f"{reason}，订单已在仓库处理，等待仓库确认拦截{stops}")
             _save_line(line)
         elif decision == Interception.TOO_LATE:
             line.mark_interception_failed(by=by, reason=f"{reason}，但订单已发货，无法拦截")
@@ -99,7 +102,7 @@ def order_line_confirm_interception(line_id: int, *, succeeded: bool, by) -> Int
                 f"子订单 {line.oid} 当前为“{line.get_interception_status_display()}”，不是待确认拦截，未作修改",
             )
         if succeeded:
-            line.mark_intercepted(by=by, reason="仓库确认拦截成功，货品未出库")
+            line.mark_intercepted(by=by, reason=f"仓库确认拦截成功，{line.intercept_num} 件未出库")
             _save_line(line)
             _cancel_order_if_empty(order, by)
             return InterceptionResult(
@@ -111,7 +114,7 @@ def order_line_confirm_interception(line_id: int, *, succeeded: bool, by) -> Int
 
 
 def _save_line(line):
-    line.save(update_fields=["interception_status", "is_cancelled", "updated_at"])
+    line.save(update_fields=["interception_status", "is_cancelled", "intercept_num", "updated_at"])
 
 
 def _cancel_order_if_empty(order: Order, by):

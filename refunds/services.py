@@ -44,15 +44,17 @@ def raw_refund_intercept(slips, *, by=INTERCEPT_ACTOR) -> int:
             order_line__is_cancelled=False,
         )
         .order_by("pk")
-        .values_list("pk", "order_id", "order_line_id", "refund_no")
+        .values_list("pk", "order_id", "order_line_id", "refund_no", "num")
     )
     touched = 0
-    for slip_id, order_id, line_id, refund_no in candidates:
+    for slip_id, order_id, line_id, refund_no, num in candidates:
         with transaction.atomic():
             list(lock_orders([order_id]))
             list(lock_order_lines([line_id]))
             slip = lock_raw_refunds([slip_id]).get()
-            result = order_line_intercept(line_id, by=by, reason=f"退款单 {refund_no} 申请退款")
+            result = order_line_intercept(
+                line_id, quantity=num, by=by, reason=f"退款单 {refund_no} 申请退款 {num} 件"
+            )
             if result.decision is None:
                 continue
             _flag([slip], ATTENTION_FOR[result.decision])

@@ -18,9 +18,10 @@ pytestmark = pytest.mark.django_db
 
 
 def slip_on(status, lines=1, **kwargs):
+    """A refund slip for the whole of the order's first line (a partial one: see the tests below)."""
     order = OrderFactory(status=status)
     order_lines = [OrderLineFactory(order=order) for _ in range(lines)]
-    return RawRefundFactory(order_line=order_lines[0], **kwargs)
+    return RawRefundFactory(order_line=order_lines[0], num=order_lines[0].num, **kwargs)
 
 
 def test_order_in_review_cancels_the_line_and_the_order_when_it_was_the_last():
@@ -99,7 +100,11 @@ def test_sync_intercepts_new_refund_only_slips(sandbox, jd):
     sandbox.seed_orders(jd.app_key, [jd_order(810000000001), jd_order(810000000002)])
     shop_sync(jd, kind=SyncKind.ORDERS)
     jd.orders.filter(tid="810000000002").update(status=OrderStatus.IN_WAREHOUSE)
-    sandbox.seed_refunds(jd.app_key, [jd_refund(1, 810000000001), jd_refund(2, 810000000002)])
+    # Each application refunds the whole line (2 of 2).
+    whole = [jd_refund(1, 810000000001), jd_refund(2, 810000000002)]
+    for application in whole:
+        application["num"] = 2
+    sandbox.seed_refunds(jd.app_key, whole)
     shop_sync(jd, kind=SyncKind.REFUNDS)
     first = jd.raw_refunds.get(refund_no="1")
     second = jd.raw_refunds.get(refund_no="2")
@@ -177,3 +182,28 @@ def test_interception_and_the_warehouse_answer_lock_in_the_same_order():
     expected = ["orders_order", "orders_orderline", "refunds_rawrefund"]
     assert locked_tables(intercepting.captured_queries) == expected
     assert locked_tables(confirming.captured_queries) == expected
+
+
+def test_a_partial_refund_stops_only_the_refunded_quantity():
+    """1 of 3 running shoes refunded before shipment: 1 is stopped, the other 2 still ship."""
+    order = OrderFactory(status=OrderStatus.AWAITING_CS_REVIEW)
+    line = OrderLineFactory(order=order, num=3)
+    slip = RawRefundFactory(order_line=line, num=1)
+    assert raw_refund_intercept([slip.pk]) == 1
+    line.refresh_from_db()
+    order.refresh_from_db()
+    assert line.interception_status == InterceptionStatus.SUCCEEDED and line.intercept_num == 1
+    assert not line.is_cancelled and order.status == OrderStatus.AWAITING_CS_REVIEW
+    assert "1/3 件" in events_for(line).get(field="interception_status").reason
+    assert slip.writeback_refusal() is None
+
+
+def test_the_warehouse_stops_only_the_refunded_quantity_too():
+    order = OrderFactory(status=OrderStatus.IN_WAREHOUSE)
+    line = OrderLineFactory(order=order, num=3)
+    slip = RawRefundFactory(order_line=line, num=2)
+    raw_refund_intercept([slip.pk])
+    raw_refund_confirm_interception(line.pk, succeeded=True, by="仓库甲")
+    line.refresh_from_db()
+    order.refresh_from_db()
+    assert (line.intercept_num, line.is_cancelled, order.status) == (2, False, OrderStatus.IN_WAREHOUSE)
