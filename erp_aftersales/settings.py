@@ -135,6 +135,21 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+# A slip claimed for writeback (回传中) by a process that died is taken again after this lease; the
+# recovery sweep (every minute) resumes a background job whose worker stopped beating for the lease
+# plus a minute. Redis redelivers an unacknowledged task after its visibility timeout: it must not be
+# shorter than the lease, or a live job would be handed to a second worker mid-way (harmless, since a
+# job with a fresh heartbeat ignores a duplicate, but wasteful). The default lets Redis and the
+# sweep agree: both act about a minute after the lease.
+WRITEBACK_LEASE_SECONDS = env_int("WRITEBACK_LEASE_SECONDS", 300)
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", WRITEBACK_LEASE_SECONDS + 60)
+if CELERY_VISIBILITY_TIMEOUT_SECONDS < WRITEBACK_LEASE_SECONDS:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT_SECONDS 不能小于 WRITEBACK_LEASE_SECONDS（回传租约），"
+        "否则正在运行的任务会被重复投递。"
+    )
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,6 +1,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -78,8 +79,9 @@ class RawRefundQuerySet(models.QuerySet):
 ALREADY_DONE = "已回传成功，无需重复回传"
 IN_FLIGHT = "正在回传中（另一个操作正在处理该单），请稍后刷新查看结果"
 
-# A slip left 回传中 longer than this was claimed by a process that died; it may be taken again.
-WRITEBACK_LEASE = timedelta(minutes=5)
+# A slip left 回传中 longer than this was claimed by a process that died; it may be taken again
+# (settings.WRITEBACK_LEASE_SECONDS; the broker's visibility timeout is set to agree with it).
+WRITEBACK_LEASE = timedelta(seconds=settings.WRITEBACK_LEASE_SECONDS)
 
 
 class RawRefund(FSMModelMixin, models.Model):

@@ -104,6 +104,7 @@ class WritebackJob(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "排队中"
         RUNNING = "running", "进行中"
+        INTERRUPTED = "interrupted", "已中断"  # its worker died; the recovery sweep resumes it
         DONE = "done", "已完成"
 
     created_by = models.ForeignKey(
@@ -120,6 +121,10 @@ class WritebackJob(models.Model):
     failed = models.PositiveIntegerField("失败", default=0)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    # A running job beats at every chunk; one whose beat is older than the lease lost its worker.
+    heartbeat_at = models.DateTimeField("最近心跳", null=True, blank=True)
+    resumed_count = models.PositiveSmallIntegerField("恢复次数", default=0)
+    resumed_at = models.DateTimeField("最近恢复时间", null=True, blank=True)
 
     class Meta:
         db_table = "refunds_writebackjob"

@@ -38,3 +38,9 @@ def run_writeback_job(job_id: int):
 def run_auto_writeback(shop_id: int):
     """Beat's task per enabled rule."""
     auto_writeback.auto_writeback_run(shop_id)
+
+
+@shared_task(name="sa_sync.writeback_recover", ignore_result=True)
+def writeback_recover():
+    """Beat's sweep every minute: resumes jobs whose worker died, releases abandoned claims."""
+    writeback.writeback_recover()

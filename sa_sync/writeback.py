@@ -15,6 +15,7 @@ JD (and the sandbox) treat the repeat of the same refId+status as the same write
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.audit import actor_fields, batched_events
@@ -336,28 +337,79 @@ def writeback_job_start(slip_ids, *, by, trigger=WritebackTrigger.MANUAL) -> Wri
 
 
 def writeback_job_run(job_id: int) -> WritebackJob | None:
-    """Idempotent: a redelivered task skips the slips this job already handled."""
+    """Idempotent: a redelivered task skips the slips this job already handled, and a duplicate
+    delivery while the job is alive elsewhere (fresh heartbeat) does nothing."""
+    now = timezone.now()
     with transaction.atomic():
         job = WritebackJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status == WritebackJob.Status.DONE:
             return job
+        if job.status == WritebackJob.Status.RUNNING and not job_is_dead(job, now):
+            return job
+        # A job that had started before lost its worker: this run resumes it.
+        resumed = job.status != WritebackJob.Status.QUEUED
         job.status = WritebackJob.Status.RUNNING
-        job.save(update_fields=["status"])
-    handled = set(WritebackAttempt.objects.filter(job=job).values_list("slip_id", flat=True))
-    todo = [i for i in job.slip_ids if i not in handled]
-    _wait_for_abandoned_claims(todo)
-    by = job.created_by or "系统：批量回传"
-    for start in range(0, len(todo), 50):
-        refund_writeback(todo[start : start + 50], by=by, trigger=job.trigger, job=job)
+        job.heartbeat_at = now
+        fields = ["status", "heartbeat_at"]
+        if resumed:
+            job.resumed_count += 1
+            job.resumed_at = now
+            fields += ["resumed_count", "resumed_at"]
+        job.save(update_fields=fields)
+    with _Heartbeat(job.pk):
+        handled = set(WritebackAttempt.objects.filter(job=job).values_list("slip_id", flat=True))
+        todo = [i for i in job.slip_ids if i not in handled]
+        if resumed:
+            # Only a resumed job waits: the dead worker's claims are its own slips, nobody sends
+            # them. A new job leaves slips someone else is sending to them (正在回传中).
+            _wait_for_abandoned_claims(todo)
+        by = job.created_by or "系统：批量回传"
+        for start in range(0, len(todo), 50):
+            refund_writeback(todo[start : start + 50], by=by, trigger=job.trigger, job=job)
     WritebackJob.objects.filter(pk=job.pk).update(status=WritebackJob.Status.DONE, finished_at=timezone.now())
     job.refresh_from_db()
     return job
 
 
+# A running job's worker beats every HEARTBEAT; a job that missed three beats lost its worker.
+HEARTBEAT = timedelta(seconds=10)
+JOB_DEAD_AFTER = 3 * HEARTBEAT
+
+
+def job_is_dead(job, now) -> bool:
+    return job.heartbeat_at is None or job.heartbeat_at + JOB_DEAD_AFTER <= now
+
+
+class _Heartbeat:
+    """Beats for a running job from a thread, whatever the job is doing (waiting out a lease, a slow
+    JD): liveness must not depend on how long one chunk takes."""
+
+    def __init__(self, job_id):
+        self.job_id = job_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, name=f"writeback-job-{job_id}-heartbeat", daemon=True
+        )
+
+    def _run(self):
+        try:
+            while not self.stop.wait(HEARTBEAT.total_seconds()):
+                WritebackJob.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
 def _wait_for_abandoned_claims(slip_ids):
-    """A redelivered job (its worker died) finds the slips that worker claimed still 回传中: nobody is
-    sending them, but the lease protects them. Wait it out, then the service takes them over,
-    instead of reporting them as "正在回传中" and leaving them stuck."""
+    """A resumed job (its worker died) finds the slips that worker claimed still 回传中: nobody is
+    sending them, but the lease protects them. Wait it out, then the service takes them over."""
     last_claim = (
         RawRefund.objects.filter(pk__in=slip_ids, writeback_status=WritebackStatus.SENDING)
         .order_by("-writeback_claimed_at")
@@ -368,3 +420,68 @@ def _wait_for_abandoned_claims(slip_ids):
         delay = (last_claim + WRITEBACK_LEASE - timezone.now()).total_seconds()
         if delay > 0:
             time.sleep(delay + 1)
+
+
+# --- recovery: nothing stays 回传中 because a process died -----------------------------------------
+RECOVERY_ACTOR = "系统：回传恢复"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    jobs_resumed: list
+    slips_released: list
+
+
+def writeback_recover(now=None) -> Recovery:
+    """The periodic sweep (every minute). Jobs whose worker died (three missed heartbeats), and jobs
+    queued for longer than the lease whose message may be lost, are queued again (a running one is
+    marked 已中断 first): the resumed run sends what is left, once; a duplicate message is a no-op.
+    Slips left 回传中 past the lease outside any unfinished job become 回传失败 with a retryable
+    reason (an auto-writeback rule or a click sends them again; the earlier outcome is unknown)."""
+    now = now or timezone.now()
+    dead_beat = now - JOB_DEAD_AFTER
+    long_ago = now - WRITEBACK_LEASE
+    resumed = []
+    with transaction.atomic():
+        jobs = WritebackJob.objects.select_for_update(skip_locked=True).filter(
+            Q(status=WritebackJob.Status.RUNNING, heartbeat_at__lte=dead_beat)
+            | Q(status=WritebackJob.Status.RUNNING, heartbeat_at__isnull=True)
+            | Q(status=WritebackJob.Status.QUEUED, created_at__lte=long_ago)
+            | Q(status=WritebackJob.Status.INTERRUPTED, heartbeat_at__lte=long_ago)
+        )
+        for job in jobs.order_by("pk"):
+            if job.status == WritebackJob.Status.RUNNING:
+                job.status = WritebackJob.Status.INTERRUPTED
+            # The beat moves so the next sweeps give this resume a lease's time to start.
+            job.heartbeat_at = now
+            job.save(update_fields=["status", "heartbeat_at"])
+            resumed.append(job.pk)
+            current_app.tasks[WRITEBACK_JOB_TASK].delay_on_commit(job.pk)
+    open_jobs = WritebackJob.objects.exclude(status=WritebackJob.Status.DONE).values_list(
+        "slip_ids", flat=True
+    )
+    in_jobs = {slip_id for ids in open_jobs for slip_id in ids}
+    released = []
+    with transaction.atomic(), batched_events():
+        stale = lock_raw_refunds(
+            RawRefund.objects.filter(
+                writeback_status=WritebackStatus.SENDING, writeback_claimed_at__lte=now - WRITEBACK_LEASE
+            ),
+            skip_locked=True,
+        )
+        changed = []
+        for slip in stale:
+            if slip.pk in in_jobs:
+                continue
+            slip.release_stale_claim(
+                by=RECOVERY_ACTOR,
+                reason="回传中断（处理进程退出），结果未知，已重置为回传失败，可重新回传",
+            )
+            slip.next_attempt_at = now
+            slip.updated_at = now
+            changed.append(slip)
+        update_rows(RawRefund, changed, RECORD_FIELDS)
+        released = [slip.pk for slip in changed]
+    if resumed or released:
+        logger.warning("writeback recovery: resumed jobs %s, released %d slips", resumed, len(released))
+    return Recovery(resumed, released)

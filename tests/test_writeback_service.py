@@ -385,10 +385,11 @@ def test_redelivered_job_takes_over_slips_its_dead_worker_left_sending(sandbox, 
     monkeypatch.setattr(sa_sync.writeback, "WRITEBACK_LEASE", short)
     slips = [slip_for(jd) for _ in range(2)]
     seed_applications(sandbox, slips)
-    job = WritebackJob.objects.create(slip_ids=[s.pk for s in slips], total=2)
-    for slip in slips:  # the first delivery claimed them and died
+    # The first delivery started the job, claimed the slips and died (no heartbeat since).
+    job = WritebackJob.objects.create(slip_ids=[s.pk for s in slips], total=2, status="running")
+    for slip in slips:
         slip.start_writeback()
         slip.save()
     job = writeback_job_run(job.pk)
-    assert (job.status, job.done, job.succeeded) == ("done", 2, 2)
+    assert (job.status, job.done, job.succeeded, job.resumed_count) == ("done", 2, 2, 1)
     assert len(writebacks(sandbox)) == 2
