@@ -41,11 +41,13 @@ def fill_to(total):
             """
             INSERT INTO refunds_rawrefund (shop_id, refund_no, tid, oid, refund_type, platform_status,
                 platform_status_code, reason, description, refund_amount, num, buyer_nick, apply_time,
-                writeback_status, writeback_message, writeback_attempts, created_at, updated_at)
+                writeback_status, writeback_message, writeback_attempts, attention, inbound_num,
+                created_at, updated_at)
             SELECT (ARRAY[%s, %s])[1 + g %% 2], 'B' || lpad(g::text, 9, '0'), 'T' || (g / 2), 'O' || g,
                 1 + g %% 4, (ARRAY[1,2,3,4,5,7])[1 + (g / 4) %% 6], '', (ARRAY['不想要了','拍错/多拍','商品质量问题',
                 '7天无理由退货','未按约定时间发货'])[1 + g %% 5], '', 99.00, 1, 'buyer' || (g %% 50000),
-                now() - (g || ' seconds')::interval, (ARRAY[0,2,2,2,2,2,2,2,2,3])[1 + g %% 10], '', 0, now(), now()
+                now() - (g || ' seconds')::interval, (ARRAY[0,2,2,2,2,2,2,2,2,3])[1 + g %% 10], '', 0, '', 0,
+                now(), now()
             FROM generate_series(%s, %s) AS g
             """,
             [shops[0], shops[1], have + 1, total],
