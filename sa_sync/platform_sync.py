@@ -4,14 +4,19 @@ A run owns its (shop, kind) through a lease on SyncCursor, walks the window sinc
 completed one (with an overlap, because JD's clocks and our paging can miss a row at an edge) in
 chunks, page by page; each page is one transaction, and the cursor moves only past completed chunks.
 A run that fails half-way leaves every page it wrote consistent and the next run repeats the rest.
+A row JD sends malformed is set aside with its reason (SyncRejectedRow) and the rest of its page saved:
+one bad row never stops a shop's sync, and the cursor moves past it.
 Network calls happen outside any transaction; the next page is fetched while this one is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -31,8 +36,8 @@ from refunds.services import raw_refund_intercept
 
 from . import mapping
 from .errors import JosError
-from .jos import JosClient, check_business_result
-from .models import SyncCursor, SyncKind, SyncRun, SyncRunStatus
+from .jos import SECRET_PARAMS, JosClient, check_business_result
+from .models import SyncCursor, SyncKind, SyncRejectedRow, SyncRowOutcome, SyncRun, SyncRunStatus
 from .signing import jd_timestamp
 
 logger = logging.getLogger(__name__)
@@ -144,11 +149,96 @@ def _pages(fetch: Callable[[int], tuple[list, int]], page_size: int, passes: int
     logger.warning("refund window kept changing while paging; the next run's overlap catches up")
 
 
-def _count(run, counts):
+RUN_COUNTS = ["pages", "rows_new", "rows_updated", "rows_unchanged", "rows_rejected", "rows_cut"]
+RAW_ROW_MAX_CHARS = 20_000
+
+
+@dataclass
+class PageCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    cut: int = 0
+    saved: list[str] = dataclasses.field(
+        default_factory=list
+    )  # platform ids of the rows written or confirmed
+
+
+def _count(run, counts: PageCounts):
     run.pages += 1
-    run.rows_new += counts[0]
-    run.rows_updated += counts[1]
-    run.rows_unchanged += counts[2]
+    run.rows_new += counts.new
+    run.rows_updated += counts.updated
+    run.rows_unchanged += counts.unchanged
+    run.rows_rejected += counts.rejected
+    run.rows_cut += counts.cut
+
+
+def _raw_for_storage(item):
+    """JD's row as ops will read it: secret-looking keys blanked (JD's rows carry none, but this
+    table must never hold one), NUL shown as text (PostgreSQL's jsonb refuses it)."""
+    if isinstance(item, dict):
+        return {_visible(k): ("***" if k in SECRET_PARAMS else _raw_for_storage(v)) for k, v in item.items()}
+    if isinstance(item, list):
+        return [_raw_for_storage(v) for v in item]
+    return _visible(item) if isinstance(item, str) else item
+
+
+def _visible(text: str) -> str:
+    return text.replace("\x00", "\\u0000")
+
+
+def _stored_raw(item) -> dict:
+    item = _raw_for_storage(item)
+    text = json.dumps(item, ensure_ascii=False, default=str)
+    if len(text) > RAW_ROW_MAX_CHARS:
+        return {"truncated": text[:RAW_ROW_MAX_CHARS]}
+    return item if isinstance(item, dict) else {"row": item}
+
+
+class _SetAside:
+    """The rows of one page that were set aside or cut, written in the page's own transaction.
+
+    A run can meet the same row twice (the refund sync reads by applyTime, then by checkTime; a
+    window whose total moved is walked again): it is recorded once per run."""
+
+    def __init__(self, run, shop, kind):
+        self.run, self.shop, self.kind = run, shop, kind
+        self.rows: list[SyncRejectedRow] = []
+        self.seen = run.__dict__.setdefault("_set_aside_seen", set())
+
+    def add(self, outcome, item, reason):
+        platform_id = mapping.platform_id(item, "orderId" if self.kind == SyncKind.ORDERS else "id")
+        key = (self.kind, outcome, platform_id, reason)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.rows.append(
+            SyncRejectedRow(
+                run=self.run,
+                shop=self.shop,
+                kind=self.kind,
+                outcome=outcome,
+                platform_id=platform_id,
+                reason=_visible(reason),
+                raw=_stored_raw(item),
+            )
+        )
+
+    def save(self, counts: PageCounts):
+        if self.rows:
+            SyncRejectedRow.objects.bulk_create(self.rows)
+            for row in self.rows:
+                if row.outcome == SyncRowOutcome.REJECTED:
+                    counts.rejected += 1
+                else:
+                    counts.cut += 1
+            logger.warning(
+                "platform sync set aside shop=%s kind=%s rows=%d",
+                self.shop.shop_no,
+                self.kind,
+                len(self.rows),
+            )
 
 
 def _sync_orders(client, shop, run, start, end):
@@ -170,8 +260,8 @@ def _sync_orders(client, shop, run, start, end):
 
     for items in _pages(fetch, ORDER_PAGE_SIZE):
         if items:
-            _count(run, upsert_orders(shop, items))
-    run.save(update_fields=["pages", "rows_new", "rows_updated", "rows_unchanged"])
+            _count(run, upsert_orders(shop, items, run=run))
+    run.save(update_fields=RUN_COUNTS)
 
 
 def _sync_refunds(client, shop, run, start, end):
@@ -195,9 +285,10 @@ def _sync_refunds(client, shop, run, start, end):
 
         for items in _pages(fetch, REFUND_PAGE_SIZE):
             if items:
-                _count(run, upsert_refunds(shop, items))
-                _intercept(shop, refund_no__in=[str(item["id"]) for item in items])
-        run.save(update_fields=["pages", "rows_new", "rows_updated", "rows_unchanged"])
+                counts = upsert_refunds(shop, items, run=run)
+                _count(run, counts)
+                _intercept(shop, refund_no__in=counts.saved)
+        run.save(update_fields=RUN_COUNTS)
 
 
 # --- upserts: one transaction per page, a few queries per page whatever its size -----------------
@@ -226,17 +317,23 @@ def _merge(obj, fields: dict, *, status_field: str, reason: str, events: list, u
     return True
 
 
-def upsert_orders(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
+def upsert_orders(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
+    # Validation happens here, in memory, before the page's transaction: a bad row costs no query.
     incoming = {}
+    set_aside = _SetAside(run, shop, SyncKind.ORDERS)
     for item in items:
-        fields = mapping.order_fields(item)
-        coupons = mapping.coupons_by_sku(item)
-        lines = [
-            mapping.line_fields(item["orderId"], line, coupons) for line in item.get("itemInfoList") or []
-        ]
+        try:
+            fields, lines, notes = mapping.order_with_lines(item)
+        except mapping.BadRow as problem:
+            set_aside.add(SyncRowOutcome.REJECTED, item, problem.reason)
+            continue
+        if notes:
+            set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
         incoming[fields["tid"]] = (fields, lines)
     new = updated = unchanged = 0
+    counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
+        set_aside.save(counts)
         # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
         existing = {o.tid: o for o in lock_orders(Order.objects.filter(shop=shop, tid__in=incoming))}
         oids = [line["oid"] for _, lines in incoming.values() for line in lines]
@@ -287,7 +384,8 @@ def upsert_orders(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
             OrderLine.objects.bulk_update(changed_lines, list(line_fields))
         Event.objects.bulk_create(events)
         _link_refunds(shop, [o for o in to_create], new_lines)
-    return new, updated, unchanged
+    counts.new, counts.updated, counts.unchanged = new, updated, unchanged
+    return counts
 
 
 def _link_refunds(shop, new_orders, new_lines):
@@ -318,13 +416,23 @@ def _is_stale(local_modified, incoming_modified) -> bool:
     return bool(local_modified and incoming_modified and incoming_modified < local_modified)
 
 
-def upsert_refunds(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
+def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
     incoming = {}
+    set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
     for item in items:
-        fields = mapping.refund_fields(item)
+        notes: list[str] = []
+        try:
+            fields = mapping.refund_fields(item, notes)
+        except mapping.BadRow as problem:
+            set_aside.add(SyncRowOutcome.REJECTED, item, problem.reason)
+            continue
+        if notes:
+            set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
         incoming[fields["refund_no"]] = fields
     new = updated = unchanged = 0
+    counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
+        set_aside.save(counts)
         existing = {
             r.refund_no: r
             for r in lock_raw_refunds(RawRefund.objects.filter(shop=shop, refund_no__in=incoming))
@@ -372,7 +480,8 @@ def upsert_refunds(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
         # New slips get no event of their own: their 下载时间 and the run (同步记录) say when and how
         # they arrived, and a per-row event would double the write cost of every downloaded page.
         Event.objects.bulk_create(events)
-    return new, updated, unchanged
+    counts.new, counts.updated, counts.unchanged = new, updated, unchanged
+    return counts
 
 
 def shops_to_sync():
