@@ -69,6 +69,7 @@ def merged_order_status(local: int | None, incoming: int) -> int:
 # wrong; the sync sets that row aside (SyncRejectedRow) and saves the others. Lengths come from the
 # columns themselves, so a widened column is followed here without a second edit.
 MAX_AMOUNT = Decimal("9999999999.99")  # max_digits=12, decimal_places=2 on every amount column
+MAX_QUANTITY = 2**31 - 1  # PositiveIntegerField is a 4-byte integer on PostgreSQL
 SHOWN_VALUE_CHARS = 40
 
 
@@ -148,7 +149,16 @@ def text(label: str, key: str, value, notes: list, max_length: int | None = None
     return result
 
 
-def integer(label: str, key: str, value, *, default: int, low: int | None = None, choices=None) -> int:
+def integer(
+    label: str,
+    key: str,
+    value,
+    *,
+    default: int,
+    low: int | None = None,
+    high: int | None = None,
+    choices=None,
+) -> int:
     if value is None or value == "":
         return default
     if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
@@ -159,6 +169,8 @@ def integer(label: str, key: str, value, *, default: int, low: int | None = None
         raise _bad(label, key, value, "应为整数") from None
     if low is not None and number < low:
         raise _bad(label, key, value, f"不能小于 {low}")
+    if high is not None and number > high:
+        raise _bad(label, key, value, f"不能大于 {high}")
     if choices is not None and number not in choices:
         # An unknown code is never guessed: mapped to a default it could start a writeback JD
         # would not expect.
@@ -171,10 +183,9 @@ def _amount(label: str, key: str, value, amount: Decimal) -> Decimal:
         raise _bad(label, key, value, "应为金额数字")
     if amount < 0:
         raise _bad(label, key, value, "金额不能为负数")
-    amount = amount.quantize(Decimal("0.01"))
-    if amount > MAX_AMOUNT:
+    if amount > MAX_AMOUNT:  # before quantize, which cannot represent a huge value at 0.01
         raise _bad(label, key, value, f"金额超过 {MAX_AMOUNT}")
-    return amount
+    return amount.quantize(Decimal("0.01"))
 
 
 def yuan_amount(label: str, key: str, value) -> Decimal:
@@ -294,9 +305,13 @@ def line_fields(order_id, item, coupons: dict, notes: list | None = None) -> dic
     notes = [] if notes is None else notes
     item = _mapping("子订单", "itemInfoList[]", item)
     sku = identifier("SKU", "itemInfoList.skuId", item.get("skuId"), _column(OrderLine, "spec_no"))
-    num = integer("数量", "itemInfoList.itemTotal", item.get("itemTotal"), default=1, low=1)
+    num = integer(
+        "数量", "itemInfoList.itemTotal", item.get("itemTotal"), default=1, low=1, high=MAX_QUANTITY
+    )
     price = yuan_amount("单价", "itemInfoList.jdPrice", item.get("jdPrice"))
     discount = coupons.get(sku, Decimal("0"))
+    if discount > MAX_AMOUNT:
+        raise _bad("优惠分摊", "couponDetailList.couponPrice", str(discount), f"金额超过 {MAX_AMOUNT}")
     paid = price * num - discount
     if paid > MAX_AMOUNT:
         raise _bad("实付分摊", "itemInfoList.jdPrice×itemTotal", f"{price}×{num}", f"金额超过 {MAX_AMOUNT}")
@@ -388,7 +403,7 @@ def refund_fields(item, notes: list | None = None) -> dict:
         "reason": text("退款原因", "reason", item.get("reason"), notes, _column(RawRefund, "reason")),
         "description": text("买家描述", "buyerDesc", item.get("buyerDesc"), notes),
         "refund_amount": fen_amount("退款金额(分)", "applyRefundSum", item.get("applyRefundSum")),
-        "num": integer("退款数量", "num", item.get("num"), default=1, low=1),
+        "num": integer("退款数量", "num", item.get("num"), default=1, low=1, high=MAX_QUANTITY),
         "buyer_nick": buyer,
         "apply_time": apply_time,
         "check_time": check_time,

@@ -35,7 +35,7 @@ from refunds.models import RawRefund
 from refunds.services import raw_refund_intercept
 
 from . import mapping
-from .errors import JosError
+from .errors import JosError, JosProtocolError
 from .jos import SECRET_PARAMS, JosClient, check_business_result
 from .models import SyncCursor, SyncKind, SyncRejectedRow, SyncRowOutcome, SyncRun, SyncRunStatus
 from .signing import jd_timestamp
@@ -113,8 +113,14 @@ def _finish(run, cursor, error: JosError | None = None, unexpected=False):
     run.finished_at = timezone.now()
     if error is not None or unexpected:
         run.status = SyncRunStatus.FAILED
-        run.error_code = error.code if error else "UNEXPECTED"
-        run.error = (error.user_message if error else "同步时发生内部错误，请查看服务日志")[:500]
+        # Both come from JD (its error code, its description inside the message): cut to the
+        # columns, or recording the failure would itself fail on PostgreSQL and keep the shop's lease.
+        run.error_code = (error.code if error else "UNEXPECTED")[
+            : SyncRun._meta.get_field("error_code").max_length
+        ]
+        run.error = (error.user_message if error else "同步时发生内部错误，请查看服务日志")[
+            : SyncRun._meta.get_field("error").max_length
+        ]
     else:
         run.status = SyncRunStatus.SUCCEEDED
     run.save()
@@ -163,6 +169,19 @@ class PageCounts:
     saved: list[str] = dataclasses.field(
         default_factory=list
     )  # platform ids of the rows written or confirmed
+
+
+def _rows_and_total(result: dict, rows_key: str, total_key: str) -> tuple[list, int]:
+    """A page's rows and the window's total. A bad row is set aside later; a page whose list or
+    total cannot be read at all is an unreadable answer: the run fails with this reason, keeps its
+    cursor, and the next run asks again."""
+    rows = result.get(rows_key) or []
+    total = result.get(total_key) or 0
+    if not isinstance(rows, list) or isinstance(total, bool) or not str(total).strip().isdigit():
+        raise JosProtocolError(
+            f"京东接口返回的 {rows_key}/{total_key} 无法识别（{str(rows)[:40]} / {str(total)[:40]}），下次同步时自动重试"
+        )
+    return rows, int(str(total).strip())
 
 
 def _count(run, counts: PageCounts):
@@ -256,7 +275,7 @@ def _sync_orders(client, shop, run, start, end):
             },
         )
         result = check_business_result(payload, "searchorderinfo_result")
-        return result.get("orderInfoList") or [], int(result.get("orderTotal") or 0)
+        return _rows_and_total(result, "orderInfoList", "orderTotal")
 
     for items in _pages(fetch, ORDER_PAGE_SIZE):
         if items:
@@ -281,7 +300,7 @@ def _sync_refunds(client, shop, run, start, end):
                 },
             )
             result = check_business_result(payload, "queryResult")
-            return result.get("result") or [], int(result.get("totalCount") or 0)
+            return _rows_and_total(result, "result", "totalCount")
 
         for items in _pages(fetch, REFUND_PAGE_SIZE):
             if items:

@@ -5,7 +5,8 @@ import pytest
 
 from core.audit import events_for
 from refunds.reasons import COMMON_REASONS
-from sa_sync.models import AutoWritebackRule
+from sa_sync.models import AutoWritebackRule, SyncCursor, SyncKind, SyncRunStatus
+from sa_sync.platform_sync import shop_sync
 
 from .factories import ShopFactory
 
@@ -39,3 +40,18 @@ def test_a_rule_with_all_ten_standard_reasons_saves(client, ops_user):
     assert rule.reasons == COMMON_REASONS
     event = events_for(rule).get(field="reasons")
     assert all(reason in event.to_state for reason in COMMON_REASONS)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_long_error_code_from_jd_is_recorded_on_the_run_and_frees_the_shop(sandbox, jd):
+    code = "E" * 100  # JD's codes are its own text: nothing bounds them
+    sandbox.set_faults(app_key=jd.app_key, fail_next=[{"kind": "jos", "code": code}])
+
+    run = shop_sync(jd, kind=SyncKind.REFUNDS)
+
+    run.refresh_from_db()
+    assert run.status == SyncRunStatus.FAILED and run.error_code == code[:32]
+    assert code[:32] in run.error
+    assert SyncCursor.objects.get(shop=jd, kind=SyncKind.REFUNDS).running_since is None
+    assert shop_sync(jd, kind=SyncKind.REFUNDS).status == SyncRunStatus.SUCCEEDED  # not locked out

@@ -49,6 +49,12 @@ REFUND_CASES = {
         ["买家账号", "buyerId", "128"],
     ),
     "sku is an object": ({"set": {"skuId": {"id": 1}}}, ["SKU", "skuId", "应为文字"]),
+    "quantity past the column": ({"set": {"num": 10**12}}, ["退款数量", "num", "不能大于"]),
+    "amount past the column": (
+        {"set": {"applyRefundSum": 10**20}},
+        ["退款金额", "applyRefundSum", "金额超过"],
+    ),
+    "negative amount": ({"set": {"applyRefundSum": -100}}, ["退款金额", "applyRefundSum", "不能为负数"]),
 }
 
 
@@ -133,6 +139,14 @@ ORDER_CASES = {
         ["优惠金额", "couponPrice", "五元"],
     ),
     "consignee not an object": ({"set": {"consigneeInfo": "张三"}}, ["收件人信息", "应为对象"]),
+    "amount not finite": (
+        {"set": {"orderTotalPrice": "NaN"}},
+        ["货品总额", "orderTotalPrice", "应为金额数字"],
+    ),
+    "line quantity past the column": (
+        {"set": {"itemInfoList": [{"skuId": "1", "itemTotal": "99999999999", "jdPrice": "1.00"}]}},
+        ["数量", "itemTotal", "不能大于"],
+    ),
 }
 
 
