@@ -100,6 +100,18 @@ def _column(model, name: str) -> int:
     return model._meta.get_field(name).max_length
 
 
+# Read once: a sync maps three rows a millisecond, and each lookup per row shows in bench/sync.py.
+ORDER_LEN = {
+    n: _column(Order, n)
+    for n in ("tid", "platform_status", "buyer_nick", "receiver_name", "receiver_mobile", "receiver_address")
+}
+LINE_LEN = {n: _column(OrderLine, n) for n in ("oid", "goods_no", "spec_no", "goods_name")}
+REFUND_LEN = {n: _column(RawRefund, n) for n in ("refund_no", "tid", "oid", "reason", "buyer_nick")}
+REFUND_TYPES = tuple(RefundType.values)
+JD_REFUND_STATUSES = tuple(REFUND_APPLY_STATUS)
+RETURN_STATES = (0, *RETURN_STATE)
+
+
 def _bad(label: str, key: str, value, problem: str) -> BadRow:
     return BadRow(f"{label}（{key}）{problem}，值为 {shown(value)}")
 
@@ -256,32 +268,30 @@ def order_fields(item, notes: list | None = None) -> dict:
     state = _scalar_text("京东订单状态", "orderState", item.get("orderState"))
     remark = item.get("orderStateRemark") or state
     return {
-        "tid": number_id("订单号", "orderId", item.get("orderId"), _column(Order, "tid")),
+        "tid": number_id("订单号", "orderId", item.get("orderId"), ORDER_LEN["tid"]),
         # An order state we do not know yet starts at 待客审: the ERP's own flow takes it from there.
         "status": JD_ORDER_STATE.get(state, OrderStatus.AWAITING_CS_REVIEW),
         "platform_status": text(
-            "平台订单状态", "orderStateRemark", remark, notes, _column(Order, "platform_status")
+            "平台订单状态", "orderStateRemark", remark, notes, ORDER_LEN["platform_status"]
         ),
         "pay_type": PayType.COD
         if _scalar_text("支付方式", "payType", item.get("payType")).startswith("1")
         else PayType.ONLINE,
         # The buyer's JD account (pin) identifies the buyer: never cut.
-        "buyer_nick": identifier(
-            "买家账号", "pin", item.get("pin"), _column(Order, "buyer_nick"), required=False
-        ),
+        "buyer_nick": identifier("买家账号", "pin", item.get("pin"), ORDER_LEN["buyer_nick"], required=False),
         "receiver_name": text(
             "收件人",
             "consigneeInfo.fullname",
             consignee.get("fullname"),
             notes,
-            _column(Order, "receiver_name"),
+            ORDER_LEN["receiver_name"],
         ),
         # A phone number cut short is another number: a mobile that does not fit is refused, not cut.
         "receiver_mobile": identifier(
             "收件人手机",
             "consigneeInfo.mobile",
             consignee.get("mobile"),
-            _column(Order, "receiver_mobile"),
+            ORDER_LEN["receiver_mobile"],
             required=False,
         ),
         "receiver_address": text(
@@ -289,7 +299,7 @@ def order_fields(item, notes: list | None = None) -> dict:
             "consigneeInfo.fullAddress",
             consignee.get("fullAddress"),
             notes,
-            _column(Order, "receiver_address"),
+            ORDER_LEN["receiver_address"],
         ),
         "goods_amount": yuan_amount("货品总额", "orderTotalPrice", item.get("orderTotalPrice")),
         "discount": yuan_amount("优惠", "sellerDiscount", item.get("sellerDiscount")),
@@ -304,7 +314,7 @@ def order_fields(item, notes: list | None = None) -> dict:
 def line_fields(order_id, item, coupons: dict, notes: list | None = None) -> dict:
     notes = [] if notes is None else notes
     item = _mapping("子订单", "itemInfoList[]", item)
-    sku = identifier("SKU", "itemInfoList.skuId", item.get("skuId"), _column(OrderLine, "spec_no"))
+    sku = identifier("SKU", "itemInfoList.skuId", item.get("skuId"), LINE_LEN["spec_no"])
     num = integer(
         "数量", "itemInfoList.itemTotal", item.get("itemTotal"), default=1, low=1, high=MAX_QUANTITY
     )
@@ -316,22 +326,22 @@ def line_fields(order_id, item, coupons: dict, notes: list | None = None) -> dic
     if paid > MAX_AMOUNT:
         raise _bad("实付分摊", "itemInfoList.jdPrice×itemTotal", f"{price}×{num}", f"金额超过 {MAX_AMOUNT}")
     return {
-        "oid": identifier("原始子单号", "orderId-skuId", oid_for(order_id, sku), _column(OrderLine, "oid")),
+        "oid": identifier("原始子单号", "orderId-skuId", oid_for(order_id, sku), LINE_LEN["oid"]),
         "goods_no": identifier(
             "货品编号",
             "itemInfoList.wareId",
             item.get("wareId"),
-            _column(OrderLine, "goods_no"),
+            LINE_LEN["goods_no"],
             required=False,
         ),
         "spec_no": identifier(
             "规格编号",
             "itemInfoList.outerSkuId",
             item.get("outerSkuId") or sku,
-            _column(OrderLine, "spec_no"),
+            LINE_LEN["spec_no"],
         ),
         "goods_name": text(
-            "货品名称", "itemInfoList.skuName", item.get("skuName"), notes, _column(OrderLine, "goods_name")
+            "货品名称", "itemInfoList.skuName", item.get("skuName"), notes, LINE_LEN["goods_name"]
         ),
         "num": num,
         "price": price,
@@ -373,20 +383,18 @@ def refund_fields(item, notes: list | None = None) -> dict:
     """One queryPageList row → RawRefund fields. Raises BadRow; `notes` gets what was cut."""
     notes = [] if notes is None else notes
     item = _mapping("退款单", "result[]", item)
-    refund_no = number_id("退款单号", "id", item.get("id"), _column(RawRefund, "refund_no"))
-    tid = number_id("订单号", "orderId", item.get("orderId"), _column(RawRefund, "tid"))
-    refund_type = integer("退款类型", "afsType", item.get("afsType"), default=1, choices=RefundType.values)
-    jd_status = integer(
-        "京东退款状态", "status", item.get("status"), default=0, choices=list(REFUND_APPLY_STATUS)
-    )
+    refund_no = number_id("退款单号", "id", item.get("id"), REFUND_LEN["refund_no"])
+    tid = number_id("订单号", "orderId", item.get("orderId"), REFUND_LEN["tid"])
+    refund_type = integer("退款类型", "afsType", item.get("afsType"), default=1, choices=REFUND_TYPES)
+    jd_status = integer("京东退款状态", "status", item.get("status"), default=0, choices=JD_REFUND_STATUSES)
     return_state = integer(
-        "退货状态", "returnState", item.get("returnState"), default=0, choices=[0, *RETURN_STATE]
+        "退货状态", "returnState", item.get("returnState"), default=0, choices=RETURN_STATES
     )
-    sku = identifier("SKU", "skuId", item.get("skuId"), _column(OrderLine, "spec_no"), required=False)
+    sku = identifier("SKU", "skuId", item.get("skuId"), LINE_LEN["spec_no"], required=False)
     # buyerName is a display name (cut if long); buyerId is the account (an id: refused if long).
-    buyer_name = text("买家姓名", "buyerName", item.get("buyerName"), notes, _column(RawRefund, "buyer_nick"))
+    buyer_name = text("买家姓名", "buyerName", item.get("buyerName"), notes, REFUND_LEN["buyer_nick"])
     buyer = buyer_name or identifier(
-        "买家账号", "buyerId", item.get("buyerId"), _column(RawRefund, "buyer_nick"), required=False
+        "买家账号", "buyerId", item.get("buyerId"), REFUND_LEN["buyer_nick"], required=False
     )
     apply_time = timestamp("申请时间", "applyTime", item.get("applyTime"))
     check_time = timestamp("审核时间", "checkTime", item.get("checkTime"))
@@ -394,13 +402,11 @@ def refund_fields(item, notes: list | None = None) -> dict:
     return {
         "refund_no": refund_no,
         "tid": tid,
-        "oid": identifier("原始子单号", "orderId-skuId", oid_for(tid, sku), _column(RawRefund, "oid"))
-        if sku
-        else "",
+        "oid": identifier("原始子单号", "orderId-skuId", oid_for(tid, sku), REFUND_LEN["oid"]) if sku else "",
         "refund_type": refund_type,
         "platform_status": platform_status_for(jd_status, refund_type, return_state),
         "platform_status_code": str(jd_status),
-        "reason": text("退款原因", "reason", item.get("reason"), notes, _column(RawRefund, "reason")),
+        "reason": text("退款原因", "reason", item.get("reason"), notes, REFUND_LEN["reason"]),
         "description": text("买家描述", "buyerDesc", item.get("buyerDesc"), notes),
         "refund_amount": fen_amount("退款金额(分)", "applyRefundSum", item.get("applyRefundSum")),
         "num": integer("退款数量", "num", item.get("num"), default=1, low=1, high=MAX_QUANTITY),

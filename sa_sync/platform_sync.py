@@ -166,9 +166,8 @@ class PageCounts:
     unchanged: int = 0
     rejected: int = 0
     cut: int = 0
-    saved: list[str] = dataclasses.field(
-        default_factory=list
-    )  # platform ids of the rows written or confirmed
+    # The platform ids of the page's rows that were stored (or found unchanged), not set aside.
+    saved: list[str] = dataclasses.field(default_factory=list)
 
 
 def _rows_and_total(result: dict, rows_key: str, total_key: str) -> tuple[list, int]:
