@@ -37,13 +37,19 @@ def build_event(
     return Event(
         content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True),
         object_id=subject.pk,
-        action=action,
-        field=field,
+        # Labels and field names come from code and fit; cut rather than fail a state change over
+        # its log line if one ever does not (PostgreSQL refuses an over-long varchar).
+        action=_fit("action", action),
+        field=_fit("field", field),
         from_state=str(from_state if from_state is not None else ""),
         to_state=str(to_state if to_state is not None else ""),
         reason=reason or "",
         **actor_fields(by),
     )
+
+
+def _fit(name: str, value: str) -> str:
+    return str(value or "")[: Event._meta.get_field(name).max_length]
 
 
 _batch = threading.local()

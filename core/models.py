@@ -15,8 +15,10 @@ class Event(models.Model):
     subject = GenericForeignKey("content_type", "object_id")
     action = models.CharField("操作", max_length=64)
     field = models.CharField("字段", max_length=64, blank=True)
-    from_state = models.CharField("原状态", max_length=64, blank=True)
-    to_state = models.CharField("新状态", max_length=64, blank=True)
+    # Text, not varchar: a state can be a list the user typed (a rule's reasons: all ten standard
+    # ones joined are 68 characters, and ops may add their own), so no length is "long enough".
+    from_state = models.TextField("原状态", blank=True)
+    to_state = models.TextField("新状态", blank=True)
     reason = models.TextField("原因/说明", blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name="操作人"

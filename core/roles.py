@@ -19,6 +19,7 @@ ROLE_PERMISSIONS = {
         "orders.add_shop",
         "orders.change_shop",
         "sa_sync.view_syncrun",
+        "sa_sync.view_syncrejectedrow",
         "django_celery_beat.view_periodictask",
         "orders.view_order",
         "orders.view_orderline",

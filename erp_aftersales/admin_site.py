@@ -12,6 +12,7 @@ MENU = [
             "sa_sync.AutoWritebackRule",
             "sa_sync.AutoWritebackRun",
             "sa_sync.SyncRun",
+            "sa_sync.SyncRejectedRow",
             "django_celery_beat.PeriodicTask",
         ],
     ),

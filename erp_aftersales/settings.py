@@ -164,6 +164,10 @@ JOS_ENDPOINT = os.environ.get("JOS_ENDPOINT", f"http://{SANDBOX_HOST}:{SANDBOX_P
 JOS_TIMEOUT_SECONDS = env_float("JOS_TIMEOUT_SECONDS", 10.0)
 JOS_MAX_RETRIES = env_int("JOS_MAX_RETRIES", 3)
 JOS_RATE_LIMIT_PER_SECOND = env_int("JOS_RATE_LIMIT_PER_SECOND", 20)
+# The most a JOS answer may hold, read as a stream: past it the call fails instead of the process
+# holding it all (a 200 MB answer once took a writeback worker to 5-8 GB). A page of 100 orders is
+# well under 1 MB.
+JOS_MAX_RESPONSE_BYTES = env_int("JOS_MAX_RESPONSE_BYTES", 8 * 1024 * 1024)
 JOS_WRITEBACK_METHOD = os.environ.get(
     "JOS_WRITEBACK_METHOD", "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
 )

@@ -7,6 +7,7 @@ from django.utils.timezone import localtime
 from core.admin_utils import EventLogMixin, PlatformDataAdmin, badge, exact_search
 from core.audit import record_event
 from refunds.services import raw_refund_confirm_interception
+from sa_sync.admin import rejected_rows_link
 from sa_sync.models import SyncRun
 from sa_sync.selectors import latest_run_fields
 
@@ -131,7 +132,7 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
             return "尚未同步"
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     localtime(r.started_at).strftime("%Y-%m-%d %H:%M:%S"),
@@ -140,6 +141,7 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
                     r.pages,
                     r.rows_new,
                     r.rows_updated,
+                    rejected_rows_link(r.rows_rejected, run__id__exact=r.pk, outcome__exact="rejected"),
                     r.error or "-",
                 )
                 for r in runs
@@ -147,7 +149,7 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
         )
         return format_html(
             "<table><thead><tr><th>开始</th><th>内容</th><th>结果</th><th>页数</th><th>新增</th><th>更新</th>"
-            "<th>错误</th></tr></thead><tbody>{}</tbody></table>",
+            "<th>异常未保存</th><th>错误</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
 

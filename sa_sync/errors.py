@@ -145,6 +145,29 @@ class JosProtocolError(JosError):
         super().__init__(user_message, **kwargs)
 
 
+class JosResponseTooLargeError(JosProtocolError):
+    """JD's answer is larger than JOS_MAX_RESPONSE_BYTES: reading stopped there. Not retried: the
+    same call would bring the same answer, and each try costs the reading up to the limit."""
+
+    retryable = False
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"京东接口返回内容超过上限 {_size_text(limit)}（JOS_MAX_RESPONSE_BYTES），已停止读取，本次调用失败；"
+            "请联系管理员检查京东返回的数据，确属正常时可调大该上限",
+            code="RESPONSE_TOO_LARGE",
+        )
+        self.limit = limit
+
+
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024 and size % (1024 * 1024) == 0:
+        return f"{size // (1024 * 1024)} MB"
+    if size >= 1024 and size % 1024 == 0:
+        return f"{size // 1024} KB"
+    return f"{size} 字节"
+
+
 class JosBusinessError(JosError):
     """The envelope says code "0" but the business result says success: false (e.g. 退款单不存在)."""
 

@@ -29,6 +29,7 @@ from sa_sync.errors import (
     JosConfigurationError,
     JosError,
     JosProtocolError,
+    JosResponseTooLargeError,
     JosTransportError,
     error_from_response,
 )
@@ -141,6 +142,7 @@ class JosClient:
         self._access_token = access_token
         self.timeout = float(settings.JOS_TIMEOUT_SECONDS if timeout is None else timeout)
         self.max_retries = int(settings.JOS_MAX_RETRIES if max_retries is None else max_retries)
+        self.max_response_bytes = int(settings.JOS_MAX_RESPONSE_BYTES)
         self.rate_limiter = rate_limiter
         self.sleep = sleep
         self._http = http  # tests inject an httpx.Client with a MockTransport
@@ -234,22 +236,25 @@ class JosClient:
         self.last_request = redact(form)
         http = self._http or http_client()
         try:
-            response = http.post(
+            # Streamed, so an answer past the limit is never held whole (see `_read_capped`).
+            with http.stream(
+                "POST",
                 self.endpoint,
                 data=form,
                 timeout=httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT),
-            )
+            ) as response:
+                if response.status_code >= 300:
+                    raise JosTransportError.for_status(response.status_code)
+                content = _read_capped(response, self.max_response_bytes)
         except httpx.TimeoutException as exc:
             raise JosTransportError.timeout() from exc
         except httpx.TransportError as exc:
             raise JosTransportError.connection() from exc
-        if response.status_code >= 300:
-            raise JosTransportError.for_status(response.status_code)
-        return self._parse(method, response, secrets=(self._app_secret, self._access_token, form["sign"]))
+        return self._parse(method, content, secrets=(self._app_secret, self._access_token, form["sign"]))
 
-    def _parse(self, method: str, response: httpx.Response, secrets) -> dict:
+    def _parse(self, method: str, content: bytes, secrets) -> dict:
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError as exc:
             raise JosProtocolError() from exc
         if not isinstance(body, dict):
@@ -267,6 +272,20 @@ class JosClient:
             # Some gateways report errors inside the method's envelope: same table, same meaning.
             raise error_from_response(code, inner.get("zh_desc"), inner.get("en_desc"), secrets=secrets)
         return inner
+
+
+def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The body, or JosResponseTooLargeError as soon as it is known to pass `limit` bytes (counted
+    after decompression: a small gzip can unpack huge). Closing the stream early drops the rest."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit and not response.headers.get("Content-Encoding"):
+        raise JosResponseTooLargeError(limit)
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise JosResponseTooLargeError(limit)
+    return bytes(body)
 
 
 def _ms_since(start: float) -> int:

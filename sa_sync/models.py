@@ -64,6 +64,8 @@ class SyncRun(models.Model):
     rows_new = models.PositiveIntegerField("新增", default=0)
     rows_updated = models.PositiveIntegerField("更新", default=0)
     rows_unchanged = models.PositiveIntegerField("无变化", default=0)
+    rows_rejected = models.PositiveIntegerField("异常未保存", default=0)
+    rows_cut = models.PositiveIntegerField("截断后保存", default=0)
     error_code = models.CharField("错误码", max_length=32, blank=True)
     error = models.CharField("错误", max_length=500, blank=True)
 
@@ -81,6 +83,42 @@ class SyncRun(models.Model):
         if self.finished_at is None:
             return None
         return round((self.finished_at - self.started_at).total_seconds(), 1)
+
+
+class SyncRowOutcome(models.TextChoices):
+    REJECTED = "rejected", "未保存"
+    CUT = "cut", "已保存（超长内容已截断）"
+
+
+class SyncRejectedRow(models.Model):
+    """A JD row the sync could not store as it came, with why: set aside so the rest of the shop's
+    data is saved and the sync moves on, and kept for ops to see and take up with JD.
+
+    `raw` is the row as JD sent it (JD's rows carry no credentials; secret-looking keys are blanked
+    anyway). A row JD corrects later is simply downloaded again by a later run."""
+
+    run = models.ForeignKey(
+        SyncRun, on_delete=models.CASCADE, related_name="rejected_rows", verbose_name="同步记录"
+    )
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", verbose_name="店铺")
+    kind = models.CharField("同步内容", max_length=16, choices=SyncKind.choices)
+    outcome = models.CharField("处理", max_length=16, choices=SyncRowOutcome.choices)
+    platform_id = models.CharField("平台单号", max_length=64, blank=True, help_text="京东的订单号或退款单号")
+    reason = models.TextField("原因")
+    raw = models.JSONField("京东原始数据", default=dict, blank=True)
+    created_at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "同步异常数据"
+        verbose_name_plural = "同步异常数据"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["shop", "outcome", "-id"], name="syncrejected_shop_idx"),
+            models.Index(fields=["platform_id"], name="syncrejected_platform_id_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.shop} {self.get_kind_display()} {self.platform_id or '（无单号）'} {self.get_outcome_display()}"
 
 
 # --- the writeback (退款回传): background jobs and every attempt ------------------------------

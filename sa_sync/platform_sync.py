@@ -4,14 +4,19 @@ A run owns its (shop, kind) through a lease on SyncCursor, walks the window sinc
 completed one (with an overlap, because JD's clocks and our paging can miss a row at an edge) in
 chunks, page by page; each page is one transaction, and the cursor moves only past completed chunks.
 A run that fails half-way leaves every page it wrote consistent and the next run repeats the rest.
+A row JD sends malformed is set aside with its reason (SyncRejectedRow) and the rest of its page saved:
+one bad row never stops a shop's sync, and the cursor moves past it.
 Network calls happen outside any transaction; the next page is fetched while this one is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -30,9 +35,9 @@ from refunds.models import RawRefund
 from refunds.services import raw_refund_intercept
 
 from . import mapping
-from .errors import JosError
-from .jos import JosClient, check_business_result
-from .models import SyncCursor, SyncKind, SyncRun, SyncRunStatus
+from .errors import JosError, JosProtocolError
+from .jos import SECRET_PARAMS, JosClient, check_business_result
+from .models import SyncCursor, SyncKind, SyncRejectedRow, SyncRowOutcome, SyncRun, SyncRunStatus
 from .signing import jd_timestamp
 
 logger = logging.getLogger(__name__)
@@ -108,8 +113,14 @@ def _finish(run, cursor, error: JosError | None = None, unexpected=False):
     run.finished_at = timezone.now()
     if error is not None or unexpected:
         run.status = SyncRunStatus.FAILED
-        run.error_code = error.code if error else "UNEXPECTED"
-        run.error = (error.user_message if error else "同步时发生内部错误，请查看服务日志")[:500]
+        # Both come from JD (its error code, its description inside the message): cut to the
+        # columns, or recording the failure would itself fail on PostgreSQL and keep the shop's lease.
+        run.error_code = (error.code if error else "UNEXPECTED")[
+            : SyncRun._meta.get_field("error_code").max_length
+        ]
+        run.error = (error.user_message if error else "同步时发生内部错误，请查看服务日志")[
+            : SyncRun._meta.get_field("error").max_length
+        ]
     else:
         run.status = SyncRunStatus.SUCCEEDED
     run.save()
@@ -144,11 +155,108 @@ def _pages(fetch: Callable[[int], tuple[list, int]], page_size: int, passes: int
     logger.warning("refund window kept changing while paging; the next run's overlap catches up")
 
 
-def _count(run, counts):
+RUN_COUNTS = ["pages", "rows_new", "rows_updated", "rows_unchanged", "rows_rejected", "rows_cut"]
+RAW_ROW_MAX_CHARS = 20_000
+
+
+@dataclass
+class PageCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    cut: int = 0
+    # The platform ids of the page's rows that were stored (or found unchanged), not set aside.
+    saved: list[str] = dataclasses.field(default_factory=list)
+
+
+def _rows_and_total(result: dict, rows_key: str, total_key: str) -> tuple[list, int]:
+    """A page's rows and the window's total. A bad row is set aside later; a page whose list or
+    total cannot be read at all is an unreadable answer: the run fails with this reason, keeps its
+    cursor, and the next run asks again."""
+    rows = result.get(rows_key) or []
+    total = result.get(total_key) or 0
+    if not isinstance(rows, list) or isinstance(total, bool) or not str(total).strip().isdigit():
+        raise JosProtocolError(
+            f"京东接口返回的 {rows_key}/{total_key} 无法识别（{str(rows)[:40]} / {str(total)[:40]}），下次同步时自动重试"
+        )
+    return rows, int(str(total).strip())
+
+
+def _count(run, counts: PageCounts):
     run.pages += 1
-    run.rows_new += counts[0]
-    run.rows_updated += counts[1]
-    run.rows_unchanged += counts[2]
+    run.rows_new += counts.new
+    run.rows_updated += counts.updated
+    run.rows_unchanged += counts.unchanged
+    run.rows_rejected += counts.rejected
+    run.rows_cut += counts.cut
+
+
+def _raw_for_storage(item):
+    """JD's row as ops will read it: secret-looking keys blanked (JD's rows carry none, but this
+    table must never hold one), NUL shown as text (PostgreSQL's jsonb refuses it)."""
+    if isinstance(item, dict):
+        return {_visible(k): ("***" if k in SECRET_PARAMS else _raw_for_storage(v)) for k, v in item.items()}
+    if isinstance(item, list):
+        return [_raw_for_storage(v) for v in item]
+    return _visible(item) if isinstance(item, str) else item
+
+
+def _visible(text: str) -> str:
+    return text.replace("\x00", "\\u0000")
+
+
+def _stored_raw(item) -> dict:
+    item = _raw_for_storage(item)
+    text = json.dumps(item, ensure_ascii=False, default=str)
+    if len(text) > RAW_ROW_MAX_CHARS:
+        return {"truncated": text[:RAW_ROW_MAX_CHARS]}
+    return item if isinstance(item, dict) else {"row": item}
+
+
+class _SetAside:
+    """The rows of one page that were set aside or cut, written in the page's own transaction.
+
+    A run can meet the same row twice (the refund sync reads by applyTime, then by checkTime; a
+    window whose total moved is walked again): it is recorded once per run."""
+
+    def __init__(self, run, shop, kind):
+        self.run, self.shop, self.kind = run, shop, kind
+        self.rows: list[SyncRejectedRow] = []
+        self.seen = run.__dict__.setdefault("_set_aside_seen", set())
+
+    def add(self, outcome, item, reason):
+        platform_id = mapping.platform_id(item, "orderId" if self.kind == SyncKind.ORDERS else "id")
+        key = (self.kind, outcome, platform_id, reason)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.rows.append(
+            SyncRejectedRow(
+                run=self.run,
+                shop=self.shop,
+                kind=self.kind,
+                outcome=outcome,
+                platform_id=platform_id,
+                reason=_visible(reason),
+                raw=_stored_raw(item),
+            )
+        )
+
+    def save(self, counts: PageCounts):
+        if self.rows:
+            SyncRejectedRow.objects.bulk_create(self.rows)
+            for row in self.rows:
+                if row.outcome == SyncRowOutcome.REJECTED:
+                    counts.rejected += 1
+                else:
+                    counts.cut += 1
+            logger.warning(
+                "platform sync set aside shop=%s kind=%s rows=%d",
+                self.shop.shop_no,
+                self.kind,
+                len(self.rows),
+            )
 
 
 def _sync_orders(client, shop, run, start, end):
@@ -166,12 +274,12 @@ def _sync_orders(client, shop, run, start, end):
             },
         )
         result = check_business_result(payload, "searchorderinfo_result")
-        return result.get("orderInfoList") or [], int(result.get("orderTotal") or 0)
+        return _rows_and_total(result, "orderInfoList", "orderTotal")
 
     for items in _pages(fetch, ORDER_PAGE_SIZE):
         if items:
-            _count(run, upsert_orders(shop, items))
-    run.save(update_fields=["pages", "rows_new", "rows_updated", "rows_unchanged"])
+            _count(run, upsert_orders(shop, items, run=run))
+    run.save(update_fields=RUN_COUNTS)
 
 
 def _sync_refunds(client, shop, run, start, end):
@@ -191,13 +299,14 @@ def _sync_refunds(client, shop, run, start, end):
                 },
             )
             result = check_business_result(payload, "queryResult")
-            return result.get("result") or [], int(result.get("totalCount") or 0)
+            return _rows_and_total(result, "result", "totalCount")
 
         for items in _pages(fetch, REFUND_PAGE_SIZE):
             if items:
-                _count(run, upsert_refunds(shop, items))
-                _intercept(shop, refund_no__in=[str(item["id"]) for item in items])
-        run.save(update_fields=["pages", "rows_new", "rows_updated", "rows_unchanged"])
+                counts = upsert_refunds(shop, items, run=run)
+                _count(run, counts)
+                _intercept(shop, refund_no__in=counts.saved)
+        run.save(update_fields=RUN_COUNTS)
 
 
 # --- upserts: one transaction per page, a few queries per page whatever its size -----------------
@@ -226,17 +335,23 @@ def _merge(obj, fields: dict, *, status_field: str, reason: str, events: list, u
     return True
 
 
-def upsert_orders(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
+def upsert_orders(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
+    # Validation happens here, in memory, before the page's transaction: a bad row costs no query.
     incoming = {}
+    set_aside = _SetAside(run, shop, SyncKind.ORDERS)
     for item in items:
-        fields = mapping.order_fields(item)
-        coupons = mapping.coupons_by_sku(item)
-        lines = [
-            mapping.line_fields(item["orderId"], line, coupons) for line in item.get("itemInfoList") or []
-        ]
+        try:
+            fields, lines, notes = mapping.order_with_lines(item)
+        except mapping.BadRow as problem:
+            set_aside.add(SyncRowOutcome.REJECTED, item, problem.reason)
+            continue
+        if notes:
+            set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
         incoming[fields["tid"]] = (fields, lines)
     new = updated = unchanged = 0
+    counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
+        set_aside.save(counts)
         # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
         existing = {o.tid: o for o in lock_orders(Order.objects.filter(shop=shop, tid__in=incoming))}
         oids = [line["oid"] for _, lines in incoming.values() for line in lines]
@@ -287,7 +402,8 @@ def upsert_orders(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
             OrderLine.objects.bulk_update(changed_lines, list(line_fields))
         Event.objects.bulk_create(events)
         _link_refunds(shop, [o for o in to_create], new_lines)
-    return new, updated, unchanged
+    counts.new, counts.updated, counts.unchanged = new, updated, unchanged
+    return counts
 
 
 def _link_refunds(shop, new_orders, new_lines):
@@ -318,13 +434,23 @@ def _is_stale(local_modified, incoming_modified) -> bool:
     return bool(local_modified and incoming_modified and incoming_modified < local_modified)
 
 
-def upsert_refunds(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
+def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
     incoming = {}
+    set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
     for item in items:
-        fields = mapping.refund_fields(item)
+        notes: list[str] = []
+        try:
+            fields = mapping.refund_fields(item, notes)
+        except mapping.BadRow as problem:
+            set_aside.add(SyncRowOutcome.REJECTED, item, problem.reason)
+            continue
+        if notes:
+            set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
         incoming[fields["refund_no"]] = fields
     new = updated = unchanged = 0
+    counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
+        set_aside.save(counts)
         existing = {
             r.refund_no: r
             for r in lock_raw_refunds(RawRefund.objects.filter(shop=shop, refund_no__in=incoming))
@@ -372,7 +498,8 @@ def upsert_refunds(shop: Shop, items: list[dict]) -> tuple[int, int, int]:
         # New slips get no event of their own: their 下载时间 and the run (同步记录) say when and how
         # they arrived, and a per-row event would double the write cost of every downloaded page.
         Event.objects.bulk_create(events)
-    return new, updated, unchanged
+    counts.new, counts.updated, counts.unchanged = new, updated, unchanged
+    return counts
 
 
 def shops_to_sync():

@@ -270,6 +270,53 @@ def _inject(state: SandboxState, app_key: str, method: str) -> tuple[tuple[str, 
     return None, hung
 
 
+# --- bad data from JD: what a real gateway has been seen to send ----------------------------------
+ROW_LISTS = ("orderInfoList", "result")  # order.search's rows, queryPageList's and queryById's
+
+
+def _corrupt(payload: dict, rules: list[dict]) -> None:
+    """Patches the answer's rows (copies: the stored data stays as seeded) whose `id` (a refund
+    application) or, for an order, `orderId` is a rule's key."""
+    if not rules:
+        return
+    by_key = {rule["key"]: rule for rule in rules}
+    for result in payload.values():
+        if not isinstance(result, dict):
+            continue
+        for name in ROW_LISTS:
+            rows = result.get(name)
+            if not isinstance(rows, list):
+                continue
+            for index, row in enumerate(rows):
+                key = str(row.get("id", row.get("orderId")))
+                if key in by_key:
+                    rows[index] = _patched(row, by_key[key])
+
+
+def _patched(row: dict, rule: dict) -> dict:
+    row = json.loads(json.dumps(row))
+    for name in rule["unset"]:
+        row.pop(name, None)
+    for path, value in rule["set"].items():
+        *parents, leaf = path.split(".")
+        target = row
+        for parent in parents:
+            child = target.get(parent)
+            if not isinstance(child, dict):
+                child = target[parent] = {}
+            target = child
+        target[leaf] = value
+    return row
+
+
+def _padded(body: bytes, padding: int) -> bytes:
+    """The same answer with a `sandboxPadding` string of `padding` bytes first in the envelope: a
+    client that reads it all holds it all (JD has been seen to answer hundreds of MB)."""
+    if not padding:
+        return body
+    return b'{"sandboxPadding":"' + b"x" * padding + b'",' + body[1:]
+
+
 def _business_params(raw: str | None) -> tuple[dict, str | None]:
     if raw is None or raw == "":
         return {}, None
@@ -320,6 +367,9 @@ def handle(state: SandboxState, params: dict[str, str]) -> Reply:
         repeat = bool(rest and rest[0])
     except BusinessError as error:
         payload, success = failure(error), False
+    faults = state.effective_faults(app_key)
+    _corrupt(payload, faults.get("corrupt_rows", []))
     reply = json_reply({response_key(method): {"code": "0", **payload}})
+    reply.body = _padded(reply.body, faults.get("answer_padding_bytes", 0))
     extra = {"repeat": True} if repeat else {}
     return finish(reply, "hang" if hung else "0", success, **extra)

@@ -37,8 +37,12 @@ FAULT_FIELDS = (
     "hang_seconds",
     "revoked",
     "fail_next",
+    # Bad data from JD (see docs/sandbox.md): rows sent malformed, answers sent huge.
+    "corrupt_rows",
+    "answer_padding_bytes",
 )
 DEFAULT_HANG_SECONDS = 30.0
+MAX_ANSWER_PADDING_BYTES = 1 << 30
 
 
 class InputError(ValueError):
@@ -322,6 +326,20 @@ def _normalize_fail_next(raw, field: str) -> dict:
     return entry
 
 
+def _normalize_corrupt_row(raw, field: str) -> dict:
+    """`{"key": "<refund id or orderId>", "set": {"field" or "a.b": any JSON}, "unset": ["field"]}`:
+    values are sent as given, unchecked: that is the point."""
+    raw = need_dict(raw, field)
+    unknown = set(raw) - {"key", "set", "unset"}
+    if unknown:
+        raise InputError(f"{field}.{sorted(unknown)[0]}", "unknown field")
+    changes = need_dict(raw.get("set", {}), f"{field}.set")
+    unset = raw.get("unset", [])
+    if not isinstance(unset, list) or not all(isinstance(name, str) and name for name in unset):
+        raise InputError(f"{field}.unset", "must be a list of field names")
+    return {"key": as_text(raw.get("key"), f"{field}.key", required=True), "set": changes, "unset": unset}
+
+
 def normalize_faults(raw) -> dict:
     raw = need_dict(raw, "body")
     unknown = set(raw) - set(FAULT_FIELDS) - {"app_key"}
@@ -346,6 +364,15 @@ def normalize_faults(raw) -> dict:
         if not isinstance(raw["revoked"], bool):
             raise InputError("revoked", "must be true or false")
         faults["revoked"] = raw["revoked"]
+    if "corrupt_rows" in raw:
+        rows = raw["corrupt_rows"]
+        if not isinstance(rows, list):
+            raise InputError("corrupt_rows", "must be a list")
+        faults["corrupt_rows"] = [_normalize_corrupt_row(x, f"corrupt_rows[{i}]") for i, x in enumerate(rows)]
+    if "answer_padding_bytes" in raw:
+        faults["answer_padding_bytes"] = as_int(
+            raw["answer_padding_bytes"], "answer_padding_bytes", low=0, high=MAX_ANSWER_PADDING_BYTES
+        )
     if "fail_next" in raw:
         queue = raw["fail_next"]
         if not isinstance(queue, list):
