@@ -8,7 +8,7 @@ from sa_sync.schedules import ensure_recovery_schedule
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sa_sync', '0004_writeback_models_from_refunds'),
+        ('sa_sync', '0005_sync_rejected_rows'),
         ('django_celery_beat', '0019_alter_periodictasks_options'),
     ]
 
