@@ -136,8 +136,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 # A slip claimed for writeback (回传中) by a process that died is taken again after this lease; the
-# recovery sweep (every minute) resumes a background job whose worker stopped beating for the lease
-# plus a minute. Redis redelivers an unacknowledged task after its visibility timeout: it must not be
+# recovery sweep (every minute) resumes a background job whose worker missed three 10-second
+# heartbeats. Redis redelivers an unacknowledged task after its visibility timeout: it must not be
 # shorter than the lease, or a live job would be handed to a second worker mid-way (harmless, since a
 # job with a fresh heartbeat ignores a duplicate, but wasteful). The default lets Redis and the
 # sweep agree: both act about a minute after the lease.

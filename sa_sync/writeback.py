@@ -359,13 +359,24 @@ def writeback_job_run(job_id: int) -> WritebackJob | None:
     with _Heartbeat(job.pk):
         handled = set(WritebackAttempt.objects.filter(job=job).values_list("slip_id", flat=True))
         todo = [i for i in job.slip_ids if i not in handled]
+        abandoned = []
         if resumed:
-            # Only a resumed job waits: the dead worker's claims are its own slips, nobody sends
-            # them. A new job leaves slips someone else is sending to them (正在回传中).
-            _wait_for_abandoned_claims(todo)
+            # The dead worker's claims are this job's own slips (nobody sends them) but the lease
+            # protects them: send everything else first, then wait out the lease and take them over.
+            # A new job does not wait: slips someone else is sending are theirs (正在回传中).
+            abandoned = list(
+                RawRefund.objects.filter(pk__in=todo, writeback_status=WritebackStatus.SENDING)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            todo = [i for i in todo if i not in set(abandoned)]
         by = job.created_by or "系统：批量回传"
         for start in range(0, len(todo), 50):
             refund_writeback(todo[start : start + 50], by=by, trigger=job.trigger, job=job)
+        if abandoned:
+            _wait_for_abandoned_claims(abandoned)
+            for start in range(0, len(abandoned), 50):
+                refund_writeback(abandoned[start : start + 50], by=by, trigger=job.trigger, job=job)
     WritebackJob.objects.filter(pk=job.pk).update(status=WritebackJob.Status.DONE, finished_at=timezone.now())
     job.refresh_from_db()
     return job
@@ -446,7 +457,8 @@ def writeback_recover(now=None) -> Recovery:
         jobs = WritebackJob.objects.select_for_update(skip_locked=True).filter(
             Q(status=WritebackJob.Status.RUNNING, heartbeat_at__lte=dead_beat)
             | Q(status=WritebackJob.Status.RUNNING, heartbeat_at__isnull=True)
-            | Q(status=WritebackJob.Status.QUEUED, created_at__lte=long_ago)
+            | Q(status=WritebackJob.Status.QUEUED, created_at__lte=long_ago, heartbeat_at__isnull=True)
+            | Q(status=WritebackJob.Status.QUEUED, heartbeat_at__lte=long_ago)
             | Q(status=WritebackJob.Status.INTERRUPTED, heartbeat_at__lte=long_ago)
         )
         for job in jobs.order_by("pk"):

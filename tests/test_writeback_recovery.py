@@ -92,3 +92,25 @@ def test_a_slip_abandoned_outside_any_job_ends_failed_and_retryable(jd):
     assert stuck.writeback_status == WritebackStatus.FAILED and "结果未知" in stuck.writeback_message
     assert stuck.next_attempt_at is not None
     assert fresh.writeback_status == WritebackStatus.SENDING
+
+
+def test_a_resumed_job_sends_the_rest_before_it_waits_for_abandoned_slips(sandbox, jd, monkeypatch):
+    """Only the dead worker's own claims wait for the lease; the rest of the job goes out at once."""
+    abandoned, rest = claimed(slip_for(jd)), [slip_for(jd) for _ in range(3)]
+    seed_applications(sandbox, [abandoned, *rest])
+    sent_before_waiting = []
+
+    def wait(slip_ids):
+        sent_before_waiting.extend(str(c["params"]["refId"]) for c in writebacks(sandbox))
+        assert slip_ids == [abandoned.pk]
+        RawRefund.objects.filter(pk=abandoned.pk).update(
+            writeback_claimed_at=timezone.now() - WRITEBACK_LEASE - timedelta(seconds=1)
+        )
+
+    monkeypatch.setattr(sa_sync.writeback, "_wait_for_abandoned_claims", wait)
+    job = WritebackJob.objects.create(
+        slip_ids=[abandoned.pk, *(s.pk for s in rest)], total=4, status=WritebackJob.Status.INTERRUPTED
+    )
+    job = writeback_job_run(job.pk)
+    assert sorted(sent_before_waiting) == sorted(s.refund_no for s in rest)
+    assert (job.status, job.succeeded) == ("done", 4)
