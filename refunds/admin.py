@@ -46,6 +46,36 @@ class ReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+class WritebackReasonFilter(admin.SimpleListFilter):
+    """Why slips were not written back, by the words their message starts with or contains: refused
+    (not sent) and failed (JD said no) alike, so CS can work one cause at a time."""
+
+    title = "回传失败原因"
+    parameter_name = "wb_reason"
+    REASONS = {
+        "shipped": ("订单已发货", "订单已发货"),
+        "intercepting": ("拦截中，待仓库确认", "拦截中"),
+        "intercept_failed": ("拦截失败", "拦截失败"),
+        "in_warehouse": ("订单已进入仓库处理", "订单已进入仓库处理"),
+        "not_arrived": ("退货尚未入库", "退货尚未入库"),
+        "partly_arrived": ("退货未全部到货", "退货未全部到货"),
+        "no_order": ("未找到系统订单", "未找到对应的系统订单"),
+        "not_needed": ("无需回传（类型/状态）", "该退款单无需回传"),
+        "shop_disabled": ("店铺未启用SA回传", "店铺未启用SA回传"),
+        "jd": ("京东返回错误", "京东"),
+        "interrupted": ("回传中断", "回传中断"),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.REASONS.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() in self.REASONS:
+            words = self.REASONS[self.value()][1]
+            return queryset.filter(writeback_status=WritebackStatus.FAILED, writeback_message__contains=words)
+        return queryset
+
+
 class AttentionFilter(admin.SimpleListFilter):
     title = "需关注"
     parameter_name = "attention"
@@ -83,6 +113,7 @@ class RawRefundAdmin(PlatformDataAdmin):
         "refund_type",
         "platform_status",
         "writeback_status",
+        WritebackReasonFilter,
         ReasonFilter,
         AttentionFilter,
         ("apply_time", admin.DateFieldListFilter),

@@ -97,6 +97,7 @@ class RawRefund(FSMModelMixin, models.Model):
         "mark_writeback_succeeded": "退款回传成功",
         "mark_writeback_failed": "退款回传失败",
         "release_stale_claim": "回传超时重置",
+        "mark_writeback_refused": "退款回传未发送（不满足条件）",
     }
 
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="raw_refunds", verbose_name="店铺")
@@ -264,6 +265,20 @@ class RawRefund(FSMModelMixin, models.Model):
         self.last_writeback_at = timezone.now()
         self.writeback_claimed_at = None
         self.next_attempt_at = next_attempt_at
+
+    def refuse_writeback(self, by=None, reason="", now=None):
+        """A writeback asked for but not sent (its precondition failed): the slip shows 回传失败 with
+        the reason, like a failed send, and stays retryable: due at once, so a rule sends it as soon
+        as the cause goes away (its sendable query keeps it out until then), and a click re-checks."""
+        if self.writeback_status != WritebackStatus.FAILED:
+            self.mark_writeback_refused(by=by, reason=reason)
+        self.writeback_message = reason[:500]
+        self.last_writeback_at = now or timezone.now()
+        self.next_attempt_at = self.last_writeback_at
+
+    @transition(field=writeback_status, source=WritebackStatus.NOT_SENT, target=WritebackStatus.FAILED)
+    def mark_writeback_refused(self, by=None, reason=""):
+        pass
 
     @transition(
         field=writeback_status,

@@ -83,6 +83,8 @@ CLAIM_FIELDS = [
     "writeback_message",
     "writeback_claimed_at",
     "writeback_attempts",
+    "last_writeback_at",
+    "next_attempt_at",
     "updated_at",
 ]
 RECORD_FIELDS = [
@@ -175,7 +177,7 @@ def _claim_batch(ids, *, by, trigger, job):
                 changed.append(slip)
                 if message:
                     outcome = WritebackOutcome.REFUSED
-                    slip.writeback_message = message
+                    slip.refuse_writeback(by=by, reason=message, now=timezone.now())
                 else:
                     slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
                     params = {

@@ -205,3 +205,20 @@ def test_pages_are_chinese_whatever_the_browser_asks_for(client, cs_user, slip):
     html = client.get(REFUNDS, HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
     assert "选择" in html and "过滤器" in html
     assert "Select " not in html and ">Filter<" not in html
+
+
+def test_cs_can_filter_failed_slips_by_reason(client, cs_user):
+    from refunds.models import RawRefund
+
+    shipped, jd_said_no, pending = RawRefundFactory(), RawRefundFactory(), RawRefundFactory()
+    RawRefund.objects.filter(pk=shipped.pk).update(
+        writeback_status=WritebackStatus.FAILED, writeback_message="订单已发货，无法回传取消发货成功"
+    )
+    RawRefund.objects.filter(pk=jd_said_no.pk).update(
+        writeback_status=WritebackStatus.FAILED, writeback_message="京东返回：退款单不存在"
+    )
+    login(client, cs_user)
+    for reason, expected in (("shipped", shipped), ("jd", jd_said_no)):
+        rows = list(client.get(REFUNDS, {"wb_reason": reason}).context["cl"].result_list)
+        assert [r.pk for r in rows] == [expected.pk], reason
+    assert pending.pk in [r.pk for r in client.get(REFUNDS).context["cl"].result_list]

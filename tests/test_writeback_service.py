@@ -125,8 +125,27 @@ def test_every_precondition_refusal_sends_nothing(sandbox, jd, setup, reason):
     assert result.outcome == WritebackOutcome.REFUSED and reason in result.message
     assert writebacks(sandbox) == []
     slip = reload(slip)
-    assert slip.writeback_status == WritebackStatus.NOT_SENT and reason in slip.writeback_message
+    # Shown as 回传失败 with the reason (the 回传失败 filter finds it), and due again at once.
+    assert slip.writeback_status == WritebackStatus.FAILED and reason in slip.writeback_message
+    assert slip.writeback_attempts == 0 and slip.next_attempt_at is not None
     assert WritebackAttempt.objects.get(slip=slip).outcome == "refused"
+
+
+def test_a_refused_slip_is_sent_once_the_cause_goes_away(sandbox, jd):
+    slip = slip_for(jd, order_status=OrderStatus.IN_WAREHOUSE)
+    seed_applications(sandbox, [slip])
+    [refused] = refund_writeback([slip.pk])
+    assert (
+        refused.outcome == WritebackOutcome.REFUSED
+        and reload(slip).writeback_status == WritebackStatus.FAILED
+    )
+    # The warehouse stops the parcel: the same slip may now be written back.
+    type(slip.order_line).objects.filter(pk=slip.order_line_id).update(
+        interception_status=InterceptionStatus.SUCCEEDED
+    )
+    [sent] = refund_writeback([slip.pk])
+    assert sent.outcome == WritebackOutcome.SUCCEEDED and len(writebacks(sandbox)) == 1
+    assert reload(slip).writeback_status == WritebackStatus.SUCCEEDED
 
 
 def test_confirmed_interception_allows_the_writeback(sandbox, jd):
