@@ -31,7 +31,7 @@ from orders.locks import lock_orders
 from orders.models import Order, OrderLine, Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
 from refunds.locks import lock_raw_refunds
-from refunds.models import RawRefund
+from refunds.models import PlatformStatus, RawRefund, RefundType
 from refunds.services import raw_refund_intercept
 
 from . import mapping
@@ -168,6 +168,9 @@ class PageCounts:
     cut: int = 0
     # The platform ids of the page's rows that were stored (or found unchanged), not set aside.
     saved: list[str] = dataclasses.field(default_factory=list)
+    # Those of them that may stop a shipment (退款 + 申请退款 on a known order line): decided for the
+    # whole page in memory, so a page with none costs no interception query.
+    to_intercept: list[str] = dataclasses.field(default_factory=list)
 
 
 def _rows_and_total(result: dict, rows_key: str, total_key: str) -> tuple[list, int]:
@@ -305,7 +308,8 @@ def _sync_refunds(client, shop, run, start, end):
             if items:
                 counts = upsert_refunds(shop, items, run=run)
                 _count(run, counts)
-                _intercept(shop, refund_no__in=counts.saved)
+                if counts.to_intercept:
+                    _intercept(shop, refund_no__in=counts.to_intercept)
         run.save(update_fields=RUN_COUNTS)
 
 
@@ -434,6 +438,14 @@ def _is_stale(local_modified, incoming_modified) -> bool:
     return bool(local_modified and incoming_modified and incoming_modified < local_modified)
 
 
+def _may_intercept(fields: dict, order_line_id) -> bool:
+    return (
+        order_line_id is not None
+        and fields["refund_type"] == RefundType.REFUND
+        and fields["platform_status"] == PlatformStatus.APPLIED
+    )
+
+
 def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
     incoming = {}
     set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
@@ -469,6 +481,8 @@ def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
         for refund_no, fields in incoming.items():
             links = {"order_id": order_ids.get(fields["tid"]), "order_line_id": line_ids.get(fields["oid"])}
             slip = existing.get(refund_no)
+            if _may_intercept(fields, links["order_line_id"] or (slip and slip.order_line_id)):
+                counts.to_intercept.append(refund_no)
             if slip is None:
                 to_create.append({"shop_id": shop.pk, **fields, **links})
                 continue
