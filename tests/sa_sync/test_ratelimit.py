@@ -22,7 +22,8 @@ LIMIT = 5
 CALLS_PER_PROCESS = 15
 
 # Each child builds its own limiter (no Django settings needed: everything is passed explicitly),
-# waits for the common start time, then records (grant time, time.time() after acquire) per call.
+# waits for the common start time, then records (time.time() before acquire, grant time, time.time()
+# after acquire) per call.
 CHILD = """
 import json, sys, time
 from sa_sync.ratelimit import FileRateLimiter, RedisRateLimiter
@@ -32,8 +33,9 @@ limiter = cls(location, int(limit))
 time.sleep(max(0.0, float(start_at) - time.time()))
 stamps = []
 for _ in range(int(calls)):
+    before = time.time()
     granted = limiter.acquire(app_key)
-    stamps.append((granted, time.time()))
+    stamps.append((before, granted, time.time()))
 print(json.dumps(stamps))
 """
 
@@ -104,24 +106,26 @@ def test_two_processes_share_one_limit(backend):
         assert child.returncode == 0, err
         results.append(json.loads(out))
 
-    granted = [g for stamps in results for g, _ in stamps]
-    after = [a for stamps in results for _, a in stamps]
+    stamps = [stamp for child_stamps in results for stamp in child_stamps]
+    granted = [g for _, g, _ in stamps]
     assert len(granted) == 2 * CALLS_PER_PROCESS
 
     # The guarantee, on the limiter's own grant times (1 µs for float rounding).
     assert max_in_any_window(granted, 1.0 - 1e-6) <= LIMIT
-    # The grant time is when acquire() returned, not a story: each caller saw it within 100 ms ...
-    assert all(0 <= a - g < 0.1 for g, a in zip(granted, after, strict=True))
-    # ... so the callers' own clocks agree, give or take that.
-    assert max_in_any_window(after, 0.9) <= LIMIT
+    # The grant time is a real moment inside the caller's acquire() (6-decimal rounding aside), not a
+    # story. How long the caller then took to read its clock is the scheduler's business: on a loaded
+    # 2-core machine a bound on it (this test once said 100 ms) fails about one run in five.
+    assert all(before - 1e-6 <= g <= after + 1e-6 for before, g, after in stamps)
     # Shared, not per process: 30 grants at 5 per second need at least 5 seconds end to end
-    # (two private limits would finish in about 2), and nobody waited far longer than needed.
+    # (two private limits would finish in about 2), and nobody waited a window more than needed
+    # per grant (that would take 30 s).
     span = max(granted) - min(granted)
-    assert 5.0 - 1e-6 <= span < 8.0
+    assert 5.0 - 1e-6 <= span < 12.0
     # Both processes got turns throughout, not one after the other.
     first_half_end = min(granted) + span / 2
-    for stamps in results:
-        assert any(g < first_half_end for g, _ in stamps) and any(g >= first_half_end for g, _ in stamps)
+    for child_stamps in results:
+        grants = [g for _, g, _ in child_stamps]
+        assert any(g < first_half_end for g in grants) and any(g >= first_half_end for g in grants)
 
 
 def test_different_app_keys_do_not_throttle_each_other(backend):
