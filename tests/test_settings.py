@@ -48,8 +48,11 @@ def test_database_url_selects_postgresql_and_redis():
     assert got["broker"] == "redis://127.0.0.1:6379/0"
 
 
+GOOD_KEY = "Wq3-Zr8_pLx2Nv5mTc9Hb4Kd7Yf1Gs6Je0Ua" * 2
+
+
 def test_production_refuses_debug():
-    result = run_settings(ERP_ENV="production", DEBUG="1", SECRET_KEY="x" * 50)
+    result = run_settings(ERP_ENV="production", DEBUG="1", SECRET_KEY=GOOD_KEY)
     assert result.returncode != 0 and "DEBUG" in result.stderr
 
 
@@ -58,7 +61,39 @@ def test_production_refuses_default_secret_key():
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 
 
+def test_unknown_erp_env_is_refused():
+    result = run_settings(ERP_ENV="prod", DEBUG="0", SECRET_KEY=GOOD_KEY)
+    assert result.returncode != 0 and "ERP_ENV" in result.stderr and "production" in result.stderr
+
+
+def test_production_refuses_a_key_with_too_little_variety():
+    for weak in ("a" * 32, "ab" * 40, "short-Key-1"):
+        result = run_settings(ERP_ENV="production", DEBUG="0", SECRET_KEY=weak)
+        assert result.returncode != 0 and "SECRET_KEY" in result.stderr, weak
+
+
+def test_production_deploy_check_is_clean():
+    base = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    env = {
+        **base,
+        "DJANGO_SETTINGS_MODULE": "erp_aftersales.settings",
+        "ERP_ENV": "production",
+        "DEBUG": "0",
+        "SECRET_KEY": GOOD_KEY,
+        "ALLOWED_HOSTS": "erp.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_production_starts_with_real_settings():
-    result = run_settings(ERP_ENV="production", DEBUG="0", SECRET_KEY="k" * 50)
+    result = run_settings(ERP_ENV="production", DEBUG="0", SECRET_KEY=GOOD_KEY)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["debug"] is False
