@@ -124,7 +124,7 @@ def test_right_click_inside_a_selection_writes_back_the_selection(page, sandbox,
     assert sent_ref_ids(sandbox) == sorted([selected[0].refund_no, selected[2].refund_no])
     expect(badge(page, selected[0])).to_have_text("回传成功")
     expect(badge(page, selected[2])).to_have_text("回传成功")
-    expect(badge(page, shipped)).to_have_text("未回传")  # refused: nothing sent, status kept
+    expect(badge(page, shipped)).to_have_text("回传失败")  # refused: nothing sent, shown with its reason
     expect(badge(page, untouched)).to_have_text("未回传")
 
 
