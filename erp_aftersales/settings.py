@@ -5,6 +5,8 @@ under var/, no service needed) and production (`ERP_ENV=production`: refuses to 
 without a real SECRET_KEY).
 """
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -51,6 +53,18 @@ if PRODUCTION:
         raise ImproperlyConfigured(
             "ERP_ENV=production 需要设置 SECRET_KEY（至少 32 个字符，且不能是默认值）。"
         )
+
+# Shops' JOS secrets are encrypted at rest with this key (core/fields.py). Production brings its own:
+# one derived from SECRET_KEY would make every stored secret unreadable the day SECRET_KEY rotates.
+FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "").strip()
+if PRODUCTION and not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "ERP_ENV=production 需要设置 FIELD_ENCRYPTION_KEY（加密店铺密钥的 Fernet 密钥）。"
+    )
+if not FIELD_ENCRYPTION_KEY:
+    FIELD_ENCRYPTION_KEY = base64.urlsafe_b64encode(
+        hashlib.sha256(f"erp_aftersales.field-encryption:{SECRET_KEY}".encode()).digest()
+    ).decode()
 
 INSTALLED_APPS = [
     "erp_aftersales.admin_site.ErpAdminConfig",
