@@ -90,7 +90,18 @@ def action_need(opts, func):
 
 
 @pytest.fixture
-def world(db, jd, sandbox):
+def tasks_run_here():
+    """The administrator's "run tasks" action queues real tasks: run them in the test (against the
+    sandbox, inside the rolled-back savepoint) rather than leave messages in a broker for a worker."""
+    from erp_aftersales.celery import app
+
+    app.conf.update(task_always_eager=True)
+    yield
+    app.conf.update(task_always_eager=False)
+
+
+@pytest.fixture
+def world(db, jd, sandbox, tasks_run_here):
     """One real object of every model the admin shows, the sandbox playing the shops' JD."""
     other_shop = ShopFactory()
     slip = RawRefundFactory(order_line__order__shop=jd)
