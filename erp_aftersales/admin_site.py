@@ -48,5 +48,43 @@ class ErpAdminSite(admin.AdminSite):
         return grouped
 
 
+class SuperuserOnlyAdmin:
+    """For admin pages whose mere viewing rights are dangerous: django-celery-beat lets anyone who can
+    see the task list start any task (its "run tasks" action declares no permission). Ops configure
+    schedules through 售后设置 (the auto-writeback rules page); the raw tasks are the administrator's."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    has_add_permission = has_module_permission
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    has_delete_permission = has_change_permission
+
+
+SUPERUSER_ONLY_APPS = {"django_celery_beat"}
+
+
+def restrict_to_superusers(site, app_labels=SUPERUSER_ONLY_APPS):
+    for model, model_admin in list(site._registry.items()):
+        if model._meta.app_label in app_labels and not isinstance(model_admin, SuperuserOnlyAdmin):
+            restricted = type(
+                f"SuperuserOnly{type(model_admin).__name__}", (SuperuserOnlyAdmin, type(model_admin)), {}
+            )
+            site.unregister(model)
+            site.register(model, restricted)
+
+
 class ErpAdminConfig(AdminConfig):
     default_site = "erp_aftersales.admin_site.ErpAdminSite"
+
+    def ready(self):
+        super().ready()  # autodiscover: third-party apps register their admins here
+        from django.contrib.admin import site
+
+        restrict_to_superusers(site)

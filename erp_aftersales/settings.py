@@ -5,6 +5,8 @@ under var/, no service needed) and production (`ERP_ENV=production`: refuses to 
 without a real SECRET_KEY).
 """
 
+import base64
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -58,6 +60,18 @@ if PRODUCTION:
             "ERP_ENV=production 需要设置足够随机的 SECRET_KEY（至少 50 个字符、至少 10 种不同字符，且不能是默认值），"
             "例如：python -c 'import secrets; print(secrets.token_urlsafe(64))'"
         )
+
+# Shops' JOS secrets are encrypted at rest with this key (core/fields.py). Production brings its own:
+# one derived from SECRET_KEY would make every stored secret unreadable the day SECRET_KEY rotates.
+FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "").strip()
+if PRODUCTION and not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "ERP_ENV=production 需要设置 FIELD_ENCRYPTION_KEY（加密店铺密钥的 Fernet 密钥）。"
+    )
+if not FIELD_ENCRYPTION_KEY:
+    FIELD_ENCRYPTION_KEY = base64.urlsafe_b64encode(
+        hashlib.sha256(f"erp_aftersales.field-encryption:{SECRET_KEY}".encode()).digest()
+    ).decode()
 
 INSTALLED_APPS = [
     "erp_aftersales.admin_site.ErpAdminConfig",
@@ -213,6 +227,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"
+# axes' admin pages run actions without permission checks: unlock from the shell instead
+# (`manage.py axes_reset_username <user>` / `axes_reset_ip <address>`, see the README).
+AXES_ENABLE_ADMIN = False
 if env_int("LOGIN_PROXY_COUNT", 0):
     AXES_IPWARE_PROXY_COUNT = env_int("LOGIN_PROXY_COUNT", 0)
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
@@ -39,12 +40,14 @@ class ShopForm(forms.ModelForm):
     app_secret = forms.CharField(
         label="App Secret",
         required=False,
+        max_length=Shop._meta.get_field("app_secret").max_length,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="出于安全考虑不回显；留空表示不修改。",
     )
     access_token = forms.CharField(
         label="Access Token",
         required=False,
+        max_length=Shop._meta.get_field("access_token").max_length,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="出于安全考虑不回显；留空表示不修改。重新授权后在此填写新的 token。",
     )
@@ -91,10 +94,30 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
     ]
     list_filter = ["platform", "sa_writeback_enabled", "is_active"]
     search_fields = ["shop_no", "name"]
-    readonly_fields = ["credentials", "sync_summary", "created_at", "updated_at", "event_log"]
+    readonly_fields = [
+        "credentials",
+        "app_secret_status",
+        "access_token_status",
+        "sync_summary",
+        "created_at",
+        "updated_at",
+        "event_log",
+    ]
     fieldsets = [
         (None, {"fields": ["platform", "shop_no", "name", "vender_id", "is_active"]}),
-        ("京东开放平台(JOS)授权", {"fields": ["app_key", "app_secret", "access_token", "credentials"]}),
+        (
+            "京东开放平台(JOS)授权",
+            {
+                "fields": [
+                    "app_key",
+                    "app_secret_status",
+                    "app_secret",
+                    "access_token_status",
+                    "access_token",
+                    "credentials",
+                ]
+            },
+        ),
         ("SA售后自动化", {"fields": ["sa_writeback_enabled"]}),
         ("平台同步", {"fields": ["sync_summary"]}),
         ("记录", {"fields": ["created_at", "updated_at", "event_log"]}),
@@ -102,6 +125,27 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return latest_run_fields(super().get_queryset(request))
+
+    def get_fieldsets(self, request, obj=None):
+        # Django shows every field of a page the user may only view as read-only text, the model's
+        # value included: without the right to change, the secret inputs leave the page entirely and
+        # only their summaries (已设置（尾号 1234）) stay. The summaries mean nothing on a new shop.
+        can_change = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        hidden = set() if can_change else set(SECRET_FIELDS)
+        if obj is None:
+            hidden |= {f"{name}_status" for name in SECRET_FIELDS}
+        return [
+            (title, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    @admin.display(description="App Secret")
+    def app_secret_status(self, obj):
+        return obj.secret_summary("app_secret")
+
+    @admin.display(description="Access Token")
+    def access_token_status(self, obj):
+        return obj.secret_summary("access_token")
 
     @admin.display(description="授权信息")
     def credentials(self, obj):
@@ -156,6 +200,8 @@ class ShopAdmin(EventLogMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         changed = [f for f in form.changed_data if f not in SECRET_FIELDS]
         secrets_changed = [f for f in SECRET_FIELDS if form.cleaned_data.get(f) and f in form.changed_data]
+        for name in secrets_changed:
+            setattr(obj, f"{name}_changed_at", timezone.now())
         super().save_model(request, obj, form, change)
         if change and (changed or secrets_changed):
             # Secrets are named, never their values.

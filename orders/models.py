@@ -2,7 +2,10 @@ from decimal import Decimal
 
 from django.db import models
 from django.urls import reverse
+from django.utils.timezone import localtime
 from django_fsm import FSMIntegerField, FSMModelMixin, transition
+
+from core.fields import EncryptedTextField
 
 
 class Platform(models.TextChoices):
@@ -27,8 +30,14 @@ class Shop(models.Model):
     shop_no = models.CharField("店铺编号", max_length=64, unique=True)
     name = models.CharField("店铺名称", max_length=128)
     app_key = models.CharField("App Key", max_length=64, blank=True)
-    app_secret = models.CharField("App Secret", max_length=128, blank=True)
-    access_token = models.CharField("Access Token", max_length=256, blank=True)
+    # Encrypted at rest (core/fields.py); Python reads plain strings. max_length is the form's limit.
+    app_secret = EncryptedTextField("App Secret", max_length=128, blank=True)
+    access_token = EncryptedTextField("Access Token", max_length=256, blank=True)
+    # Set by the admin's save: with the last 4 characters, how a user tells which secret is in use.
+    app_secret_changed_at = models.DateTimeField("App Secret 修改时间", null=True, blank=True, editable=False)
+    access_token_changed_at = models.DateTimeField(
+        "Access Token 修改时间", null=True, blank=True, editable=False
+    )
     vender_id = models.CharField("京东商家ID", max_length=64, blank=True)
     sa_writeback_enabled = models.BooleanField("启用SA回传", default=True)
     arrival_rule = models.CharField(
@@ -60,6 +69,18 @@ class Shop(models.Model):
     @property
     def has_credentials(self) -> bool:
         return bool(self.app_key and self.app_secret and self.access_token)
+
+    def secret_summary(self, field: str) -> str:
+        """What a person may know about a secret: set or not, its last 4 characters, when it changed."""
+        value = getattr(self, field)
+        if not value:
+            return "未设置"
+        # Four characters of a short value would give away too much of it.
+        text = f"已设置（尾号 {value[-4:]}）" if len(value) >= 12 else "已设置"
+        changed_at = getattr(self, f"{field}_changed_at")
+        if changed_at:
+            text += f"，{localtime(changed_at):%Y-%m-%d %H:%M} 修改"
+        return text
 
 
 class OrderStatus(models.IntegerChoices):

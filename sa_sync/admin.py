@@ -148,6 +148,9 @@ class WritebackJobAdmin(admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A job is never edited: only those who may see jobs are sent on to its progress page.
+        if request.method != "GET" or not self.has_view_permission(request):
+            raise PermissionDenied
         return HttpResponseRedirect(reverse("admin:sa_sync_writeback_job", args=[object_id]))
 
     def progress_view(self, request, job_id):

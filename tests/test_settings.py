@@ -12,7 +12,16 @@ PROBE = (
     "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], 'broker': settings.CELERY_BROKER_URL,"
     " 'debug': settings.DEBUG, 'tz': settings.TIME_ZONE, 'lang': settings.LANGUAGE_CODE}))"
 )
-CLEARED = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "ERP_ENV", "DEBUG", "SECRET_KEY")
+CLEARED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "ERP_ENV",
+    "DEBUG",
+    "SECRET_KEY",
+    "FIELD_ENCRYPTION_KEY",
+)
+FIELD_KEY = "q0wG2b7Yc6dT9hS3nVfJ1kL4mP8rX5zA2eB7uC0yWiE="
 
 
 def run_settings(**env):
@@ -80,6 +89,7 @@ def test_production_deploy_check_is_clean():
         "ERP_ENV": "production",
         "DEBUG": "0",
         "SECRET_KEY": GOOD_KEY,
+        "FIELD_ENCRYPTION_KEY": FIELD_KEY,
         "ALLOWED_HOSTS": "erp.example.com",
     }
     result = subprocess.run(
@@ -94,6 +104,14 @@ def test_production_deploy_check_is_clean():
 
 
 def test_production_starts_with_real_settings():
-    result = run_settings(ERP_ENV="production", DEBUG="0", SECRET_KEY=GOOD_KEY)
+    result = run_settings(
+        ERP_ENV="production", DEBUG="0", SECRET_KEY=GOOD_KEY, FIELD_ENCRYPTION_KEY=FIELD_KEY
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["debug"] is False
+
+
+def test_production_refuses_to_run_without_a_field_encryption_key():
+    # Shops' secrets would otherwise be encrypted with a key that changes whenever SECRET_KEY does.
+    result = run_settings(ERP_ENV="production", DEBUG="0", SECRET_KEY=GOOD_KEY)
+    assert result.returncode != 0 and "FIELD_ENCRYPTION_KEY" in result.stderr

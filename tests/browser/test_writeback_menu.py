@@ -66,7 +66,13 @@ def sent_ref_ids(sandbox):
 
 
 def menu_item(page):
-    return page.locator("#writeback-menu").get_by_role("menuitem", name="退款回传")
+    """The menu's first choice: the selection, or the right-clicked row alone when it asks."""
+    return page.locator('#writeback-menu [role=menuitem][data-action="writeback"]')
+
+
+def include_item(page):
+    """Shown when an unselected row is right-clicked beside a selection: the selection and the row."""
+    return page.locator('#writeback-menu [role=menuitem][data-action="include"]')
 
 
 def test_right_click_an_unselected_row_writes_back_that_row_alone(page, sandbox, jd, cs):
@@ -132,8 +138,8 @@ def test_keyboard_opens_moves_closes_and_chooses(page, sandbox, jd, cs):
     slips = make_slips(sandbox, jd, 3)
     target, earlier = slips[0], slips[2]
     login(page, cs.username, PASSWORD)
-    # A row ticked before: Shift+F10 on another, unselected row must select that row alone (not a
-    # Shift-range from the earlier tick).
+    # A row ticked before: Shift+F10 on another, unselected row asks (this row alone, or both); the
+    # row alone must not become a Shift-range from the earlier tick.
     row(page, earlier).locator("input.action-select").check()
     box = row(page, target).locator("input.action-select")
     menu = page.locator("#writeback-menu")
@@ -142,19 +148,23 @@ def test_keyboard_opens_moves_closes_and_chooses(page, sandbox, jd, cs):
     page.keyboard.press("Shift+F10")
     expect(menu).to_be_visible()
     expect(menu_item(page)).to_be_focused()
-    expect(menu_item(page)).to_contain_text("1 条")
+    expect(menu_item(page)).to_have_text("退款回传（仅此行，1 条）")
+    page.keyboard.press("ArrowDown")
+    expect(include_item(page)).to_be_focused()
+    expect(include_item(page)).to_have_text("退款回传（已选的 1 条和此行，共 2 条）")
     page.keyboard.press("ArrowDown")
     expect(menu.get_by_role("menuitem", name="取消")).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(menu_item(page)).to_be_focused()
 
+    # Esc decides nothing: the selection is as it was.
     page.keyboard.press("Escape")
     expect(menu).to_be_hidden()
     expect(box).to_be_focused()
     assert writebacks(sandbox) == []
     checked = page.locator("#result_list tbody input.action-select:checked")
     expect(checked).to_have_count(1)
-    expect(box).to_be_checked()
+    expect(row(page, earlier).locator("input.action-select")).to_be_checked()
 
     page.keyboard.press("ContextMenu")  # the other way to open it from the keyboard
     expect(menu_item(page)).to_be_focused()
@@ -164,6 +174,50 @@ def test_keyboard_opens_moves_closes_and_chooses(page, sandbox, jd, cs):
     expect(badge(page, target)).to_have_text("回传成功")
     expect(badge(page, earlier)).to_have_text("未回传")
     assert sent_ref_ids(sandbox) == [target.refund_no]
+
+
+def test_right_click_beside_a_selection_can_include_it(page, sandbox, jd, cs):
+    slips = make_slips(sandbox, jd, 3)
+    ticked, target, untouched = slips
+    login(page, cs.username, PASSWORD)
+    row(page, ticked).locator("input.action-select").check()
+
+    row(page, target).locator("td.field-reason").click(button="right")
+    expect(menu_item(page)).to_have_text("退款回传（仅此行，1 条）")
+    expect(include_item(page)).to_have_text("退款回传（已选的 1 条和此行，共 2 条）")
+    # Asking changes nothing yet.
+    expect(row(page, ticked).locator("input.action-select")).to_be_checked()
+    expect(row(page, target).locator("input.action-select")).not_to_be_checked()
+    include_item(page).click()
+
+    expect(page.locator("ul.messagelist li.success")).to_have_text("操作成功：2 条已回传成功。")
+    assert sent_ref_ids(sandbox) == sorted([ticked.refund_no, target.refund_no])
+    expect(badge(page, untouched)).to_have_text("未回传")
+
+
+def test_select_all_across_pages_shows_and_sends_the_full_count(page, sandbox, jd, cs):
+    """Django's 选中所有 runs the action on every matching slip, not the 50 on the page: the menu must
+    say that number before anything goes to JD."""
+    total = 57
+    make_slips(sandbox, jd, total)
+    login(page, cs.username, PASSWORD)
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(50)  # one page of a longer list
+
+    page.locator("#action-toggle").check()
+    right_click_row = rows.nth(3).locator("td.field-reason")
+    right_click_row.click(button="right")
+    expect(menu_item(page)).to_have_text("退款回传（50 条）")  # only this page is selected so far
+    page.keyboard.press("Escape")
+
+    page.get_by_text(f"选中所有的 {total} 个").click()
+    right_click_row.click(button="right")
+    expect(menu_item(page)).to_have_text(f"退款回传（全部 {total} 条）")
+    menu_item(page).click()
+
+    expect(page.locator("ul.messagelist li.success")).to_have_text(f"操作成功：{total} 条已回传成功。")
+    assert len(sent_ref_ids(sandbox)) == total
+    assert RawRefund.objects.filter(writeback_status=WritebackStatus.SUCCEEDED).count() == total
 
 
 @pytest.mark.parametrize("group", ["运营", "仓库"])

@@ -1,7 +1,11 @@
 /* Right-click menu on the raw refund slip list: 退款回传 on the selection, or on the row under the
- * mouse when it is not selected (like a file manager: that row alone). Opens from the keyboard too
- * (the context-menu key or Shift+F10 on a focused row), arrow keys move, Esc closes.
- * It only drives Django admin's own action form, so permissions and results are the server's. */
+ * mouse when nothing is selected. Right-clicking an unselected row while others are selected asks
+ * (仅此行 / 已选的和此行) instead of a file manager's silent "that row alone": a selection someone built
+ * by hand must not vanish on a stray click. The label always carries the number that will be sent,
+ * "全部 N 条" after Django's 选中所有 (the action then runs on every matching slip, not this page).
+ * Opens from the keyboard too (the context-menu key or Shift+F10 on a focused row), arrow keys move,
+ * Esc closes and leaves the selection as it was. It only drives Django admin's own action form, so
+ * permissions and results are the server's. */
 (function () {
   "use strict";
   const ACTION = "refund_writeback";
@@ -28,42 +32,62 @@
     menu.hidden = true;
     menu.innerHTML =
       '<button type="button" role="menuitem" data-action="writeback">退款回传</button>' +
+      '<button type="button" role="menuitem" data-action="include" hidden style="display:none">退款回传</button>' +
       '<button type="button" role="menuitem" data-action="close">取消</button>';
     document.body.appendChild(menu);
-    const items = Array.from(menu.querySelectorAll("[role=menuitem]"));
+    const allItems = Array.from(menu.querySelectorAll("[role=menuitem]"));
+    const [mainItem, includeItem] = allItems;
+    const visibleItems = () => allItems.filter((item) => !item.hidden);
+    // The page's own count of the whole filtered list (the template writes it): Django's counter only
+    // knows the rows on this page.
+    const listInfo = document.getElementById("writeback-list-info");
     let returnFocus = null;
+    let target = null; // the unselected row the menu was opened on, when it asks
 
-    function selectRow(row) {
-      const box = row && row.querySelector("input.action-select");
-      if (!box || box.checked) return;
+    function tick(boxes) {
       // Django's actions.js ticks a whole range while Shift is down (it follows Shift through key
-      // events), and Shift+F10 holds Shift: say it is up, or the row alone would become a range.
+      // events), and Shift+F10 holds Shift: say it is up, or one row would become a range.
       document.dispatchEvent(new KeyboardEvent("keyup", { key: "Shift", shiftKey: false }));
-      checked().forEach((b) => b.click()); // the right-clicked row alone, as in a file manager
-      box.click();
+      boxes.forEach((b) => b.click());
     }
 
-    function selectedCount() {
-      // "Select all N" across pages: the action runs on every matching slip, not just this page.
+    function showInclude(show) {
+      includeItem.hidden = !show;
+      includeItem.style.display = show ? "" : "none"; // the menu's stylesheet makes buttons block
+    }
+
+    function selectionLabel() {
       const across = form.querySelector("input.select-across");
-      const counter = form.querySelector(".action-counter");
-      if (across && across.value === "1" && counter && counter.dataset.actionsIcnt) {
-        return Number(counter.dataset.actionsIcnt);
+      if (across && across.value === "1" && listInfo) {
+        // 选中所有: the action runs on every slip matching the filters, across pages.
+        if (listInfo.dataset.capped === "1") return "全部，超过 " + listInfo.dataset.cap + " 条";
+        return "全部 " + listInfo.dataset.total + " 条";
       }
-      return checked().length;
+      return checked().length + " 条";
     }
 
     function open(x, y, row) {
-      selectRow(row);
-      if (!checked().length) return;
-      const count = selectedCount();
-      items[0].textContent = "退款回传（" + count + " 条）";
+      const box = row && row.querySelector("input.action-select");
+      const others = checked().length;
+      target = null;
+      showInclude(false);
+      if (box && !box.checked && others) {
+        // Ask rather than drop the selection: nothing changes until a choice is made.
+        target = box;
+        mainItem.textContent = "退款回传（仅此行，1 条）";
+        includeItem.textContent = "退款回传（已选的 " + others + " 条和此行，共 " + (others + 1) + " 条）";
+        showInclude(true);
+      } else {
+        if (box && !box.checked) tick([box]); // nothing was selected: the row under the mouse
+        if (!checked().length) return;
+        mainItem.textContent = "退款回传（" + selectionLabel() + "）";
+      }
       menu.hidden = false;
       const width = menu.offsetWidth, height = menu.offsetHeight;
       menu.style.left = Math.min(x, window.scrollX + document.documentElement.clientWidth - width - 4) + "px";
       menu.style.top = Math.min(y, window.scrollY + document.documentElement.clientHeight - height - 4) + "px";
       if (!menu.contains(document.activeElement)) returnFocus = document.activeElement;
-      items[0].focus({ preventScroll: true }); // a scroll would close the menu again
+      mainItem.focus({ preventScroll: true }); // a scroll would close the menu again
     }
 
     function close() {
@@ -72,8 +96,10 @@
       if (returnFocus && returnFocus.focus) returnFocus.focus();
     }
 
-    function writeBack() {
+    function writeBack(include) {
       close();
+      if (target) tick(include ? [target] : [...checked(), target]);
+      target = null;
       actionSelect.value = ACTION;
       const go = form.querySelector("button[name=index]");
       if (form.requestSubmit) form.requestSubmit(go);
@@ -106,11 +132,13 @@
     menu.addEventListener("click", function (event) {
       const item = event.target.closest("[role=menuitem]");
       if (!item) return;
-      if (item.dataset.action === "writeback") writeBack();
+      if (item.dataset.action === "writeback") writeBack(false);
+      else if (item.dataset.action === "include") writeBack(true);
       else close();
     });
 
     menu.addEventListener("keydown", function (event) {
+      const items = visibleItems();
       const index = items.indexOf(document.activeElement);
       if (event.key === "Escape") {
         event.preventDefault();

@@ -1,0 +1,316 @@
+"""Every admin URL and every action, as every role: allowed exactly when core/roles.py allows it.
+
+The walk is built from the admin site itself (its registry, each ModelAdmin's URLs and actions), so a
+page or action added later is walked too; a custom URL nobody has classified fails the test until
+someone writes down which permission it needs (CUSTOM_URLS below).
+
+"Allowed" means the page answered (200, or a redirect to a page that answered); "refused" means 403,
+a redirect to the login page, or the changelist saying the action was not run, and then nothing in
+the database changed. Nothing may answer 500. Each request runs in a savepoint that is rolled back,
+so every request sees the same data whatever ran before it.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, SolarSchedule
+
+from core.audit import record_event
+from core.roles import ROLE_PERMISSIONS
+from orders.models import InterceptionStatus
+from sa_sync import auto_writeback
+from sa_sync.models import (
+    AutoWritebackRun,
+    SyncKind,
+    SyncRejectedRow,
+    SyncRun,
+    WritebackAttempt,
+    WritebackJob,
+)
+
+from .conftest import PASSWORD, make_user, seed_applications
+from .factories import OrderLineFactory, RawRefundFactory, ShopFactory
+
+pytestmark = pytest.mark.django_db
+
+SUPERUSER = "superuser"  # a need no group can meet
+# Apps whose admin pages only the administrator may open: django-celery-beat's task list lets anyone
+# who sees it start any task. Ops set schedules on the auto-writeback rules page instead.
+SUPERUSER_ONLY_APPS = {"django_celery_beat"}
+ROLES = {"客服": "cs", "运营": "ops", "仓库": "warehouse", None: "nobody", "admin": "admin"}
+# Actions whose permission name is not one of Django's four: the permission it stands for.
+CUSTOM_ACTION_PERMISSIONS = {
+    ("refunds.rawrefund", "writeback"): "refunds.writeback_rawrefund",
+    ("orders.pendinginterception", "confirm"): "orders.confirm_interception",
+}
+# Refusals that come back as a message on the changelist instead of a 403.
+REFUSAL_MESSAGES = ("未选择动作", "权限")
+
+
+@dataclass
+class Endpoint:
+    label: str
+    method: str
+    url: str
+    need: frozenset  # any one of these permissions suffices
+    offered: bool  # does the page exist at all (the superuser may use it)?
+    data: dict | None = None
+
+
+def perm(opts, action):
+    return f"{opts.app_label}.{action}_{opts.model_name}"
+
+
+def custom_urls(opts, obj, shops):
+    """Every custom URL of the admin: (method, args, data, the permissions any of which suffices,
+    whether the URL answers that method at all)."""
+    view_or_change = frozenset({perm(opts, "view"), perm(opts, "change")})
+    change = frozenset({perm(opts, "change")})
+    return {
+        "auth_user_password_change": [("GET", [obj.pk], None, change, True)],
+        "sa_sync_writeback_job": [("GET", [obj.pk], None, frozenset({perm(opts, "view")}), True)],
+        "sa_sync_autowritebackrule_preview": [
+            ("GET", [], {"shop": shops[0].pk, "interval_minutes": 10, "batch_size": 50}, view_or_change, True)
+        ],
+        "sa_sync_autowritebackrule_copy": [
+            ("GET", [], None, change, False),  # copying is a POST from the settings page
+            ("POST", [], {"shop": shops[0].pk, "target_shops": [shops[1].pk]}, change, True),
+        ],
+    }
+
+
+def action_need(opts, func):
+    names = getattr(func, "allowed_permissions", None) or ()
+    need = set()
+    for name in names:
+        if name in {"add", "change", "delete", "view"}:
+            need.add(perm(opts, name))
+        else:
+            need.add(CUSTOM_ACTION_PERMISSIONS[(opts.label_lower, name)])
+    return frozenset(need)
+
+
+@pytest.fixture
+def tasks_run_here():
+    """The administrator's "run tasks" action queues real tasks: run them in the test (against the
+    sandbox, inside the rolled-back savepoint) rather than leave messages in a broker for a worker."""
+    from erp_aftersales.celery import app
+
+    app.conf.update(task_always_eager=True)
+    yield
+    app.conf.update(task_always_eager=False)
+
+
+@pytest.fixture
+def world(db, jd, sandbox, tasks_run_here):
+    """One real object of every model the admin shows, the sandbox playing the shops' JD."""
+    other_shop = ShopFactory()
+    slip = RawRefundFactory(order_line__order__shop=jd)
+    seed_applications(sandbox, [slip])
+    OrderLineFactory(order__shop=jd, interception_status=InterceptionStatus.PENDING)
+    auto_writeback.auto_writeback_rule_save(jd, {"enabled": True}, by="测试")
+    WritebackJob.objects.create(total=1)
+    AutoWritebackRun.objects.create(shop=jd, started_at=timezone.now())
+    run = SyncRun.objects.create(shop=jd, kind=SyncKind.REFUNDS)
+    SyncRejectedRow.objects.create(
+        run=run, shop=jd, kind=SyncKind.REFUNDS, outcome="rejected", platform_id="1", reason="测试"
+    )
+    record_event(jd, action="新建店铺", by="测试")
+    CrontabSchedule.objects.create(minute="0", hour="3")
+    SolarSchedule.objects.create(event="sunrise", latitude=31.23, longitude=121.47)
+    ClockedSchedule.objects.create(clocked_time=timezone.now())
+    return [jd, other_shop]
+
+
+def endpoints(superuser, shops):
+    request = RequestFactory().get("/admin/")
+    request.user = superuser
+    found, unclassified = [], []
+    apps_shown = {}
+    for model, model_admin in admin.site._registry.items():
+        opts = model._meta
+        superuser_only = opts.app_label in SUPERUSER_ONLY_APPS
+        model_perms = {perm(opts, a) for a in ("view", "change", "add", "delete")}
+        apps_shown.setdefault(opts.app_label, set()).update(model_perms)
+
+        def need(*actions, opts=opts, superuser_only=superuser_only):
+            return frozenset({SUPERUSER}) if superuser_only else frozenset(perm(opts, a) for a in actions)
+
+        obj = model_admin.get_queryset(request).order_by("pk").first()
+        assert obj is not None, f"{opts.label}：测试数据里没有这个模型的对象，请在 world 中补上"
+        name = f"admin:{opts.app_label}_{opts.model_name}"
+        can_see = model_admin.has_view_or_change_permission(request, obj)
+        can_change = model_admin.has_change_permission(request, obj)
+        found += [
+            Endpoint(
+                f"{opts.label} 列表", "GET", reverse(f"{name}_changelist"), need("view", "change"), True
+            ),
+            Endpoint(
+                f"{opts.label} 新增",
+                "GET",
+                reverse(f"{name}_add"),
+                need("add"),
+                model_admin.has_add_permission(request),
+            ),
+            Endpoint(
+                f"{opts.label} 详情",
+                "GET",
+                reverse(f"{name}_change", args=[obj.pk]),
+                need("view", "change"),
+                can_see,
+            ),
+            Endpoint(
+                f"{opts.label} 保存",
+                "POST",
+                reverse(f"{name}_change", args=[obj.pk]),
+                need("change"),
+                can_change,
+                {},
+            ),
+            Endpoint(
+                f"{opts.label} 删除",
+                "GET",
+                reverse(f"{name}_delete", args=[obj.pk]),
+                need("delete"),
+                model_admin.has_delete_permission(request, obj),
+            ),
+            Endpoint(
+                f"{opts.label} 历史",
+                "GET",
+                reverse(f"{name}_history", args=[obj.pk]),
+                need("view", "change"),
+                can_see,
+            ),
+        ]
+        standard = {
+            f"{opts.app_label}_{opts.model_name}_{s}"
+            for s in ("changelist", "add", "change", "delete", "history")
+        }
+        known = custom_urls(opts, obj, shops)
+        for pattern in model_admin.get_urls():
+            if pattern.name in standard or pattern.name is None:
+                continue  # None: Django's catch-all that redirects an old-style URL to the change page
+            if pattern.name not in known:
+                unclassified.append(pattern.name)
+                continue
+            for method, args, data, url_need, offered in known[pattern.name]:
+                found.append(
+                    Endpoint(
+                        f"{opts.label} {pattern.name} {method}",
+                        method,
+                        reverse(f"admin:{pattern.name}", args=args),
+                        frozenset({SUPERUSER}) if superuser_only else url_need,
+                        offered,
+                        data,
+                    )
+                )
+        for action_name, (func, _, _) in model_admin.get_actions(request).items():
+            action_perms = action_need(opts, func)
+            # An action without a permission runs for anyone who can see the list: only an admin that
+            # is already the superuser's alone may have one (that was the periodic-task hole).
+            assert action_perms or superuser_only, f"{opts.label} 的操作 {action_name} 没有声明所需权限"
+            found.append(
+                Endpoint(
+                    f"{opts.label} 操作 {action_name}",
+                    "POST",
+                    reverse(f"{name}_changelist"),
+                    frozenset({SUPERUSER}) if superuser_only else action_perms,
+                    True,
+                    {"action": action_name, "_selected_action": [obj.pk], "index": 0},
+                )
+            )
+    assert not unclassified, f"没有写明所需权限的后台网址：{unclassified}（请加到 CUSTOM_URLS）"
+    found.append(Endpoint("首页", "GET", reverse("admin:index"), frozenset({"*"}), True))
+    for app_label, app_perms in apps_shown.items():
+        found.append(
+            Endpoint(
+                f"{app_label} 应用页",
+                "GET",
+                reverse("admin:app_list", args=[app_label]),
+                frozenset({SUPERUSER}) if app_label in SUPERUSER_ONLY_APPS else frozenset(app_perms),
+                True,
+            )
+        )
+    return found
+
+
+def expected_allowed(role, endpoint):
+    if not endpoint.offered:
+        return False
+    if role == "admin":
+        return True
+    if "*" in endpoint.need:
+        return True
+    return bool(set(ROLE_PERMISSIONS.get(role, ())) & endpoint.need)
+
+
+def snapshot():
+    """Every row of every model the admin shows, plus the writeback attempts: what a refusal must not touch."""
+    tables = {m._meta.label: list(m._default_manager.order_by("pk").values()) for m in admin.site._registry}
+    tables["attempts"] = WritebackAttempt.objects.count()
+    return tables
+
+
+def answer(client, endpoint):
+    """'allowed' or 'refused', following redirects inside the admin; fails on a 500."""
+    client.cookies.pop("messages", None)  # a message left by the previous request is not this answer
+    if endpoint.method == "POST":
+        response = client.post(endpoint.url, endpoint.data)
+    else:
+        response = client.get(endpoint.url, endpoint.data or {})
+    for _ in range(5):
+        assert response.status_code != 500, endpoint.label
+        if response.status_code in (403, 404):
+            # 404 only where Django hides an app page the user may see nothing of.
+            assert response.status_code == 403 or "应用页" in endpoint.label, (
+                endpoint.label,
+                response.status_code,
+            )
+            return "refused"
+        if response.status_code != 302:
+            break
+        location = response["Location"]
+        if "/admin/login/" in location:
+            return "refused"
+        response = client.get(location)
+    assert response.status_code == 200, (endpoint.label, response.status_code)
+    messages = [str(m) for m in response.context["messages"]] if response.context else []
+    if any(marker in m for m in messages for marker in REFUSAL_MESSAGES):
+        return "refused"
+    if endpoint.data and "action" in endpoint.data and not messages:
+        # Django ignores an action the user has none of the list's actions for and shows the list
+        # again, saying nothing; an action that ran answers with a message or its own page.
+        if "cl" in response.context:  # the list itself, not an action's own page (delete's confirmation)
+            return "refused"
+    return "allowed"
+
+
+@pytest.mark.parametrize("group", list(ROLES), ids=list(ROLES.values()))
+def test_every_admin_url_and_action_answers_as_the_role_allows(client, django_user_model, world, group):
+    superuser = django_user_model.objects.create_superuser("root_t", "root@example.com", PASSWORD)
+    if group == "admin":
+        user = superuser
+    else:
+        user = make_user(django_user_model, f"walk_{ROLES[group]}", group)
+    assert Group.objects.filter(name__in=[g for g in ROLES if g not in (None, "admin")]).count() == 3
+    client.force_login(user)
+    wrong, counts = [], {"allowed": 0, "refused": 0}
+    for endpoint in endpoints(superuser, world):
+        with transaction.atomic():
+            before = snapshot()
+            got = answer(client, endpoint)
+            if got == "refused":
+                assert snapshot() == before, f"{ROLES[group]}：{endpoint.label} 被拒绝却改了数据"
+            transaction.set_rollback(True)
+        counts[got] += 1
+        want = "allowed" if expected_allowed(group, endpoint) else "refused"
+        if got != want:
+            wrong.append(f"{endpoint.label}（{endpoint.method} {endpoint.url}）：应当{want}，实际{got}")
+    print(f"\n{ROLES[group]}: allowed {counts['allowed']}, refused {counts['refused']}")
+    assert not wrong, "\n".join(wrong)
