@@ -20,6 +20,8 @@ CLEARED = (
     "DEBUG",
     "SECRET_KEY",
     "FIELD_ENCRYPTION_KEY",
+    # Set for the browser tests' event loop (tests/browser/conftest.py); a deployment never has it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 FIELD_KEY = "q0wG2b7Yc6dT9hS3nVfJ1kL4mP8rX5zA2eB7uC0yWiE="
 
