@@ -22,20 +22,21 @@ LIMIT = 5
 CALLS_PER_PROCESS = 15
 
 # Each child builds its own limiter (no Django settings needed: everything is passed explicitly),
-# waits for the common start time, then records (time.time() before acquire, grant time, time.time()
-# after acquire) per call.
+# then records (asked, grant time, time.time() after acquire) per call. Both start on a go line
+# rather than at a time on the clock, so a slow import cannot make one child start late.
 CHILD = """
 import json, sys, time
 from sa_sync.ratelimit import FileRateLimiter, RedisRateLimiter
-backend, location, app_key, calls, limit, start_at = sys.argv[1:7]
+backend, location, app_key, calls, limit = sys.argv[1:6]
 cls = FileRateLimiter if backend == "file" else RedisRateLimiter
 limiter = cls(location, int(limit))
-time.sleep(max(0.0, float(start_at) - time.time()))
+print("ready", flush=True)
+sys.stdin.readline()
 stamps = []
 for _ in range(int(calls)):
-    before = time.time()
+    asked = time.time()
     granted = limiter.acquire(app_key)
-    stamps.append((before, granted, time.time()))
+    stamps.append((asked, granted, time.time()))
 print(json.dumps(stamps))
 """
 
@@ -81,51 +82,49 @@ def max_in_any_window(times, width):
 
 def test_two_processes_share_one_limit(backend):
     name, location, app_key = backend
-    start_at = time.time() + 1.5  # both children imported and waiting by then
     children = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                CHILD,
-                name,
-                location,
-                app_key,
-                *map(str, (CALLS_PER_PROCESS, LIMIT, start_at)),
-            ],
+            [sys.executable, "-c", CHILD, name, location, app_key, *map(str, (CALLS_PER_PROCESS, LIMIT))],
             cwd=REPO,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(2)
     ]
+    for child in children:
+        if child.stdout.readline() != "ready\n":
+            pytest.fail(child.communicate(timeout=30)[1])
+    for child in children:
+        child.stdin.write("go\n")
+        child.stdin.flush()
     results = []
     for child in children:
         out, err = child.communicate(timeout=30)
         assert child.returncode == 0, err
         results.append(json.loads(out))
 
-    stamps = [stamp for child_stamps in results for stamp in child_stamps]
-    granted = [g for _, g, _ in stamps]
+    granted = [g for stamps in results for _, g, _ in stamps]
     assert len(granted) == 2 * CALLS_PER_PROCESS
 
     # The guarantee, on the limiter's own grant times (1 µs for float rounding).
     assert max_in_any_window(granted, 1.0 - 1e-6) <= LIMIT
     # The grant time is a real moment inside the caller's acquire() (6-decimal rounding aside), not a
-    # story. How long the caller then took to read its clock is the scheduler's business: on a loaded
-    # 2-core machine a bound on it (this test once said 100 ms) fails about one run in five.
-    assert all(before - 1e-6 <= g <= after + 1e-6 for before, g, after in stamps)
+    # story. How long the caller then took to read its clock is the scheduler's business: a bound on
+    # it (this test once said 100 ms) is not the limiter's guarantee and a loaded machine can break it.
+    stamps = [stamp for child_stamps in results for stamp in child_stamps]
+    assert all(asked - 1e-6 <= g <= after + 1e-6 for asked, g, after in stamps)
     # Shared, not per process: 30 grants at 5 per second need at least 5 seconds end to end
-    # (two private limits would finish in about 2), and nobody waited a window more than needed
-    # per grant (that would take 30 s).
+    # (two private limits would finish in about 2), and nobody waited a whole extra window per grant.
     span = max(granted) - min(granted)
     assert 5.0 - 1e-6 <= span < 12.0
-    # Both processes got turns throughout, not one after the other.
-    first_half_end = min(granted) + span / 2
-    for child_stamps in results:
-        grants = [g for _, g, _ in child_stamps]
-        assert any(g < first_half_end for g in grants) and any(g >= first_half_end for g in grants)
+    # ... and those 5 seconds are the two contending, not one running after the other: each was
+    # already asking before the other's last grant. Who gets which slot is not part of the
+    # guarantee: whichever process wakes first when a window frees takes every freed slot, so one
+    # process can take its 15 grants in the first three seconds and leave the rest to the other.
+    for mine, other in ((results[0], results[1]), (results[1], results[0])):
+        assert min(asked for asked, _, _ in mine) < max(g for _, g, _ in other)
 
 
 def test_different_app_keys_do_not_throttle_each_other(backend):
