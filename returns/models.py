@@ -226,6 +226,9 @@ class InboundLine(models.Model):
         verbose_name = "入库明细"
         verbose_name_plural = "入库明细"
 
+    def __str__(self):
+        return f"良品 {self.good_quantity} 残次 {self.damaged_quantity}"
+
     @property
     def received(self) -> int:
         return self.good_quantity + self.damaged_quantity
