@@ -246,6 +246,7 @@ class AuditResult:
     message: str
     # raw refund slip id → why it is not sent now (None: asked to be written back after commit)
     decisions: dict[int, str | None] = field(default_factory=dict)
+    refund_nos: dict[int, str] = field(default_factory=dict)
     # filled after commit by the writeback verb (empty until the outermost transaction commits)
     writeback_results: list = field(default_factory=list)
 

@@ -4,8 +4,7 @@ a raw refund slip that has a return slip is no longer a candidate, and the write
 from celery import shared_task
 
 from . import services
-
-TICK_TASK = "returns.tick"
+from .schedules import RETURNS_TICK_TASK as TICK_TASK
 
 
 @shared_task(name=TICK_TASK, ignore_result=True)
