@@ -318,6 +318,8 @@ def return_slip_accept_received(slip_id: int, *, by, reason: str = "") -> AuditR
                 f"退货单 {slip.number} 当前状态为“{slip.get_status_display()}”，只有“待客服确认”的退货单可以按实收确认"
             )
         inbound = ReturnInbound.objects.get(return_slip=slip)
+        if not any(row.received for row in inbound.lines.all()):
+            raise ReturnRefused(f"退货单 {slip.number} 实收为 0，无法按实收确认；如买家未退回，请取消退货单")
         changes = []
         for row in inbound.lines.select_related("return_line__order_line"):
             line = row.return_line

@@ -139,3 +139,14 @@ def test_list_renders_with_filters(client, jd, cs_user):
     login(client, cs_user)
     for params in [{}, {"overdue": "yes"}, {"status__exact": ReturnStatus.AWAITING_INBOUND}, {"q": "x"}]:
         assert client.get(SLIPS, params).status_code == 200
+
+
+def test_overdue_slips_are_marked_in_the_list(client, jd, cs_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    slip = return_slip_create(by=cs_user, raw_refund=return_refund(jd), approve=True)
+    ReturnSlip.objects.filter(pk=slip.pk).update(approved_at=timezone.now() - timedelta(days=20))
+    html = login(client, cs_user).get(SLIPS, {"overdue": "yes"}).content.decode()
+    assert slip.number in html and "超时未入库（20 天）" in html
