@@ -93,6 +93,15 @@ def return_slip_create(
 ) -> ReturnSlip:
     """A return slip from a raw refund slip of type 退货 (for `quantity`, default what is left of
     its num), or by hand against `order` with `lines` = {order line id: quantity}."""
+    # Typed by hand: refuse what the columns cannot hold (PostgreSQL would fail the insert).
+    for label, value, field_name in (
+        ("物流公司", logistics_company, "logistics_company"),
+        ("物流单号", logistics_no, "logistics_no"),
+        ("备注", remark, "remark"),
+    ):
+        limit = ReturnSlip._meta.get_field(field_name).max_length
+        if len(value) > limit:
+            raise ReturnRefused(f"{label}过长：{len(value)} 个字符，最多 {limit} 个")
     if raw_refund is not None:
         if raw_refund.refund_type != RefundType.RETURN:
             raise ReturnRefused(

@@ -323,3 +323,9 @@ def test_concurrent_audits_of_x_and_y_write_back_once_with_total_2(
     assert raw.writeback_status == WritebackStatus.SUCCEEDED
     assert len(writebacks(sandbox)) == 1
     assert RawRefund.objects.get(pk=raw.pk).attempts.filter(outcome="succeeded").count() == 1
+
+
+def test_too_long_waybill_is_refused_in_words(jd, cs_user):
+    _, a, _ = order_a2_b1(jd)
+    with pytest.raises(ReturnRefused, match="物流单号过长：65 个字符，最多 64 个"):
+        return_slip_create(by=cs_user, raw_refund=return_refund(a, num=2), logistics_no="S" * 65)
