@@ -329,3 +329,24 @@ def test_too_long_waybill_is_refused_in_words(jd, cs_user):
     _, a, _ = order_a2_b1(jd)
     with pytest.raises(ReturnRefused, match="物流单号过长：65 个字符，最多 64 个"):
         return_slip_create(by=cs_user, raw_refund=return_refund(a, num=2), logistics_no="S" * 65)
+
+
+def test_beat_runs_the_returns_tick_which_auto_creates(jd):
+    from django_celery_beat.models import PeriodicTask
+
+    from returns.schedules import RETURNS_TICK_NAME
+    from returns.tasks import returns_tick
+
+    if not PeriodicTask.objects.filter(name=RETURNS_TICK_NAME).exists():
+        # A transactional test flushed what the migration created: put it back.
+        from django.apps import apps
+
+        from returns.schedules import ensure_returns_schedule
+
+        ensure_returns_schedule(apps)
+    assert PeriodicTask.objects.get(name=RETURNS_TICK_NAME).task == "returns.tick"
+    _, a, _ = order_a2_b1(jd)
+    raw = return_refund(a, num=2, platform_status=PlatformStatus.AWAITING_RETURN)
+    ShopReturnSettings.objects.create(shop=jd, auto_create_from_refunds=True)
+    returns_tick()
+    assert ReturnSlip.objects.get(raw_refund=raw).status == ReturnStatus.AWAITING_INBOUND
