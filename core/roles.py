@@ -13,6 +13,9 @@ ROLE_PERMISSIONS = {
         "sa_sync.view_autowritebackrun",
         "orders.view_pendinginterception",
         "core.view_event",
+        "returns.view_returnslip",
+        "returns.add_returnslip",
+        "returns.review_returnslip",
     ],
     "运营": [
         "orders.view_shop",
@@ -29,6 +32,10 @@ ROLE_PERMISSIONS = {
         "sa_sync.change_autowritebackrule",
         "sa_sync.view_autowritebackrun",
         "core.view_event",
+        "returns.view_returnslip",
+        "returns.view_shopreturnsettings",
+        "returns.add_shopreturnsettings",
+        "returns.change_shopreturnsettings",
     ],
     "仓库": [
         "orders.view_order",
@@ -36,6 +43,8 @@ ROLE_PERMISSIONS = {
         "orders.view_pendinginterception",
         "orders.confirm_interception",
         "core.view_event",
+        "returns.view_returnslip",
+        "returns.audit_returninbound",
     ],
 }
 

@@ -3,12 +3,22 @@ from django.contrib.admin.apps import AdminConfig
 
 # Where each model shows in the menu: users think in 订单 / 系统设置, not in Django apps.
 MENU = [
-    ("订单", ["orders.Order", "orders.OrderLine", "refunds.RawRefund", "sa_sync.WritebackJob"]),
+    (
+        "订单",
+        [
+            "orders.Order",
+            "orders.OrderLine",
+            "refunds.RawRefund",
+            "returns.ReturnSlip",
+            "sa_sync.WritebackJob",
+        ],
+    ),
     ("仓库", ["orders.PendingInterception"]),
     (
         "系统设置",
         [
             "orders.Shop",
+            "returns.ShopReturnSettings",
             "sa_sync.AutoWritebackRule",
             "sa_sync.AutoWritebackRun",
             "sa_sync.SyncRun",

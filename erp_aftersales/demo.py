@@ -16,9 +16,16 @@ from django.utils import timezone
 
 from core.audit import record_event
 from orders.models import Order, OrderLine, OrderStatus, PayType, Shop
-from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind
+from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind, WritebackStatus
 from refunds.reasons import COMMON_REASONS
 from refunds.services import raw_refund_intercept
+from returns.models import ReturnSlip, ShopReturnSettings
+from returns.services import (
+    return_inbound_audit,
+    return_inbound_record,
+    return_slip_create,
+    return_slip_transition,
+)
 from sa_sync.demo_shops import DEMO_SHOPS
 from sa_sync.mapping import JD_STATUS_FOR_PLATFORM, jd_refund_item
 
@@ -85,12 +92,14 @@ def load_demo(now=None) -> dict:
         # Refund-only slips stop their lines, as when they arrive from JD: the demo then shows
         # cancelled lines, pending interceptions for the warehouse and slips flagged for CS.
         raw_refund_intercept(RawRefund.objects.all(), by=DEMO_ACTOR)
+        _returns(shops, users)
     return {
         "users": len(users),
         "shops": Shop.objects.count(),
         "orders": Order.objects.count(),
         "order_lines": OrderLine.objects.count(),
         "raw_refunds": RawRefund.objects.count(),
+        "return_slips": ReturnSlip.objects.count(),
     }
 
 
@@ -255,6 +264,70 @@ def _writeback_history(roll, slip):
     else:
         slip.mark_writeback_failed(by=DEMO_ACTOR, reason="京东返回：接口调用超时，请稍后重试")
     slip.save()
+
+
+# Waybills of the return slips waiting for the warehouse: type one into 退货入库（扫描） and audit it.
+DEMO_WAYBILLS = ["SF0000000001", "SF0000000002", "SF0000000003"]
+DEMO_RETURN_REMARK = "演示数据"
+
+
+def _returns(shops, users):
+    """Return slips in every state, through the services (so the 操作日志 reads as in real use).
+
+    Nothing here calls JD: the audited demo slip's raw refund is still 等待退货, so it is not sent
+    (its page says why); the three slips waiting for the warehouse are 等待收货 slips the sandbox
+    knows, so a new user's audit sends 退货入仓 to the sandbox. Idempotent: skipped once made."""
+    if ReturnSlip.objects.filter(remark=DEMO_RETURN_REMARK).exists():
+        return
+    cs = next(u for u in users if u.username == "cs")
+    warehouse = next(u for u in users if u.username == "warehouse")
+    candidates = RawRefund.objects.filter(
+        refund_type=RefundType.RETURN,
+        writeback_status=WritebackStatus.NOT_SENT,
+        inbound_num=0,
+        order_line__isnull=False,
+    ).order_by("refund_no")
+    receipt = list(candidates.filter(platform_status=PlatformStatus.AWAITING_RECEIPT)[:3])
+    waiting_return = list(candidates.filter(platform_status=PlatformStatus.AWAITING_RETURN)[:3])
+    # Rejected and cancelled returns: the buyer gave up or the seller refused on JD's side too.
+    closed = list(
+        candidates.filter(platform_status__in=[PlatformStatus.SELLER_REFUSED, PlatformStatus.CANCELLED])[:2]
+    )
+
+    def make(raw, waybill="", approve=False):
+        slip = return_slip_create(
+            by=cs,
+            raw_refund=raw,
+            logistics_company="顺丰速运" if waybill else "",
+            logistics_no=waybill,
+            remark=DEMO_RETURN_REMARK,
+        )
+        if approve:
+            return_slip_transition(slip.pk, "approve", by=cs)
+        return slip
+
+    for raw, waybill in zip(receipt[:3], DEMO_WAYBILLS, strict=False):
+        make(raw, waybill, approve=True)  # 待入库: for the warehouse
+    if closed:
+        slip = make(closed[0], approve=True)
+        return_slip_transition(slip.pk, "reject", by=cs, reason="买家超时未寄回")  # 驳回
+    if len(closed) > 1:
+        slip = make(closed[1])
+        return_slip_transition(slip.pk, "cancel", by=cs, reason="买家撤销退货申请")  # 已取消
+    if waiting_return:
+        make(waiting_return[0])  # 待审核
+    if len(waiting_return) > 1:
+        slip = make(waiting_return[1], waybill="YT0000000101", approve=True)  # 入库完成, not sent
+        received = {line.pk: (line.quantity, 0) for line in slip.lines.all()}
+        return_inbound_audit(slip.pk, by=warehouse, received=received)
+    if len(waiting_return) > 2:
+        slip = make(waiting_return[2], waybill="YT0000000102", approve=True)  # 待客服确认
+        line = slip.lines.first()
+        return_inbound_record(slip.pk, {line.pk: (line.quantity - 1, 0)}, by=warehouse)
+        return_inbound_audit(slip.pk, by=warehouse)
+    # The second shop creates its return slips by itself (beat's returns tick).
+    if len(shops) > 1:
+        ShopReturnSettings.objects.get_or_create(shop=shops[1], defaults={"auto_create_from_refunds": True})
 
 
 def share_with_sandbox(sandbox) -> int:

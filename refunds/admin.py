@@ -7,6 +7,8 @@ from django.utils.html import format_html
 
 from core.admin_utils import PlatformDataAdmin, badge, exact_search
 from orders.admin import lines_table
+from returns.admin import returns_block
+from returns.services import ReturnRefused, return_slip_create
 from sa_sync.models import WritebackOutcome, WritebackTrigger
 from sa_sync.writeback import refund_writeback, writeback_job_start
 
@@ -122,8 +124,8 @@ class RawRefundAdmin(PlatformDataAdmin):
     list_select_related = ["shop"]
     search_fields = ["refund_no"]
     search_help_text = "按平台退款单号、平台订单号、原始子单号或买家账号精确查找"
-    actions = [WRITEBACK_ACTION]
-    readonly_fields = ["order_link", "order_lines", "attempt_log", "event_log"]
+    actions = [WRITEBACK_ACTION, "create_return_slip"]
+    readonly_fields = ["order_link", "order_lines", "return_slips", "attempt_log", "event_log"]
     fieldsets = [
         (
             "平台信息（来自京东，只读）",
@@ -163,6 +165,7 @@ class RawRefundAdmin(PlatformDataAdmin):
             },
         ),
         ("系统订单", {"fields": ["order_link", "order_lines"]}),
+        ("退货单与入库", {"fields": ["return_slips"]}),
         ("回传记录", {"fields": ["attempt_log"]}),
         ("操作日志", {"fields": ["event_log"]}),
         ("记录", {"fields": ["created_at", "updated_at"]}),
@@ -184,6 +187,29 @@ class RawRefundAdmin(PlatformDataAdmin):
         results = refund_writeback(ids, by=request.user, trigger=WritebackTrigger.MANUAL)
         report_results(self, request, results)
         return None
+
+    def has_create_return_permission(self, request):
+        return request.user.has_perm("returns.add_returnslip")
+
+    @admin.action(description="建退货单", permissions=["create_return"])
+    def create_return_slip(self, request, queryset):
+        """One return slip per selected 退货 slip, for what is left of its quantity."""
+        for slip in queryset.order_by("pk"):
+            try:
+                created = return_slip_create(raw_refund=slip, by=request.user)
+            except ReturnRefused as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    format_html(
+                        '{}：已创建退货单 <a href="{}">{}</a>（待审核）',
+                        slip.refund_no,
+                        reverse("admin:returns_returnslip_change", args=[created.pk]),
+                        created.number,
+                    ),
+                    messages.SUCCESS,
+                )
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "POST" and request.POST.get("action") == WRITEBACK_ACTION:
@@ -228,6 +254,10 @@ class RawRefundAdmin(PlatformDataAdmin):
         if obj.order is None:
             return "-"
         return lines_table(obj.order.lines.all(), highlight_id=obj.order_line_id)
+
+    @admin.display(description="退货单与入库")
+    def return_slips(self, obj):
+        return returns_block(obj) if obj.pk else "-"
 
     @admin.display(description="回传记录")
     def attempt_log(self, obj):

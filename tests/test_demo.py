@@ -99,3 +99,34 @@ def test_demo_slips_are_known_to_the_sandbox_and_a_sync_changes_nothing(sandbox,
         if s.writeback_refusal() is None
     )
     assert refund_writeback([slip.pk])[0].succeeded
+
+
+def test_demo_returns_in_every_state_and_a_waiting_one_reaches_the_sandbox(
+    sandbox, settings, django_capture_on_commit_callbacks
+):
+    """A new user audits a demo return slip waiting for the warehouse: 退货入仓 reaches the sandbox."""
+    from erp_aftersales.demo import DEMO_WAYBILLS, share_with_sandbox
+    from returns.models import ReturnSlip, ReturnStatus
+    from returns.services import return_inbound_audit
+    from sa_sync.demo_shops import DEMO_SHOPS
+
+    sandbox.reset()
+    settings.JOS_ENDPOINT = sandbox.jos_url
+    for spec in DEMO_SHOPS:
+        sandbox.seed_shop(
+            **{k: spec[k] for k in ("app_key", "app_secret", "access_token", "shop_no", "name")}
+        )
+    load_demo()
+    share_with_sandbox(sandbox)
+    assert set(ReturnSlip.objects.values_list("status", flat=True)) == {s.value for s in ReturnStatus}
+    waiting = ReturnSlip.objects.filter(logistics_no__in=DEMO_WAYBILLS, status=ReturnStatus.AWAITING_INBOUND)
+    assert waiting.count() == 3
+    slip = waiting.get(logistics_no=DEMO_WAYBILLS[0])
+    received = {line.pk: (line.quantity, 0) for line in slip.lines.all()}
+    with django_capture_on_commit_callbacks(execute=True):
+        result = return_inbound_audit(slip.pk, by="warehouse", received=received)
+    assert [r.succeeded for r in result.writeback_results] == [True]
+    [call] = sandbox.calls(method="jingdong.pop.afs.soa.refundapply.updateWarehouseStatus")
+    assert call["params"]["refId"] == slip.raw_refund.refund_no and call["params"]["status"] == "2"
+    load_demo()  # a rerun makes no second set
+    assert ReturnSlip.objects.filter(logistics_no=DEMO_WAYBILLS[1]).count() == 1
