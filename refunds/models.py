@@ -7,6 +7,7 @@ from django.utils import timezone
 from django_fsm import FSMIntegerField, FSMModelMixin, transition
 
 from orders.models import ArrivalRule, InterceptionStatus, Order, OrderLine, OrderStatus, Shop
+from sa_sync import jd_codes
 
 
 class RefundType(models.IntegerChoices):
@@ -49,18 +50,26 @@ def sendable_condition(kind: WritebackKind, *, arrival_rule: str | None = None) 
 
     With `arrival_rule` given (one shop's), the condition needs no join on the shop: the
     auto-writeback's per-shop candidate query stays on the slip table's partial index."""
+    # JD's last known state acts on this kind (its state table); no code yet = never synced, the
+    # fresh read before sending decides.
+    acting = [str(code) for code in jd_codes.REFUND_APPLY_STATES if jd_codes.allows(code, kind)]
+    jd_acts = Q(platform_status_code="") | Q(platform_status_code__in=acting)
     if kind == WritebackKind.SHIPMENT_CANCELLED:
         # Not out of the warehouse: the order is at most 待财审, or the line's interception succeeded.
-        return Q(order__isnull=False) & (
-            Q(order__status__lte=OrderStatus.AWAITING_FINANCE_REVIEW)
-            | Q(order_line__interception_status=InterceptionStatus.SUCCEEDED)
+        return (
+            jd_acts
+            & Q(order__isnull=False)
+            & (
+                Q(order__status__lte=OrderStatus.AWAITING_FINANCE_REVIEW)
+                | Q(order_line__interception_status=InterceptionStatus.SUCCEEDED)
+            )
         )
     arrived_enough = Q(inbound_num__gte=F("num"))
     if arrival_rule is None:
         arrived_enough |= Q(shop__arrival_rule=ArrivalRule.PARTIAL)
     elif arrival_rule == ArrivalRule.PARTIAL:
         arrived_enough = Q()
-    return Q(inbound_num__gt=0) & arrived_enough
+    return jd_acts & Q(inbound_num__gt=0) & arrived_enough
 
 
 class RawRefundQuerySet(models.QuerySet):
@@ -188,6 +197,11 @@ class RawRefund(FSMModelMixin, models.Model):
     def writeback_kind(self) -> WritebackKind | None:
         return WRITEBACK_KIND_FOR.get((self.refund_type, self.platform_status))
 
+    @property
+    def jd_status(self) -> int | None:
+        """JD's refund-application state as last read (sync or the fresh read), None if never read."""
+        return int(self.platform_status_code) if self.platform_status_code.isdigit() else None
+
     def has_writeback_kind(self) -> bool:
         return self.writeback_kind is not None
 
@@ -204,6 +218,10 @@ class RawRefund(FSMModelMixin, models.Model):
             )
         if not self.shop.sa_writeback_enabled:
             return "店铺未启用SA回传，请运营在店铺设置中开启"
+        # JD's word on its own application comes before the ERP's view (e.g. 青龙拦截失败 beats 待客审).
+        jd_refusal = jd_codes.refusal(self.jd_status, kind, kind.label)
+        if jd_refusal:
+            return jd_refusal
         if kind == WritebackKind.SHIPMENT_CANCELLED:
             return self._shipment_cancelled_refusal()
         return self._goods_in_warehouse_refusal()
