@@ -33,6 +33,14 @@ class WritebackStatus(models.IntegerChoices):
     FAILED = 3, "回传失败"
 
 
+class AutoDecision(models.TextChoices):
+    """The last automatic-writeback run's word on a slip, so a skip has its reason on the slip."""
+
+    SUCCEEDED = "succeeded", "已回传成功"
+    FAILED = "failed", "已发送，回传失败"
+    NOT_SENT = "not_sent", "未回传"
+
+
 class WritebackKind(models.TextChoices):
     SHIPMENT_CANCELLED = "shipment_cancelled", "取消发货成功"
     GOODS_IN_WAREHOUSE = "goods_in_warehouse", "退货入仓"
@@ -149,6 +157,15 @@ class RawRefund(FSMModelMixin, models.Model):
     writeback_claimed_at = models.DateTimeField("回传开始时间", null=True, blank=True)
     last_writeback_at = models.DateTimeField("最近回传时间", null=True, blank=True)
     next_attempt_at = models.DateTimeField("下次重试时间", null=True, blank=True)
+
+    # Written by each auto-writeback run for the slips it selected, sent or refused (sa_sync).
+    # The run is kept by id: refunds sits below sa_sync, where the run lives.
+    auto_decision = models.CharField(
+        "自动回传结果", max_length=16, choices=AutoDecision.choices, blank=True, db_index=True
+    )
+    auto_decision_reason = models.CharField("自动回传原因", max_length=500, blank=True)
+    auto_decision_at = models.DateTimeField("自动回传判断时间", null=True, blank=True)
+    auto_decision_run_id = models.PositiveBigIntegerField("自动回传运行编号", null=True, blank=True)
 
     created_at = models.DateTimeField("下载时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)

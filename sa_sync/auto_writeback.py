@@ -28,8 +28,9 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from core.audit import record_event
+from core.bulk import update_rows
 from orders.models import ArrivalRule, Shop
-from refunds.models import WRITEBACK_LEASE, PlatformStatus, RefundType
+from refunds.models import WRITEBACK_LEASE, AutoDecision, PlatformStatus, RawRefund, RefundType
 
 from . import selectors
 from .models import AutoWritebackRule, AutoWritebackRun, WritebackOutcome, WritebackTrigger
@@ -267,21 +268,56 @@ def _send(shop, ids):
     return results, None
 
 
+DECISION_FOR_OUTCOME = {
+    WritebackOutcome.SUCCEEDED: AutoDecision.SUCCEEDED,
+    WritebackOutcome.FAILED: AutoDecision.FAILED,
+    WritebackOutcome.SKIPPED: AutoDecision.NOT_SENT,
+    WritebackOutcome.REFUSED: AutoDecision.NOT_SENT,
+}
+DECISION_FIELDS = ["auto_decision", "auto_decision_reason", "auto_decision_at", "auto_decision_run_id"]
+
+
+def _record_decisions(run, decisions: dict) -> None:
+    """Every slip the run looked at carries its verdict, in one bulk UPDATE (no per-row save, no
+    event: the run itself is the record; this is the slip's view of it)."""
+    now = timezone.now()
+    rows = [
+        RawRefund(
+            pk=slip_id,
+            auto_decision=decision,
+            auto_decision_reason=reason[:500],
+            auto_decision_at=now,
+            auto_decision_run_id=run.pk,
+        )
+        for slip_id, (decision, reason) in sorted(decisions.items())  # id order, as every lock
+    ]
+    with transaction.atomic():
+        update_rows(RawRefund, rows, DECISION_FIELDS)
+
+
 def _finish(run, rule, selection, results, stopped, skipped, now) -> AutoWritebackRun:
     sent = [r for r in results if r.outcome in (WritebackOutcome.SUCCEEDED, WritebackOutcome.FAILED)]
+    decisions = {}  # slip id -> (decision, reason): written on the slips below
     for r in results:
         if r.outcome in (WritebackOutcome.SKIPPED, WritebackOutcome.REFUSED):
             skipped[r.message[:60]] += 1
+        decisions[r.slip_id] = (DECISION_FOR_OUTCOME[r.outcome], r.message)
+    for slip, group, detail in selection.refused:
+        decisions[slip.pk] = (AutoDecision.NOT_SENT, f"{group}：{detail}")
     note = ""
     if stopped:
         rest, error = stopped
         skipped[selectors.CREDENTIALS] += len(rest)
         note = f"京东拒绝了该店铺的授权：{error}。自动回传已暂停，请更新授权后恢复"
+        for slip_id in rest:
+            decisions[slip_id] = (AutoDecision.NOT_SENT, f"{selectors.CREDENTIALS}：{error}")
     # What the rule leaves behind among open slips (waiting retry, above 财审, …), bounded.
-    for _, group, _ in selectors.explain_exclusions(
+    for slip, group, detail in selectors.explain_exclusions(
         rule, now, skip_ids=[s.pk for s in selection.slips] + [s.pk for s, _, _ in selection.refused]
     ):
         skipped[group] += 1
+        decisions.setdefault(slip.pk, (AutoDecision.NOT_SENT, f"{group}：{detail}"))
+    _record_decisions(run, decisions)
     run.sent = len(sent)
     run.succeeded = sum(1 for r in sent if r.outcome == WritebackOutcome.SUCCEEDED)
     run.failed = run.sent - run.succeeded

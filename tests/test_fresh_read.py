@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from orders.models import OrderStatus
-from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
+from refunds.models import AutoDecision, PlatformStatus, RawRefund, RefundType, WritebackStatus
 from sa_sync import auto_writeback, jd_codes
 from sa_sync.models import SyncKind, WritebackAttempt, WritebackOutcome
 from sa_sync.platform_sync import shop_sync
@@ -101,6 +101,17 @@ def test_sync_then_rule_sends_only_what_jd_acts_on(sandbox, jd_fast, code):
     assert run.succeeded == (1 if acts else 0)
     slip.refresh_from_db()
     assert slip.writeback_status == (WritebackStatus.SUCCEEDED if acts else WritebackStatus.NOT_SENT)
+    # The run's verdict is on the slip itself, with its reason and the run. Closed applications
+    # (退款成功, 取消退款 …) are outside the rule's statuses: the run never looks at them.
+    state = jd_codes.REFUND_APPLY_STATES[code]
+    if acts:
+        assert (slip.auto_decision, slip.auto_decision_run_id) == (AutoDecision.SUCCEEDED, run.pk)
+    elif not state.closed:
+        assert (slip.auto_decision, slip.auto_decision_run_id) == (AutoDecision.NOT_SENT, run.pk)
+        assert f"京东状态为{state.label}，无法回传取消发货成功" in slip.auto_decision_reason
+        assert slip.auto_decision_at is not None
+    else:
+        assert slip.auto_decision == ""
 
 
 @pytest.mark.parametrize("code", ALL_CODES)
@@ -118,6 +129,10 @@ def test_a_change_on_jd_after_the_sync_is_caught_before_sending(sandbox, jd_fast
         auto_writeback.auto_writeback_run(jd_fast.pk)
     else:
         refund_writeback([slip.pk], by="客服甲")
+    if by_rule and not jd_codes.allows(code, jd_codes.SHIPMENT_CANCELLED):
+        slip.refresh_from_db()  # selected, then refused on JD's fresh word: the slip says why
+        assert slip.auto_decision == AutoDecision.NOT_SENT
+        assert "发送前已向京东核对状态" in slip.auto_decision_reason
 
     # One read before the send, whatever the answer.
     assert [c["method"] for c in sandbox.calls()][:1] == [FRESH_READ_METHOD]
@@ -190,3 +205,21 @@ def test_one_read_per_fifty_slips(sandbox, jd_fast):
     reads = sandbox.calls(method=FRESH_READ_METHOD)
     assert len(reads) == 2 and sorted(len(r["params"]["ids"].split(",")) for r in reads) == [10, 50]
     assert len(sent(sandbox)) == 60
+
+
+def test_the_slip_list_shows_and_filters_the_last_automatic_decision(sandbox, jd_fast, client, cs_user):
+    from .conftest import PASSWORD
+
+    refund_id = application(sandbox, jd_fast, status=8)
+    slip = synced(jd_fast, refund_id)
+    auto_writeback.auto_writeback_rule_save(jd_fast, {"enabled": True}, by="测试")
+    run = auto_writeback.auto_writeback_run(jd_fast.pk)
+    other = synced(jd_fast, application(sandbox, jd_fast, status=0))  # never judged by a run
+
+    client.login(username=cs_user.username, password=PASSWORD)
+    listing = client.get("/admin/refunds/rawrefund/", {"auto_decision": "not_sent"}).content.decode()
+    assert slip.refund_no in listing and other.refund_no not in listing
+    assert "京东拦截失败" in listing
+    page = client.get(f"/admin/refunds/rawrefund/{slip.pk}/change/").content.decode()
+    assert "自动回传（最近一次运行对该单的判断）" in page
+    assert "京东状态为青龙拦截失败，无法回传取消发货成功" in page and f"#{run.pk}" in page
