@@ -151,11 +151,13 @@ def refund_writeback(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="writeback") as pool:
         try:
             for start in range(0, len(ids), claim_size):
-                while len(in_flight) >= 2 * workers:
+                # The next batch is read and claimed while this one still keeps the threads busy:
+                # the read's round trip to JD hides behind the sends instead of stalling them.
+                while len(in_flight) >= max(2 * workers, claim_size):
                     collect(block=True)
-                done, to_send = _claim_batch(ids[start : start + claim_size], by=by, trigger=trigger, job=job)
-                results.update(done)
-                done, to_send = _fresh_read(to_send, by=by, trigger=trigger, job=job)
+                batch = ids[start : start + claim_size]
+                reads = _read_fresh(batch)
+                done, to_send = _claim_batch(batch, by=by, trigger=trigger, job=job, reads=reads)
                 results.update(done)
                 in_flight.update(pool.submit(_send, item) for item in to_send)
                 collect(block=False)
@@ -172,13 +174,18 @@ def refund_writeback(
     return [results[i] for i in ids]
 
 
-def _claim_batch(ids, *, by, trigger, job):
-    results, to_send, attempts, changed = {}, [], [], []
+def _claim_batch(ids, *, by, trigger, job, reads=None):
+    """Lock the slips, take JD's fresh answer (`reads`, from `_read_fresh`) into them, decide, and
+    claim what goes out. One short transaction; the network was before it."""
+    results, to_send, attempts, changed, events, merged = {}, [], [], [], [], set()
     with transaction.atomic(), batched_events():
         slips = lock_raw_refunds(
             RawRefund.objects.select_related("shop", "order", "order_line").filter(pk__in=ids)
         )
+        now = timezone.now()
         for slip in slips:
+            read = (reads or {}).get(slip.shop_id)
+            checked = ""
             if slip.writeback_status == WritebackStatus.SUCCEEDED:
                 outcome, message = WritebackOutcome.SKIPPED, ALREADY_DONE
             elif slip.writeback_status == WritebackStatus.SENDING and not slip.claim_expired():
@@ -186,11 +193,28 @@ def _claim_batch(ids, *, by, trigger, job):
             else:
                 if slip.writeback_status == WritebackStatus.SENDING:
                     slip.release_stale_claim(by="系统：回传超时恢复")
+                known_code, known_status = slip.platform_status_code, slip.platform_status
+                checked, unreadable = _apply_fresh(slip, read, events, merged)
+                moved = slip.platform_status != known_status or known_code not in (
+                    "",
+                    slip.platform_status_code,
+                )
+                # Decided on what we know now, JD's fresh state included (JD's word comes first).
                 message = slip.writeback_refusal()
                 changed.append(slip)
                 if message:
                     outcome = WritebackOutcome.REFUSED
-                    slip.writeback_message = message
+                    # Say so when it is the fresh read that stopped it (JD moved since the sync).
+                    message = f"{message}（{checked}）" if moved else message
+                    slip.writeback_message = message[:500]
+                elif unreadable:
+                    # Nothing is sent blind: JD did not answer (retried later) or does not know it.
+                    slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
+                    retry = read.error is not None
+                    outcome = WritebackOutcome.FAILED if retry else WritebackOutcome.REFUSED
+                    message = unreadable[:500]
+                    next_at = retry_at(slip.writeback_attempts, now) if retry else None
+                    slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
                 else:
                     slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
                     params = {
@@ -206,6 +230,7 @@ def _claim_batch(ids, *, by, trigger, job):
                             slip.writeback_kind,
                             params,
                             claimed_at=slip.writeback_claimed_at,
+                            checked=checked,
                         )
                     )
                     continue
@@ -217,138 +242,93 @@ def _claim_batch(ids, *, by, trigger, job):
                     trigger=trigger,
                     outcome=outcome,
                     message=message,
+                    request_summary={**read.summary, "checked": checked} if read and checked else {},
+                    response_code=str(read.error.code)[:64] if read and read.error else "",
                     **actor_fields(by),
                 )
             )
             results[slip.pk] = WritebackResult(slip.pk, slip.refund_no, outcome, message)
-        now = timezone.now()
         for slip in changed:
             slip.updated_at = now
-        update_rows(RawRefund, changed, CLAIM_FIELDS)
-        insert_rows(WritebackAttempt, attempts)
-        _count_job(
-            job, done=len(attempts), failed=sum(a.outcome == WritebackOutcome.REFUSED for a in attempts)
-        )
-    return results, to_send
-
-
-def _fresh_read(items: list[_Claimed], *, by, trigger, job):
-    """Read the claimed applications' state from JD now, merge it into the slips as the sync does,
-    and keep only what is still sendable. Network first (no transaction open), then one short
-    transaction for the answer."""
-    results, to_send = {}, []
-    by_shop: dict[int, list[_Claimed]] = {}
-    for item in items:
-        by_shop.setdefault(item.shop.pk, []).append(item)
-    for group in by_shop.values():
-        for start in range(0, len(group), FRESH_READ_BATCH):
-            part = group[start : start + FRESH_READ_BATCH]
-            answer, error, summary = _read_states(part)
-            done, still = _apply_states(part, answer, error, summary, by=by, trigger=trigger, job=job)
-            results.update(done)
-            to_send += still
-    return results, to_send
-
-
-def _read_states(items: list[_Claimed]):
-    """Network only. Returns ({refund_no: JD item}, error, request summary)."""
-    params = {"ids": ",".join(item.refund_no for item in items), "pageIndex": 1, "pageSize": FRESH_READ_BATCH}
-    summary = {"method": FRESH_READ_METHOD, "params": params}
-    try:
-        payload = JosClient.for_shop(items[0].shop).call(FRESH_READ_METHOD, params)
-        rows = check_business_result(payload, "queryResult").get("result") or []
-        return {str(row.get("id")): row for row in rows if isinstance(row, dict)}, None, summary
-    except JosError as exc:
-        return {}, exc, summary
-    except Exception as exc:  # a bug must not leave the slips 回传中
-        logger.exception("fresh read before writeback failed unexpectedly")
-        return {}, JosError(f"内部错误（{type(exc).__name__}）", code="INTERNAL", retryable=True), summary
-
-
-def _apply_states(items, answer, error, summary, *, by, trigger, job):
-    results, to_send, attempts, changed, events, update_fields = {}, [], [], [], [], set()
-    broken_shop = None
-    with transaction.atomic(), batched_events():
-        slips = {
-            s.pk: s
-            for s in lock_raw_refunds(
-                RawRefund.objects.select_related("shop", "order", "order_line").filter(
-                    pk__in=[i.slip_id for i in items]
-                )
-            )
-        }
-        now = timezone.now()
-        for item in items:
-            slip = slips[item.slip_id]
-            if not (
-                slip.writeback_status == WritebackStatus.SENDING
-                and slip.writeback_claimed_at == item.claimed_at
-            ):
-                continue  # taken over meanwhile (lease ran out): the other caller decides
-            row = answer.get(item.refund_no)
-            if error is not None:
-                outcome = WritebackOutcome.FAILED
-                message = f"发送前向京东核对退款单状态失败，未回传（稍后自动重试）：{error.user_message}"
-                next_at = retry_at(slip.writeback_attempts, now)
-                if error.credential_problem:
-                    broken_shop = (item.shop.pk, error.user_message[:300])
-            elif row is None:
-                outcome, next_at = WritebackOutcome.REFUSED, None
-                message = "发送前核对：京东查无此退款单，未回传，请核对退款单号"
-            else:
-                fields = mapping.refund_fields(row)
-                label = mapping.JD_REFUND_STATUS_LABELS.get(int(fields["platform_status_code"]), "")
-                item.checked = f"发送前已向京东核对状态：{label}"
-                if not _is_stale(slip.platform_modified, fields["platform_modified"]):
-                    state = {k: fields[k] for k in STATE_FIELDS}
-                    if _merge(
-                        slip,
-                        state,
-                        status_field="platform_status",
-                        reason=f"发送前核对京东退款状态：{label}",
-                        events=events,
-                        update_fields=update_fields,
-                    ):
-                        changed.append(slip)
-                refusal = slip.writeback_refusal()
-                if refusal is None:
-                    to_send.append(item)
-                    continue
-                outcome, next_at, message = WritebackOutcome.REFUSED, None, refusal
-            message = f"{message}（{item.checked}）" if item.checked else message
-            slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
-            slip.updated_at = now
-            if slip not in changed:
-                changed.append(slip)
-            attempts.append(
-                WritebackAttempt(
-                    slip=slip,
-                    job=job,
-                    kind=item.kind,
-                    trigger=trigger,
-                    outcome=outcome,
-                    message=message[:500],
-                    request_summary={**summary, "checked": item.checked},
-                    response_code=str(error.code)[:64] if error else "0",
-                    response=_short(
-                        row if row is not None else {"message": getattr(error, "user_message", "")}
-                    ),
-                    **actor_fields(by),
-                )
-            )
-            results[item.slip_id] = WritebackResult(item.slip_id, item.refund_no, outcome, message[:500])
-        update_rows(RawRefund, changed, sorted(set(RECORD_FIELDS) | update_fields | {"updated_at"}))
+        update_rows(RawRefund, changed, sorted({*CLAIM_FIELDS, *RECORD_FIELDS, *merged}))
         Event.objects.bulk_create(events)
         insert_rows(WritebackAttempt, attempts)
-        if broken_shop:
-            shop_mark_credentials_refused(broken_shop[0], message=broken_shop[1])
-        _count_job(job, done=len(attempts), failed=len(attempts))
+        broken = [r for r in (reads or {}).values() if r.error is not None and r.error.credential_problem]
+        for shop_id, read in (reads or {}).items():
+            if read in broken:
+                shop_mark_credentials_refused(shop_id, message=read.error.user_message[:300])
+        _count_job(
+            job, done=len(attempts), failed=sum(a.outcome != WritebackOutcome.SKIPPED for a in attempts)
+        )
     return results, to_send
 
 
 # What the fresh read takes from JD's answer: its state only. The rest of the application (amounts,
 # reasons) is the sync's to bring; the writeback decides on the state.
 STATE_FIELDS = ["refund_type", "platform_status", "platform_status_code", "check_time", "platform_modified"]
+
+
+@dataclass
+class _FreshRead:
+    answer: dict  # refund_no -> JD's item
+    error: JosError | None
+    summary: dict  # the request, for the attempt log
+
+
+def _read_fresh(ids) -> dict[int, _FreshRead]:
+    """Network only, no transaction open: the current state of these slips' applications on JD, one
+    queryPageList per shop (a claim batch is at most FRESH_READ_BATCH slips, JD's page size).
+    Slips already written back are not asked about: nothing will be sent for them."""
+    by_shop: dict[int, list] = {}
+    shops = {}
+    for slip in (
+        RawRefund.objects.filter(pk__in=ids)
+        .exclude(writeback_status=WritebackStatus.SUCCEEDED)
+        .select_related("shop")
+        .only("refund_no", "shop")
+    ):
+        by_shop.setdefault(slip.shop_id, []).append(slip.refund_no)
+        shops[slip.shop_id] = slip.shop
+    reads = {}
+    for shop_id, refund_nos in by_shop.items():
+        params = {"ids": ",".join(refund_nos), "pageIndex": 1, "pageSize": FRESH_READ_BATCH}
+        summary = {"method": FRESH_READ_METHOD, "params": params}
+        try:
+            payload = JosClient.for_shop(shops[shop_id]).call(FRESH_READ_METHOD, params)
+            rows = check_business_result(payload, "queryResult").get("result") or []
+            answer = {str(row.get("id")): row for row in rows if isinstance(row, dict)}
+            reads[shop_id] = _FreshRead(answer, None, summary)
+        except JosError as exc:
+            reads[shop_id] = _FreshRead({}, exc, summary)
+        except Exception as exc:  # a bug must not send blind either
+            logger.exception("fresh read before writeback failed unexpectedly")
+            error = JosError(f"内部错误（{type(exc).__name__}）", code="INTERNAL", retryable=True)
+            reads[shop_id] = _FreshRead({}, error, summary)
+    return reads
+
+
+def _apply_fresh(slip, read: _FreshRead | None, events: list, update_fields: set) -> tuple[str, str | None]:
+    """Merge JD's answer into the slip as the sync does. Returns (what was checked, why the slip must
+    fail instead of being sent: JD did not answer or does not know it; None to decide as usual)."""
+    if read is None:
+        return "", None
+    if read.error is not None:
+        return "", f"发送前向京东核对退款单状态失败，未回传（稍后自动重试）：{read.error.user_message}"
+    row = read.answer.get(slip.refund_no)
+    if row is None:
+        return "", "发送前核对：京东查无此退款单，未回传，请核对退款单号"
+    fields = mapping.refund_fields(row)
+    label = mapping.JD_REFUND_STATUS_LABELS.get(int(fields["platform_status_code"]), "")
+    if not _is_stale(slip.platform_modified, fields["platform_modified"]):
+        _merge(
+            slip,
+            {k: fields[k] for k in STATE_FIELDS},
+            status_field="platform_status",
+            reason=f"发送前核对京东退款状态：{label}",
+            events=events,
+            update_fields=update_fields,
+        )
+    return f"发送前已向京东核对状态：{label}", None
 
 
 def _send(item: _Claimed) -> _Claimed:
