@@ -21,7 +21,6 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -34,7 +33,7 @@ from refunds.models import WRITEBACK_LEASE, AutoDecision, PlatformStatus, RawRef
 
 from . import selectors
 from .models import AutoWritebackRule, AutoWritebackRun, WritebackOutcome, WritebackTrigger
-from .writeback import refund_writeback
+from .writeback import FRESH_READ_BATCH, refund_writeback
 
 logger = logging.getLogger(__name__)
 
@@ -252,9 +251,11 @@ def _skipped_run(shop, started, snapshot, note) -> AutoWritebackRun:
 
 def _send(shop, ids):
     """Through the one writeback path. The first slip goes alone: if JD refuses the shop's
-    credentials, one slip learns it, not fifty; after each chunk a credential error stops the run."""
+    credentials, one slip learns it, not fifty; after each chunk a credential error stops the run.
+    Chunks are a fresh-read batch (50): each call of the service reads JD once per chunk, so smaller
+    chunks would multiply the reads."""
     results = []
-    chunk = max(1, int(settings.WRITEBACK_CONCURRENCY))
+    chunk = FRESH_READ_BATCH
     position = 0
     size = 1
     while position < len(ids):

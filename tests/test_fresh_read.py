@@ -224,3 +224,14 @@ def test_the_slip_list_shows_and_filters_the_last_automatic_decision(sandbox, jd
     page = client.get(f"/admin/refunds/rawrefund/{slip.pk}/change/").content.decode()
     assert "自动回传（最近一次运行对该单的判断）" in page
     assert "京东状态为青龙拦截失败，无法回传取消发货成功" in page and f"#{run.pk}" in page
+
+
+def test_a_rule_run_reads_jd_once_per_fifty_slips_after_its_probe(sandbox, jd_fast):
+    ids = [application(sandbox, jd_fast, status=0) for _ in range(51)]
+    shop_sync(jd_fast, kind=SyncKind.REFUNDS)
+    sandbox.clear_calls()
+    auto_writeback.auto_writeback_rule_save(jd_fast, {"enabled": True, "batch_size": 60}, by="测试")
+    run = auto_writeback.auto_writeback_run(jd_fast.pk)
+    assert run.succeeded == len(ids)
+    # The first slip goes alone (it learns a credential refusal for the shop), then 50 at a time.
+    assert len(sandbox.calls(method=FRESH_READ_METHOD)) == 2
