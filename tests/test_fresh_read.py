@@ -223,7 +223,11 @@ def test_the_slip_list_shows_and_filters_the_last_automatic_decision(sandbox, jd
     assert "京东拦截失败" in listing
     page = client.get(f"/admin/refunds/rawrefund/{slip.pk}/change/").content.decode()
     assert "自动回传（最近一次运行对该单的判断）" in page
+    assert "发送前已向京东核对状态" not in page  # refused by the rule's query: no read was made
     assert "京东状态为青龙拦截失败，无法回传取消发货成功" in page and f"#{run.pk}" in page
+    refund_writeback([other.pk], by=cs_user)
+    page = client.get(f"/admin/refunds/rawrefund/{other.pk}/change/").content.decode()
+    assert "发送前已向京东核对状态：未审核" in page  # the extra call, in the attempt log
 
 
 def test_a_rule_run_reads_jd_once_per_fifty_slips_after_its_probe(sandbox, jd_fast):
