@@ -1,7 +1,7 @@
 """退款回传 throughput through the service, against bare signed calls (PostgreSQL + sandbox).
 
 Run: `.venv/bin/python bench/writeback.py [--slips 500] [--concurrency 8] [--latency-ms 20]`.
-1. 500 eligible slips written back through `sa_sync.writeback.refund_writeback` at concurrency 8, the
+1. 500 eligible slips written back (each batch of 50 read fresh from JD first) through `sa_sync.writeback.refund_writeback` at concurrency 8, the
    sandbox answering after 20 ms; against 500 bare signed updateWarehouseStatus calls at the same
    concurrency (same client class, same sandbox). Goal: <= 1.3x.
 2. One right-click writeback of 50 slips: server time of the admin action request (Django test
@@ -27,7 +27,7 @@ from django.test import Client  # noqa: E402
 from orders.models import Order, OrderLine, OrderStatus, Shop  # noqa: E402
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus  # noqa: E402
 from sa_sync.jos import JosClient, check_business_result  # noqa: E402
-from sa_sync.writeback import refund_writeback  # noqa: E402
+from sa_sync.writeback import FRESH_READ_METHOD, refund_writeback  # noqa: E402
 from sandbox.testing import start_sandbox  # noqa: E402
 
 KEY, SECRET, TOKEN = "BENCHKEY", "bench-secret", "bench-token"
@@ -107,6 +107,16 @@ def main():
         results = refund_writeback([s.pk for s in slips], by="压测", concurrency=args.concurrency)
         service_seconds = time.perf_counter() - start
         assert all(r.succeeded for r in results), [r.message for r in results if not r.succeeded][:3]
+        reads = len(sandbox.calls(method=FRESH_READ_METHOD))
+
+        # What one fresh read of 50 applications costs on its own (the same 20 ms from JD).
+        read_client = JosClient.for_shop(shop)
+        read_ids = ",".join(s.refund_no for s in slips[:50])
+        start = time.perf_counter()
+        for _ in range(10):
+            payload = read_client.call(FRESH_READ_METHOD, {"ids": read_ids, "pageIndex": 1, "pageSize": 50})
+            check_business_result(payload, "queryResult")
+        read_ms = (time.perf_counter() - start) * 100
 
         client = JosClient.for_shop(shop)
 
@@ -141,6 +151,9 @@ def main():
         f"slips written back:        {args.slips} at concurrency {args.concurrency}, JD latency {args.latency_ms} ms"
     )
     print(f"through the service:       {service_seconds:.2f} s ({args.slips / service_seconds:.0f} slips/s)")
+    print(
+        f"fresh reads before sending: {reads} queryPageList calls ({args.slips} slips), {read_ms:.0f} ms each"
+    )
     print(f"bare signed calls:         {bare_seconds:.2f} s ({args.slips / bare_seconds:.0f} calls/s)")
     print(f"ratio service / bare:      {service_seconds / bare_seconds:.2f}x  (goal <= 1.3x)")
     print(

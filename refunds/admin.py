@@ -12,7 +12,7 @@ from returns.services import ReturnRefused, return_slip_create
 from sa_sync.models import WritebackOutcome, WritebackTrigger
 from sa_sync.writeback import refund_writeback, writeback_job_start
 
-from .models import PlatformStatus, RawRefund, WritebackStatus
+from .models import AutoDecision, PlatformStatus, RawRefund, WritebackStatus
 from .reasons import COMMON_REASONS
 
 WRITEBACK_COLOURS = {
@@ -28,6 +28,11 @@ PLATFORM_STATUS_COLOURS = {
     PlatformStatus.AWAITING_RECEIPT: "purple",
     PlatformStatus.REFUNDED: "green",
     PlatformStatus.SELLER_REFUSED: "red",
+}
+AUTO_DECISION_COLOURS = {
+    AutoDecision.SUCCEEDED: "green",
+    AutoDecision.FAILED: "red",
+    AutoDecision.NOT_SENT: "grey",
 }
 WRITEBACK_ACTION = "refund_writeback"
 MAX_FAILURES_LISTED = 50
@@ -108,6 +113,7 @@ class RawRefundAdmin(PlatformDataAdmin):
         "buyer_nick",
         "apply_time",
         "writeback_message",
+        "auto_decision_text",
         "attention_text",
     ]
     list_filter = [
@@ -116,6 +122,7 @@ class RawRefundAdmin(PlatformDataAdmin):
         "platform_status",
         "writeback_status",
         WritebackReasonFilter,
+        "auto_decision",
         ReasonFilter,
         AttentionFilter,
         ("apply_time", admin.DateFieldListFilter),
@@ -125,7 +132,14 @@ class RawRefundAdmin(PlatformDataAdmin):
     search_fields = ["refund_no"]
     search_help_text = "按平台退款单号、平台订单号、原始子单号或买家账号精确查找"
     actions = [WRITEBACK_ACTION, "create_return_slip"]
-    readonly_fields = ["order_link", "order_lines", "return_slips", "attempt_log", "event_log"]
+    readonly_fields = [
+        "order_link",
+        "order_lines",
+        "return_slips",
+        "auto_decision_run",
+        "attempt_log",
+        "event_log",
+    ]
     fieldsets = [
         (
             "平台信息（来自京东，只读）",
@@ -163,6 +177,10 @@ class RawRefundAdmin(PlatformDataAdmin):
                     "writeback_claimed_at",
                 ]
             },
+        ),
+        (
+            "自动回传（最近一次运行对该单的判断）",
+            {"fields": ["auto_decision", "auto_decision_reason", "auto_decision_at", "auto_decision_run"]},
         ),
         ("系统订单", {"fields": ["order_link", "order_lines"]}),
         ("退货单与入库", {"fields": ["return_slips"]}),
@@ -231,6 +249,24 @@ class RawRefundAdmin(PlatformDataAdmin):
     @admin.display(description="退款回传状态", ordering="writeback_status")
     def writeback_status_badge(self, obj):
         return badge(obj.get_writeback_status_display(), WRITEBACK_COLOURS[obj.writeback_status])
+
+    @admin.display(description="自动回传", ordering="auto_decision")
+    def auto_decision_text(self, obj):
+        if not obj.auto_decision:
+            return ""
+        colour = AUTO_DECISION_COLOURS[obj.auto_decision]
+        return format_html(
+            '{}<br><span style="color:#888">{}</span>',
+            badge(obj.get_auto_decision_display(), colour),
+            obj.auto_decision_reason[:60],
+        )
+
+    @admin.display(description="自动回传运行")
+    def auto_decision_run(self, obj):
+        if obj.auto_decision_run_id is None:
+            return "尚无自动回传运行判断过该单"
+        url = reverse("admin:sa_sync_autowritebackrun_change", args=[obj.auto_decision_run_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.auto_decision_run_id)
 
     @admin.display(description="需关注")
     def attention_text(self, obj):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django_fsm import FSMIntegerField, FSMModelMixin, transition
 
 from orders.models import ArrivalRule, InterceptionStatus, Order, OrderLine, OrderStatus, Shop
+from sa_sync import jd_codes
 
 
 class RefundType(models.IntegerChoices):
@@ -33,6 +34,14 @@ class WritebackStatus(models.IntegerChoices):
     FAILED = 3, "回传失败"
 
 
+class AutoDecision(models.TextChoices):
+    """The last automatic-writeback run's word on a slip, so a skip has its reason on the slip."""
+
+    SUCCEEDED = "succeeded", "已回传成功"
+    FAILED = "failed", "已发送，回传失败"
+    NOT_SENT = "not_sent", "未回传"
+
+
 class WritebackKind(models.TextChoices):
     SHIPMENT_CANCELLED = "shipment_cancelled", "取消发货成功"
     GOODS_IN_WAREHOUSE = "goods_in_warehouse", "退货入仓"
@@ -50,18 +59,26 @@ def sendable_condition(kind: WritebackKind, *, arrival_rule: str | None = None) 
 
     With `arrival_rule` given (one shop's), the condition needs no join on the shop: the
     auto-writeback's per-shop candidate query stays on the slip table's partial index."""
+    # JD's last known state acts on this kind (its state table); no code yet = never synced, the
+    # fresh read before sending decides.
+    acting = [str(code) for code in jd_codes.REFUND_APPLY_STATES if jd_codes.allows(code, kind)]
+    jd_acts = Q(platform_status_code="") | Q(platform_status_code__in=acting)
     if kind == WritebackKind.SHIPMENT_CANCELLED:
         # Not out of the warehouse: the order is at most 待财审, or the line's interception succeeded.
-        return Q(order__isnull=False) & (
-            Q(order__status__lte=OrderStatus.AWAITING_FINANCE_REVIEW)
-            | Q(order_line__interception_status=InterceptionStatus.SUCCEEDED)
+        return (
+            jd_acts
+            & Q(order__isnull=False)
+            & (
+                Q(order__status__lte=OrderStatus.AWAITING_FINANCE_REVIEW)
+                | Q(order_line__interception_status=InterceptionStatus.SUCCEEDED)
+            )
         )
     arrived_enough = Q(inbound_num__gte=F("num"))
     if arrival_rule is None:
         arrived_enough |= Q(shop__arrival_rule=ArrivalRule.PARTIAL)
     elif arrival_rule == ArrivalRule.PARTIAL:
         arrived_enough = Q()
-    return Q(inbound_num__gt=0) & arrived_enough
+    return jd_acts & Q(inbound_num__gt=0) & arrived_enough
 
 
 class RawRefundQuerySet(models.QuerySet):
@@ -144,6 +161,15 @@ class RawRefund(FSMModelMixin, models.Model):
     last_writeback_at = models.DateTimeField("最近回传时间", null=True, blank=True)
     next_attempt_at = models.DateTimeField("下次重试时间", null=True, blank=True)
 
+    # Written by each auto-writeback run for the slips it selected, sent or refused (sa_sync).
+    # The run is kept by id: refunds sits below sa_sync, where the run lives.
+    auto_decision = models.CharField(
+        "自动回传结果", max_length=16, choices=AutoDecision.choices, blank=True, db_index=True
+    )
+    auto_decision_reason = models.CharField("自动回传原因", max_length=500, blank=True)
+    auto_decision_at = models.DateTimeField("自动回传判断时间", null=True, blank=True)
+    auto_decision_run_id = models.PositiveBigIntegerField("自动回传运行编号", null=True, blank=True)
+
     created_at = models.DateTimeField("下载时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -191,6 +217,11 @@ class RawRefund(FSMModelMixin, models.Model):
     def writeback_kind(self) -> WritebackKind | None:
         return WRITEBACK_KIND_FOR.get((self.refund_type, self.platform_status))
 
+    @property
+    def jd_status(self) -> int | None:
+        """JD's refund-application state as last read (sync or the fresh read), None if never read."""
+        return int(self.platform_status_code) if self.platform_status_code.isdigit() else None
+
     def has_writeback_kind(self) -> bool:
         return self.writeback_kind is not None
 
@@ -207,6 +238,10 @@ class RawRefund(FSMModelMixin, models.Model):
             )
         if not self.shop.sa_writeback_enabled:
             return "店铺未启用SA回传，请运营在店铺设置中开启"
+        # JD's word on its own application comes before the ERP's view (e.g. 青龙拦截失败 beats 待客审).
+        jd_refusal = jd_codes.refusal(self.jd_status, kind, kind.label)
+        if jd_refusal:
+            return jd_refusal
         if kind == WritebackKind.SHIPMENT_CANCELLED:
             return self._shipment_cancelled_refusal()
         return self._goods_in_warehouse_refusal()

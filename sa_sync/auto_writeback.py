@@ -21,19 +21,19 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from core.audit import record_event
+from core.bulk import update_rows
 from orders.models import ArrivalRule, Shop
-from refunds.models import WRITEBACK_LEASE, PlatformStatus, RefundType
+from refunds.models import WRITEBACK_LEASE, AutoDecision, PlatformStatus, RawRefund, RefundType
 
 from . import selectors
 from .models import AutoWritebackRule, AutoWritebackRun, WritebackOutcome, WritebackTrigger
-from .writeback import refund_writeback
+from .writeback import FRESH_READ_BATCH, refund_writeback
 
 logger = logging.getLogger(__name__)
 
@@ -251,9 +251,11 @@ def _skipped_run(shop, started, snapshot, note) -> AutoWritebackRun:
 
 def _send(shop, ids):
     """Through the one writeback path. The first slip goes alone: if JD refuses the shop's
-    credentials, one slip learns it, not fifty; after each chunk a credential error stops the run."""
+    credentials, one slip learns it, not fifty; after each chunk a credential error stops the run.
+    Chunks are a fresh-read batch (50): each call of the service reads JD once per chunk, so smaller
+    chunks would multiply the reads."""
     results = []
-    chunk = max(1, int(settings.WRITEBACK_CONCURRENCY))
+    chunk = FRESH_READ_BATCH
     position = 0
     size = 1
     while position < len(ids):
@@ -267,21 +269,56 @@ def _send(shop, ids):
     return results, None
 
 
+DECISION_FOR_OUTCOME = {
+    WritebackOutcome.SUCCEEDED: AutoDecision.SUCCEEDED,
+    WritebackOutcome.FAILED: AutoDecision.FAILED,
+    WritebackOutcome.SKIPPED: AutoDecision.NOT_SENT,
+    WritebackOutcome.REFUSED: AutoDecision.NOT_SENT,
+}
+DECISION_FIELDS = ["auto_decision", "auto_decision_reason", "auto_decision_at", "auto_decision_run_id"]
+
+
+def _record_decisions(run, decisions: dict) -> None:
+    """Every slip the run looked at carries its verdict, in one bulk UPDATE (no per-row save, no
+    event: the run itself is the record; this is the slip's view of it)."""
+    now = timezone.now()
+    rows = [
+        RawRefund(
+            pk=slip_id,
+            auto_decision=decision,
+            auto_decision_reason=reason[:500],
+            auto_decision_at=now,
+            auto_decision_run_id=run.pk,
+        )
+        for slip_id, (decision, reason) in sorted(decisions.items())  # id order, as every lock
+    ]
+    with transaction.atomic():
+        update_rows(RawRefund, rows, DECISION_FIELDS)
+
+
 def _finish(run, rule, selection, results, stopped, skipped, now) -> AutoWritebackRun:
     sent = [r for r in results if r.outcome in (WritebackOutcome.SUCCEEDED, WritebackOutcome.FAILED)]
+    decisions = {}  # slip id -> (decision, reason): written on the slips below
     for r in results:
         if r.outcome in (WritebackOutcome.SKIPPED, WritebackOutcome.REFUSED):
             skipped[r.message[:60]] += 1
+        decisions[r.slip_id] = (DECISION_FOR_OUTCOME[r.outcome], r.message)
+    for slip, group, detail in selection.refused:
+        decisions[slip.pk] = (AutoDecision.NOT_SENT, f"{group}：{detail}")
     note = ""
     if stopped:
         rest, error = stopped
         skipped[selectors.CREDENTIALS] += len(rest)
         note = f"京东拒绝了该店铺的授权：{error}。自动回传已暂停，请更新授权后恢复"
+        for slip_id in rest:
+            decisions[slip_id] = (AutoDecision.NOT_SENT, f"{selectors.CREDENTIALS}：{error}")
     # What the rule leaves behind among open slips (waiting retry, above 财审, …), bounded.
-    for _, group, _ in selectors.explain_exclusions(
+    for slip, group, detail in selectors.explain_exclusions(
         rule, now, skip_ids=[s.pk for s in selection.slips] + [s.pk for s, _, _ in selection.refused]
     ):
         skipped[group] += 1
+        decisions.setdefault(slip.pk, (AutoDecision.NOT_SENT, f"{group}：{detail}"))
+    _record_decisions(run, decisions)
     run.sent = len(sent)
     run.succeeded = sum(1 for r in sent if r.outcome == WritebackOutcome.SUCCEEDED)
     run.failed = run.sent - run.succeeded

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from orders.models import Order, OrderLine, OrderStatus, PayType
 from refunds.models import PlatformStatus, RawRefund, RefundType
 
+from . import jd_codes
 from .jd_codes import REFUND_APPLY_STATUS
 from .signing import jd_timestamp, parse_jd_timestamp
 
@@ -26,28 +27,13 @@ JD_ORDER_STATE = {
     "TRADE_CANCELED": OrderStatus.CANCELLED,
 }
 
-# queryPageList status → platform status. For applications still open (not refunded, refused or
-# withdrawn) the platform status depends on the kind of after-sale and where the return is: see
-# `platform_status_for`.
+# queryPageList status → platform status: JD's state table (sa_sync.jd_codes) decides, for the sync,
+# the fresh read before a writeback and the sandbox alike.
 JD_REFUND_STATUS_LABELS = REFUND_APPLY_STATUS
-JD_REFUND_CLOSED = {
-    3: PlatformStatus.REFUNDED,
-    6: PlatformStatus.REFUNDED,
-    9: PlatformStatus.REFUNDED,
-    2: PlatformStatus.SELLER_REFUSED,
-    4: PlatformStatus.SELLER_REFUSED,
-    11: PlatformStatus.CANCELLED,
-}
-RETURN_STATE = {1: PlatformStatus.AWAITING_RETURN, 2: PlatformStatus.AWAITING_RECEIPT}
-RETURN_TYPES = {RefundType.RETURN, RefundType.EXCHANGE}
 
 
 def platform_status_for(jd_status: int, refund_type: int, return_state: int = 0) -> PlatformStatus:
-    if jd_status in JD_REFUND_CLOSED:
-        return JD_REFUND_CLOSED[jd_status]
-    if refund_type in RETURN_TYPES and return_state in RETURN_STATE:
-        return RETURN_STATE[return_state]
-    return PlatformStatus.APPLIED
+    return PlatformStatus(jd_codes.platform_status(jd_status, int(refund_type), return_state))
 
 
 def merged_order_status(local: int | None, incoming: int) -> int:
@@ -109,7 +95,7 @@ LINE_LEN = {n: _column(OrderLine, n) for n in ("oid", "goods_no", "spec_no", "go
 REFUND_LEN = {n: _column(RawRefund, n) for n in ("refund_no", "tid", "oid", "reason", "buyer_nick")}
 REFUND_TYPES = tuple(RefundType.values)
 JD_REFUND_STATUSES = tuple(REFUND_APPLY_STATUS)
-RETURN_STATES = (0, *RETURN_STATE)
+RETURN_STATES = (0, *jd_codes.RETURN_STATE_STATUS)
 
 
 def _bad(label: str, key: str, value, problem: str) -> BadRow:

@@ -30,6 +30,7 @@ from refunds.models import (
     sendable_condition,
 )
 
+from . import jd_codes
 from .models import SyncRun
 
 OPEN_STATUSES = [int(WritebackStatus.NOT_SENT), int(WritebackStatus.SENDING), int(WritebackStatus.FAILED)]
@@ -48,6 +49,7 @@ NO_ORDER = "未找到系统订单"
 NOT_ARRIVED = "退货未到货"
 NO_KIND = "无需回传"
 SHOP_DISABLED = "店铺未启用SA回传"
+JD_STATE = "京东状态不可回传"
 OVER_BATCH = "超出每次条数，下次回传"
 
 # How far back the run and the preview look to explain what they left (bounded work per run).
@@ -139,6 +141,8 @@ def _refusal_group(slip) -> str:
         return NO_KIND
     if not slip.shop.sa_writeback_enabled:
         return SHOP_DISABLED
+    if jd_codes.refusal(slip.jd_status, kind, kind.label):
+        return JD_STATE
     if kind == WritebackKind.GOODS_IN_WAREHOUSE:
         return NOT_ARRIVED
     if slip.order_id is None:

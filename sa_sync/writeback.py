@@ -2,13 +2,19 @@
 
 One code path for every caller: the admin action, the background job for big selections, the
 auto-writeback rule and the REST API all call `refund_writeback`. For a selection:
-1. claim: short transactions of up to CLAIM_BATCH slips: lock the rows, refuse what must not be sent
-   (already 回传成功, being sent by someone else, precondition not met), move the rest to 回传中;
-2. send: in threads that touch no database, `concurrency` at a time, outside any transaction;
-3. record: small transactions as outcomes arrive: 回传成功 or 回传失败, an attempt row per slip, the
+1. fresh read: JD may have moved on since the last sync (the buyer withdrew, JD's interception
+   failed). Just before a batch (at most FRESH_READ_BATCH slips, JD's page size for `ids`) is
+   claimed, one queryPageList call per shop reads those applications' current state, outside any
+   transaction;
+2. claim: one short transaction per batch: lock the rows, merge JD's answer into them as the sync
+   merges it, refuse what must not be sent (already 回传成功, being sent by someone else, JD's state
+   or the ERP's precondition says no: the slip stays as it was, with the reason), move the rest to
+   回传中. If the read failed, nothing is sent blind: those slips end 回传失败, retried later;
+3. send: in threads that touch no database, `concurrency` at a time, outside any transaction;
+4. record: small transactions as outcomes arrive: 回传成功 or 回传失败, an attempt row per slip, the
    events (via the FSM).
 Two callers racing on a slip: the second finds it 回传中 and sends nothing. A process killed between
-1 and 3 leaves the slip 回传中; after the lease (WRITEBACK_LEASE) the next caller takes it again, and
+2 and 4 leaves the slip 回传中; after the lease (WRITEBACK_LEASE) the next caller takes it again, and
 JD (and the sandbox) treat the repeat of the same refId+status as the same writeback.
 """
 
@@ -29,6 +35,7 @@ from django.utils import timezone
 
 from core.audit import actor_fields, batched_events
 from core.bulk import insert_rows, update_rows
+from core.models import Event
 from orders.models import Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
 from refunds.locks import lock_raw_refunds
@@ -41,9 +48,13 @@ from refunds.models import (
     WritebackStatus,
 )
 
+from . import mapping
 from .errors import JosError
 from .jos import JosClient, check_business_result, redact
 from .models import WritebackAttempt, WritebackJob, WritebackOutcome, WritebackTrigger
+
+# The sync's own merge, so a slip reads the same whichever of the two brought JD's state.
+from .platform_sync import _is_stale, _merge
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +88,8 @@ def retry_at(attempts: int, now=None):
 
 # --- the verb -----------------------------------------------------------------------------------
 CLAIM_BATCH = 100  # slips locked and claimed per transaction
+FRESH_READ_BATCH = 50  # queryPageList takes at most 50 ids (JD's page size): one read per 50 slips
+FRESH_READ_METHOD = "jingdong.pop.afs.soa.refundapply.queryPageList"
 RECORD_BATCH = 25  # outcomes written per transaction, as they come back
 CLAIM_FIELDS = [
     "writeback_status",
@@ -105,6 +118,7 @@ class _Claimed:
     kind: str
     params: dict
     claimed_at: object = None
+    checked: str = ""  # what the fresh read found, kept on the attempt
     error: JosError | None = None
     response: dict | None = None
     duration_ms: int = 0
@@ -121,9 +135,10 @@ def refund_writeback(
     ids = list(dict.fromkeys(int(i) for i in slip_ids))
     results: dict[int, WritebackResult] = {}
     workers = max(1, min(concurrency or settings.WRITEBACK_CONCURRENCY, len(ids) or 1))
-    # Slips are claimed just before they are sent, a couple of rounds ahead of the threads: the
-    # lease (WRITEBACK_LEASE) counts from the claim, so nothing waits long in a queue while claimed.
-    claim_size = min(CLAIM_BATCH, 2 * workers)
+    # Slips are claimed just before they are sent, one fresh-read batch at a time: the lease
+    # (WRITEBACK_LEASE) counts from the claim and 50 slips go out in seconds, while a smaller claim
+    # would cost one more call to JD per claim.
+    claim_size = min(CLAIM_BATCH, FRESH_READ_BATCH)
     in_flight: set = set()
     buffer: list[_Claimed] = []
 
@@ -140,9 +155,13 @@ def refund_writeback(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="writeback") as pool:
         try:
             for start in range(0, len(ids), claim_size):
-                while len(in_flight) >= 2 * workers:
+                # The next batch is read and claimed while this one still keeps the threads busy:
+                # the read's round trip to JD hides behind the sends instead of stalling them.
+                while len(in_flight) >= max(2 * workers, claim_size):
                     collect(block=True)
-                done, to_send = _claim_batch(ids[start : start + claim_size], by=by, trigger=trigger, job=job)
+                batch = ids[start : start + claim_size]
+                reads = _read_fresh(batch)
+                done, to_send = _claim_batch(batch, by=by, trigger=trigger, job=job, reads=reads)
                 results.update(done)
                 in_flight.update(pool.submit(_send, item) for item in to_send)
                 collect(block=False)
@@ -159,13 +178,18 @@ def refund_writeback(
     return [results[i] for i in ids]
 
 
-def _claim_batch(ids, *, by, trigger, job):
-    results, to_send, attempts, changed = {}, [], [], []
+def _claim_batch(ids, *, by, trigger, job, reads=None):
+    """Lock the slips, take JD's fresh answer (`reads`, from `_read_fresh`) into them, decide, and
+    claim what goes out. One short transaction; the network was before it."""
+    results, to_send, attempts, changed, events, merged = {}, [], [], [], [], set()
     with transaction.atomic(), batched_events():
         slips = lock_raw_refunds(
             RawRefund.objects.select_related("shop", "order", "order_line").filter(pk__in=ids)
         )
+        now = timezone.now()
         for slip in slips:
+            read = (reads or {}).get(slip.shop_id)
+            checked = ""
             if slip.writeback_status == WritebackStatus.SUCCEEDED:
                 outcome, message = WritebackOutcome.SKIPPED, ALREADY_DONE
             elif slip.writeback_status == WritebackStatus.SENDING and not slip.claim_expired():
@@ -173,11 +197,28 @@ def _claim_batch(ids, *, by, trigger, job):
             else:
                 if slip.writeback_status == WritebackStatus.SENDING:
                     slip.release_stale_claim(by="系统：回传超时恢复")
+                known_code, known_status = slip.platform_status_code, slip.platform_status
+                checked, unreadable = _apply_fresh(slip, read, events, merged)
+                moved = slip.platform_status != known_status or known_code not in (
+                    "",
+                    slip.platform_status_code,
+                )
+                # Decided on what we know now, JD's fresh state included (JD's word comes first).
                 message = slip.writeback_refusal()
                 changed.append(slip)
                 if message:
                     outcome = WritebackOutcome.REFUSED
-                    slip.refuse_writeback(by=by, reason=message, now=timezone.now())
+                    # Say so when it is the fresh read that stopped it (JD moved since the sync).
+                    message = (f"{message}（{checked}）" if moved else message)[:500]
+                    slip.refuse_writeback(by=by, reason=message, now=now)
+                elif unreadable:
+                    # Nothing is sent blind: JD did not answer (retried later) or does not know it.
+                    slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
+                    retry = read.error is not None
+                    outcome = WritebackOutcome.FAILED if retry else WritebackOutcome.REFUSED
+                    message = unreadable[:500]
+                    next_at = retry_at(slip.writeback_attempts, now) if retry else None
+                    slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
                 else:
                     slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
                     params = {
@@ -193,6 +234,7 @@ def _claim_batch(ids, *, by, trigger, job):
                             slip.writeback_kind,
                             params,
                             claimed_at=slip.writeback_claimed_at,
+                            checked=checked,
                         )
                     )
                     continue
@@ -204,19 +246,93 @@ def _claim_batch(ids, *, by, trigger, job):
                     trigger=trigger,
                     outcome=outcome,
                     message=message,
+                    request_summary={**read.summary, "checked": checked} if read and checked else {},
+                    response_code=str(read.error.code)[:64] if read and read.error else "",
                     **actor_fields(by),
                 )
             )
             results[slip.pk] = WritebackResult(slip.pk, slip.refund_no, outcome, message)
-        now = timezone.now()
         for slip in changed:
             slip.updated_at = now
-        update_rows(RawRefund, changed, CLAIM_FIELDS)
+        update_rows(RawRefund, changed, sorted({*CLAIM_FIELDS, *RECORD_FIELDS, *merged}))
+        Event.objects.bulk_create(events)
         insert_rows(WritebackAttempt, attempts)
+        broken = [r for r in (reads or {}).values() if r.error is not None and r.error.credential_problem]
+        for shop_id, read in (reads or {}).items():
+            if read in broken:
+                shop_mark_credentials_refused(shop_id, message=read.error.user_message[:300])
         _count_job(
-            job, done=len(attempts), failed=sum(a.outcome == WritebackOutcome.REFUSED for a in attempts)
+            job, done=len(attempts), failed=sum(a.outcome != WritebackOutcome.SKIPPED for a in attempts)
         )
     return results, to_send
+
+
+# What the fresh read takes from JD's answer: its state only. The rest of the application (amounts,
+# reasons) is the sync's to bring; the writeback decides on the state.
+STATE_FIELDS = ["refund_type", "platform_status", "platform_status_code", "check_time", "platform_modified"]
+
+
+@dataclass
+class _FreshRead:
+    answer: dict  # refund_no -> JD's item
+    error: JosError | None
+    summary: dict  # the request, for the attempt log
+
+
+def _read_fresh(ids) -> dict[int, _FreshRead]:
+    """Network only, no transaction open: the current state of these slips' applications on JD, one
+    queryPageList per shop (a claim batch is at most FRESH_READ_BATCH slips, JD's page size).
+    Slips already written back are not asked about: nothing will be sent for them."""
+    by_shop: dict[int, list] = {}
+    shops = {}
+    for slip in (
+        RawRefund.objects.filter(pk__in=ids)
+        .exclude(writeback_status=WritebackStatus.SUCCEEDED)
+        .select_related("shop")
+        .only("refund_no", "shop")
+    ):
+        by_shop.setdefault(slip.shop_id, []).append(slip.refund_no)
+        shops[slip.shop_id] = slip.shop
+    reads = {}
+    for shop_id, refund_nos in by_shop.items():
+        params = {"ids": ",".join(refund_nos), "pageIndex": 1, "pageSize": FRESH_READ_BATCH}
+        summary = {"method": FRESH_READ_METHOD, "params": params}
+        try:
+            payload = JosClient.for_shop(shops[shop_id]).call(FRESH_READ_METHOD, params)
+            rows = check_business_result(payload, "queryResult").get("result") or []
+            answer = {str(row.get("id")): row for row in rows if isinstance(row, dict)}
+            reads[shop_id] = _FreshRead(answer, None, summary)
+        except JosError as exc:
+            reads[shop_id] = _FreshRead({}, exc, summary)
+        except Exception as exc:  # a bug must not send blind either
+            logger.exception("fresh read before writeback failed unexpectedly")
+            error = JosError(f"内部错误（{type(exc).__name__}）", code="INTERNAL", retryable=True)
+            reads[shop_id] = _FreshRead({}, error, summary)
+    return reads
+
+
+def _apply_fresh(slip, read: _FreshRead | None, events: list, update_fields: set) -> tuple[str, str | None]:
+    """Merge JD's answer into the slip as the sync does. Returns (what was checked, why the slip must
+    fail instead of being sent: JD did not answer or does not know it; None to decide as usual)."""
+    if read is None:
+        return "", None
+    if read.error is not None:
+        return "", f"发送前向京东核对退款单状态失败，未回传（稍后自动重试）：{read.error.user_message}"
+    row = read.answer.get(slip.refund_no)
+    if row is None:
+        return "", "发送前核对：京东查无此退款单，未回传，请核对退款单号"
+    fields = mapping.refund_fields(row)
+    label = mapping.JD_REFUND_STATUS_LABELS.get(int(fields["platform_status_code"]), "")
+    if not _is_stale(slip.platform_modified, fields["platform_modified"]):
+        _merge(
+            slip,
+            {k: fields[k] for k in STATE_FIELDS},
+            status_field="platform_status",
+            reason=f"发送前核对京东退款状态：{label}",
+            events=events,
+            update_fields=update_fields,
+        )
+    return f"发送前已向京东核对状态：{label}", None
 
 
 def _send(item: _Claimed) -> _Claimed:
@@ -280,7 +396,11 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                     trigger=trigger,
                     outcome=outcome,
                     message=message,
-                    request_summary={"method": settings.JOS_WRITEBACK_METHOD, **redact(item.params)},
+                    request_summary={
+                        "method": settings.JOS_WRITEBACK_METHOD,
+                        **redact(item.params),
+                        "checked": item.checked,
+                    },
                     response_code="0" if error is None else str(error.code)[:64],
                     response=_short(item.response),
                     jos_attempts=item.jos_attempts,

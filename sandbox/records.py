@@ -6,7 +6,7 @@ from __future__ import annotations
 import zlib
 from decimal import Decimal, InvalidOperation
 
-from sa_sync.jd_codes import REFUND_APPLY_STATUS
+from sa_sync.jd_codes import CLOSED_STATUSES, REFUND_APPLY_STATUS
 from sa_sync.signing import jd_timestamp, parse_jd_timestamp
 
 ORDER_STATES = {
@@ -22,7 +22,8 @@ ORDER_STATES = {
 PAY_TYPES = ("4-在线支付", "1-货到付款")
 
 REFUND_STATUSES = REFUND_APPLY_STATUS
-CLOSED_STATUSES = frozenset({3, 4, 9, 11})
+# Closed (no more writebacks accepted): the back office's own table says which (sa_sync.jd_codes).
+CLOSED_STATUSES = CLOSED_STATUSES
 REFUNDED_STATUS = 3
 AFS_TYPES = {1: "退款", 2: "退货", 3: "换货", 4: "退款不退货"}
 RETURN_STATES = {0: "无", 1: "等待买家退货", 2: "买家已退货待卖家收货"}

@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import datetime
 
+from sa_sync import jd_codes
 from sa_sync.demo_shops import WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE, WAREHOUSE_STATUS_SHIPMENT_CANCELLED
 from sa_sync.signing import SHANGHAI, jd_timestamp
 
@@ -44,6 +45,11 @@ class SandboxState:
         self.policy_delay = policy_delay
         # writeback status value -> what it means; the order is the default policy's
         self.warehouse_statuses = {shipment_cancelled: "取消发货成功", goods_in_warehouse: "退货入仓"}
+        # value -> the writeback kind of JD's state table, which says in which states JD acts on it
+        self.warehouse_kinds = {
+            shipment_cancelled: jd_codes.SHIPMENT_CANCELLED,
+            goods_in_warehouse: jd_codes.GOODS_IN_WAREHOUSE,
+        }
         self.clock = clock
         self.rng = rng or random.Random()
         self.lock = threading.RLock()
@@ -296,7 +302,10 @@ class SandboxState:
                 {"status": status, "meaning": self.warehouse_statuses[status], "time": self.now_ts(now)}
             )
             policy = self.shops[app_key]["policy"]
-            if status in policy["auto_refund_on"] and key not in self.refund_due:
+            # JD records the writeback in any open state but refunds only from a state that acts on
+            # it (e.g. not after 青龙拦截失败: the parcel is on its way to the buyer).
+            acts = jd_codes.allows(refund["status"], self.warehouse_kinds[status])
+            if acts and status in policy["auto_refund_on"] and key not in self.refund_due:
                 self.refund_due[key] = now + policy["delay_seconds"]
             return {"success": True, "resultCode": "0", "resultMsg": "成功", "repeat": False}
 
@@ -312,12 +321,20 @@ class SandboxState:
                 del self.refund_due[key]
                 app_key, ref_id = key
                 refund = self.refunds.get(app_key, {}).get(ref_id)
-                if refund is None or refund["status"] in CLOSED_STATUSES:
-                    continue  # e.g. the buyer cancelled (11) in the meantime
+                if refund is None or not self._acts_on_writebacks(key, refund):
+                    continue  # e.g. the buyer cancelled (11) or JD's interception failed (8) meanwhile
                 refund["status"] = REFUNDED_STATUS
                 refund["checkTime"] = refund["modified"] = self.now_ts(due)
                 promoted += 1
         return promoted
+
+    def _acts_on_writebacks(self, key, refund: dict) -> bool:
+        policy = self.shops[key[0]]["policy"]
+        return any(
+            w["status"] in policy["auto_refund_on"]
+            and jd_codes.allows(refund["status"], self.warehouse_kinds[w["status"]])
+            for w in self.writebacks.get(key, [])
+        )
 
     # --- call log -----------------------------------------------------------------------------
 

@@ -90,11 +90,24 @@ def jd(sandbox, settings):
 
 def seed_applications(sandbox, slips):
     """JD's side of local slips: one refund application per slip, same ids (the sandbox refuses an
-    unknown refId, as JD does)."""
+    unknown refId, as JD does), in the JD state that maps back to the slip's platform status (the
+    fresh read before a writeback takes JD's state over)."""
+    from sa_sync.mapping import JD_STATUS_FOR_PLATFORM
+
     by_shop = {}
     for slip in slips:
+        status, return_state = JD_STATUS_FOR_PLATFORM[slip.platform_status]
+        if slip.platform_status_code.isdigit():
+            status = int(slip.platform_status_code)
         by_shop.setdefault(slip.shop.app_key, []).append(
-            {"id": int(slip.refund_no), "orderId": int(slip.tid), "status": 0, "afsType": 1, "skuId": "1"}
+            {
+                "id": int(slip.refund_no),
+                "orderId": int(slip.tid),
+                "status": status,
+                "afsType": int(slip.refund_type),
+                "returnState": return_state,
+                "skuId": "1",
+            }
         )
     for app_key, applications in by_shop.items():
         sandbox.seed_refunds(app_key, applications)

@@ -22,6 +22,8 @@ ORDER_STATUSES = [
     OrderStatus.IN_WAREHOUSE,
     OrderStatus.SHIPPED,
 ]
+# JD's last known state, cycled over the matrix: never read, states that act, and 7/8/10 that do not.
+JD_CODES = ["", "0", "1", "5", "7", "8", "10", "2", "11"]
 KINDS = [
     (RefundType.REFUND, PlatformStatus.APPLIED),
     (RefundType.RETURN, PlatformStatus.AWAITING_RECEIPT),
@@ -36,9 +38,10 @@ def build_matrix():
         (rule, enabled): ShopFactory(arrival_rule=rule, sa_writeback_enabled=enabled)
         for rule, enabled in itertools.product(ArrivalRule.values, [True, False])
     }
-    for shop, status, interception, (refund_type, platform_status), inbound in itertools.product(
+    combinations = itertools.product(
         shops.values(), ORDER_STATUSES, InterceptionStatus.values, KINDS, [0, 1, 2]
-    ):
+    )
+    for i, (shop, status, interception, (refund_type, platform_status), inbound) in enumerate(combinations):
         line = OrderLineFactory(order=OrderFactory(shop=shop, status=status))
         OrderLine.objects.filter(pk=line.pk).update(interception_status=interception)
         slips.append(
@@ -48,6 +51,7 @@ def build_matrix():
                 platform_status=platform_status,
                 num=2,
                 inbound_num=inbound,
+                platform_status_code=JD_CODES[i % len(JD_CODES)],
             )
         )
     # A slip whose order has not been downloaded yet.

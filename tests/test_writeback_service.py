@@ -182,8 +182,10 @@ def test_revoked_token_fails_with_its_reason_and_marks_the_shop(sandbox, jd):
 def test_unknown_application_is_a_business_failure(sandbox, jd):
     slip = slip_for(jd)  # not seeded: JD does not know this refId
     [result] = refund_writeback([slip.pk])
-    assert result.outcome == WritebackOutcome.FAILED and "退款单不存在" in result.message
+    # The fresh read finds nothing: nothing is sent for an application JD does not know.
+    assert result.outcome == WritebackOutcome.REFUSED and "京东查无此退款单" in result.message
     assert reload(slip).writeback_status == WritebackStatus.FAILED
+    assert writebacks(sandbox) == []
 
 
 def test_platform_timeout_fails_retryably_then_a_retry_succeeds(sandbox, jd, settings):
@@ -347,7 +349,9 @@ def test_each_jos_failure_ends_failed_with_its_reason(sandbox, jd, settings, fau
     settings.JOS_MAX_RETRIES = 0
     slip = slip_for(jd)
     seed_applications(sandbox, [slip])
-    sandbox.set_faults(app_key=jd.app_key, fail_next=[fault])
+    # The writeback call fails (the fresh read before it goes through): tests/test_fresh_read.py
+    # covers the read failing.
+    sandbox.set_faults(app_key=jd.app_key, fail_next=[{**fault, "method": WRITEBACK}])
     [result] = refund_writeback([slip.pk])
     assert result.outcome == WritebackOutcome.FAILED and message in result.message, result.message
     slip = reload(slip)
