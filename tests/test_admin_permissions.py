@@ -24,6 +24,9 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, SolarSch
 from core.audit import record_event
 from core.roles import ROLE_PERMISSIONS
 from orders.models import InterceptionStatus
+from refunds.models import PlatformStatus, RefundType
+from returns.models import ShopReturnSettings
+from returns.services import return_slip_create
 from sa_sync import auto_writeback
 from sa_sync.models import (
     AutoWritebackRun,
@@ -48,6 +51,7 @@ ROLES = {"客服": "cs", "运营": "ops", "仓库": "warehouse", None: "nobody",
 CUSTOM_ACTION_PERMISSIONS = {
     ("refunds.rawrefund", "writeback"): "refunds.writeback_rawrefund",
     ("orders.pendinginterception", "confirm"): "orders.confirm_interception",
+    ("refunds.rawrefund", "create_return"): "returns.add_returnslip",
 }
 # Refusals that come back as a message on the changelist instead of a 403.
 REFUSAL_MESSAGES = ("未选择动作", "权限")
@@ -77,6 +81,13 @@ def custom_urls(opts, obj, shops):
         "sa_sync_writeback_job": [("GET", [obj.pk], None, frozenset({perm(opts, "view")}), True)],
         "sa_sync_autowritebackrule_preview": [
             ("GET", [], {"shop": shops[0].pk, "interval_minutes": 10, "batch_size": 50}, view_or_change, True)
+        ],
+        # Returns: CS create and review return slips, the warehouse scans and audits the inbound.
+        "returns_returnslip_scan": [("GET", [], None, frozenset({"returns.audit_returninbound"}), True)],
+        "returns_returnslip_create": [("GET", [], None, frozenset({"returns.add_returnslip"}), True)],
+        "returns_returnslip_transition": [
+            ("GET", [obj.pk, "approve"], None, view_or_change | {"returns.review_returnslip"}, True),
+            ("POST", [obj.pk, "approve"], {"reason": "测试"}, frozenset({"returns.review_returnslip"}), True),
         ],
         "sa_sync_autowritebackrule_copy": [
             ("GET", [], None, change, False),  # copying is a POST from the settings page
@@ -117,6 +128,13 @@ def world(db, jd, sandbox, tasks_run_here):
     auto_writeback.auto_writeback_rule_save(jd, {"enabled": True}, by="测试")
     WritebackJob.objects.create(total=1)
     AutoWritebackRun.objects.create(shop=jd, started_at=timezone.now())
+    returned = RawRefundFactory(
+        order_line__order__shop=jd,
+        refund_type=RefundType.RETURN,
+        platform_status=PlatformStatus.AWAITING_RECEIPT,
+    )
+    return_slip_create(by="测试", raw_refund=returned, logistics_company="顺丰", logistics_no="SF123")
+    ShopReturnSettings.objects.create(shop=jd)
     run = SyncRun.objects.create(shop=jd, kind=SyncKind.REFUNDS)
     SyncRejectedRow.objects.create(
         run=run, shop=jd, kind=SyncKind.REFUNDS, outcome="rejected", platform_id="1", reason="测试"

@@ -147,8 +147,8 @@ def test_a_change_on_jd_after_the_sync_is_caught_before_sending(sandbox, jd_fast
         attempt = WritebackAttempt.objects.get(slip=slip)
     else:
         assert sent(sandbox) == []
-        # Refused on JD's word, like any refusal: nothing sent, the slip says why.
-        assert slip.writeback_status == WritebackStatus.NOT_SENT
+        # Refused on JD's word, like any refusal: nothing sent, 回传失败 with the reason.
+        assert slip.writeback_status == WritebackStatus.FAILED
         attempt = WritebackAttempt.objects.get(slip=slip)
         assert attempt.outcome == WritebackOutcome.REFUSED
         assert slip.writeback_message == attempt.message
