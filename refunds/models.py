@@ -92,6 +92,9 @@ class RawRefundQuerySet(models.QuerySet):
         return self.filter(condition, shop__sa_writeback_enabled=True)
 
 
+# How a message starts when a writeback was cut off by a dead process: its outcome is unknown.
+INTERRUPTED = "回传中断"
+
 # What a caller is told when the slip's own state stops a writeback (right-click, rule, API alike).
 ALREADY_DONE = "已回传成功，无需重复回传"
 IN_FLIGHT = "正在回传中（另一个操作正在处理该单），请稍后刷新查看结果"
@@ -321,6 +324,6 @@ class RawRefund(FSMModelMixin, models.Model):
         target=WritebackStatus.FAILED,
         conditions=[claim_expired],
     )
-    def release_stale_claim(self, by=None, reason="回传中断（处理进程退出），已超时重置，可重新回传"):
+    def release_stale_claim(self, by=None, reason=f"{INTERRUPTED}（处理进程退出），已超时重置，可重新回传"):
         self.writeback_message = reason
         self.writeback_claimed_at = None

@@ -42,6 +42,7 @@ from refunds.locks import lock_raw_refunds
 from refunds.models import (
     ALREADY_DONE,
     IN_FLIGHT,
+    INTERRUPTED,
     WRITEBACK_LEASE,
     RawRefund,
     WritebackKind,
@@ -119,6 +120,7 @@ class _Claimed:
     params: dict
     claimed_at: object = None
     checked: str = ""  # what the fresh read found, kept on the attempt
+    repeat: bool = False  # an earlier try was cut off with its outcome unknown: this is a repeat
     error: JosError | None = None
     response: dict | None = None
     duration_ms: int = 0
@@ -195,6 +197,12 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
             elif slip.writeback_status == WritebackStatus.SENDING and not slip.claim_expired():
                 outcome, message = WritebackOutcome.SKIPPED, IN_FLIGHT
             else:
+                # A claim whose process died (or a slip the recovery sweep released): JD may or may
+                # not have the earlier try. The fresh read below is what we can ask JD first.
+                repeat = slip.writeback_status == WritebackStatus.SENDING or (
+                    slip.writeback_status == WritebackStatus.FAILED
+                    and slip.writeback_message.startswith(INTERRUPTED)
+                )
                 if slip.writeback_status == WritebackStatus.SENDING:
                     slip.release_stale_claim(by="系统：回传超时恢复")
                 known_code, known_status = slip.platform_status_code, slip.platform_status
@@ -235,6 +243,7 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
                             params,
                             claimed_at=slip.writeback_claimed_at,
                             checked=checked,
+                            repeat=repeat,
                         )
                     )
                     continue
@@ -388,6 +397,8 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                 # slip's state; ours is only kept as an attempt.
                 logger.warning("writeback outcome for slip %s arrived after its lease", slip.pk)
                 message = f"（超时后返回，未更新状态）{message}"[:500]
+            if item.repeat:
+                message = f"（上次回传被中断、结果未知，本次为重发；发送前已向京东核对状态）{message}"[:500]
             attempts.append(
                 WritebackAttempt(
                     slip=slip,
@@ -609,7 +620,7 @@ def writeback_recover(now=None) -> Recovery:
                 continue
             slip.release_stale_claim(
                 by=RECOVERY_ACTOR,
-                reason="回传中断（处理进程退出），结果未知，已重置为回传失败，可重新回传",
+                reason=f"{INTERRUPTED}（处理进程退出），结果未知，已重置为回传失败，可重新回传",
             )
             slip.next_attempt_at = now
             slip.updated_at = now

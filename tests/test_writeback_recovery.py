@@ -114,3 +114,15 @@ def test_a_resumed_job_sends_the_rest_before_it_waits_for_abandoned_slips(sandbo
     job = writeback_job_run(job.pk)
     assert sorted(sent_before_waiting) == sorted(s.refund_no for s in rest)
     assert (job.status, job.succeeded) == ("done", 4)
+
+
+def test_a_repeat_after_an_interruption_says_the_earlier_outcome_is_unknown(sandbox, jd):
+    """A slip the sweep released (its process died mid-send) is sent again by the next caller; the
+    attempt says it is a repeat, and the fresh read asked JD first."""
+    slip = claimed(slip_for(jd), ago=WRITEBACK_LEASE + timedelta(seconds=1))
+    seed_applications(sandbox, [slip])
+    writeback_recover()
+    [result] = sa_sync.writeback.refund_writeback([slip.pk])
+    assert result.succeeded
+    attempt = reload(slip).attempts.get()
+    assert "结果未知，本次为重发" in attempt.message and attempt.request_summary.get("checked")
