@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from .admin_utils import ReadOnlyMixin
 from .models import Event
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "actor_name",
@@ -19,12 +20,3 @@ class EventAdmin(admin.ModelAdmin):
     list_select_related = ["content_type"]
     search_fields = ["=actor_name", "=object_id"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -46,6 +46,19 @@ class BigListMixin:
     list_per_page = 50
 
 
+class ReadOnlyMixin:
+    """Records the system writes (runs, jobs, the event log): people read them, nobody edits them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class PlatformDataAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
     """Rows that come from the platform: nobody adds, edits or deletes them by hand here."""
 

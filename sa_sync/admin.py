@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from core.admin_utils import BigListMixin, badge, exact_search
+from core.admin_utils import BigListMixin, ReadOnlyMixin, badge, exact_search
 
 from . import admin_rules  # noqa: F401  (registers the auto-writeback settings page and run history)
 from .models import SyncRejectedRow, SyncRowOutcome, SyncRun, SyncRunStatus, WritebackJob, WritebackOutcome
@@ -28,7 +28,7 @@ def rejected_rows_link(count: int, **lookup):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(BigListMixin, admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyMixin, BigListMixin, admin.ModelAdmin):
     list_display = [
         "started_at",
         "shop",
@@ -61,18 +61,9 @@ class SyncRunAdmin(BigListMixin, admin.ModelAdmin):
             obj.rows_rejected, run__id__exact=obj.pk, outcome__exact=SyncRowOutcome.REJECTED
         )
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SyncRejectedRow)
-class SyncRejectedRowAdmin(BigListMixin, admin.ModelAdmin):
+class SyncRejectedRowAdmin(ReadOnlyMixin, BigListMixin, admin.ModelAdmin):
     """同步异常数据: JD rows the sync set aside (未保存) or saved cut to their columns, with why."""
 
     list_display = ["created_at", "shop", "kind", "outcome_badge", "platform_id", "reason", "run_link"]
@@ -101,18 +92,9 @@ class SyncRejectedRowAdmin(BigListMixin, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         return exact_search(queryset, search_term, ["platform_id"])
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(WritebackJob)
-class WritebackJobAdmin(admin.ModelAdmin):
+class WritebackJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """批量回传任务: a big selection written back in the background; its page shows the progress."""
 
     list_display = [
@@ -127,15 +109,6 @@ class WritebackJobAdmin(admin.ModelAdmin):
         "failed",
     ]
     list_filter = ["status", "trigger"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         return [

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin_utils import ReadOnlyMixin
 from orders.models import Shop
 
 from . import auto_writeback
@@ -177,7 +178,7 @@ class AutoWritebackRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(AutoWritebackRun)
-class AutoWritebackRunAdmin(admin.ModelAdmin):
+class AutoWritebackRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """自动回传记录: every run, read-only."""
 
     list_display = [
@@ -212,15 +213,6 @@ class AutoWritebackRunAdmin(admin.ModelAdmin):
         "rule_text",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="耗时")
     def duration(self, obj):
