@@ -28,6 +28,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="seconds between a writeback the SA policy waits for and the refund (status 3); default 10",
     )
     parser.add_argument(
+        "--buyer-ships-after",
+        type=float,
+        default=None,
+        help="seconds after JD approves a return until the buyer ships it back (等待退货 → 等待收货); "
+        "default: only when told to, POST /_sandbox/refunds/<id>/ship",
+    )
+    parser.add_argument(
         "--status-shipment-cancelled",
         default=WAREHOUSE_STATUS_SHIPMENT_CANCELLED,
         help=f"updateWarehouseStatus value meaning 取消发货成功 (default {WAREHOUSE_STATUS_SHIPMENT_CANCELLED!r})",
@@ -42,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.policy_delay < 0:
         parser.error("--policy-delay must be >= 0")
+    if args.buyer_ships_after is not None and args.buyer_ships_after < 0:
+        parser.error("--buyer-ships-after must be >= 0")
     if args.status_shipment_cancelled == args.status_goods_in_warehouse:
         parser.error("the two writeback status values must differ")
     return args
@@ -55,6 +64,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     state = SandboxState(
         policy_delay=args.policy_delay,
+        buyer_ships_after=args.buyer_ships_after,
         shipment_cancelled=args.status_shipment_cancelled,
         goods_in_warehouse=args.status_goods_in_warehouse,
         rng=random.Random(args.fault_seed),

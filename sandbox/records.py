@@ -27,6 +27,15 @@ CLOSED_STATUSES = CLOSED_STATUSES
 REFUNDED_STATUS = 3
 AFS_TYPES = {1: "退款", 2: "退货", 3: "换货", 4: "退款不退货"}
 RETURN_STATES = {0: "无", 1: "等待买家退货", 2: "买家已退货待卖家收货"}
+RETURN_STATE_AWAITING_BUYER, RETURN_STATE_SHIPPED = 1, 2
+RETURN_AFS_TYPES = (2, 3)  # 退货, 换货: the buyer sends goods back
+DEFAULT_RETURN_CARRIER = "京东快递"
+
+
+def default_return_waybill(refund_id: int) -> str:
+    """The waybill of a parcel the buyer ships without saying which: stable per application."""
+    return f"JDVB{refund_id:014d}"
+
 
 FAULT_FIELDS = (
     "error_rate",
@@ -134,9 +143,11 @@ def default_vender_id(app_key: str) -> str:
     return str(10_000_000 + zlib.crc32(app_key.encode()) % 90_000_000)
 
 
-def normalize_policy(raw, valid_statuses, default_delay: float, field: str = "policy") -> dict:
+def normalize_policy(
+    raw, valid_statuses, default_delay: float, field: str = "policy", default_ship_after: float | None = None
+) -> dict:
     raw = need_dict(raw if raw is not None else {}, field)
-    unknown = set(raw) - {"auto_refund_on", "delay_seconds", "app_key"}
+    unknown = set(raw) - {"auto_refund_on", "delay_seconds", "buyer_ships_after_seconds", "app_key"}
     if unknown:
         raise InputError(f"{field}.{sorted(unknown)[0]}", "unknown field")
     statuses = raw.get("auto_refund_on", list(valid_statuses))
@@ -147,10 +158,17 @@ def normalize_policy(raw, valid_statuses, default_delay: float, field: str = "po
         if status not in valid_statuses:
             raise InputError(f"{field}.auto_refund_on", f"unknown writeback status {status!r}")
     delay = as_number(raw.get("delay_seconds", default_delay), f"{field}.delay_seconds")
-    return {"auto_refund_on": statuses, "delay_seconds": delay}
+    # How long after JD approves a return the buyer ships it back (等待退货 → 等待收货); None: the
+    # buyer ships only when told to (`POST /_sandbox/refunds/<id>/ship`).
+    ship_after = raw.get("buyer_ships_after_seconds", default_ship_after)
+    if ship_after is not None:
+        ship_after = as_number(ship_after, f"{field}.buyer_ships_after_seconds")
+    return {"auto_refund_on": statuses, "delay_seconds": delay, "buyer_ships_after_seconds": ship_after}
 
 
-def normalize_shop(raw, valid_statuses, default_delay: float) -> dict:
+def normalize_shop(
+    raw, valid_statuses, default_delay: float, default_ship_after: float | None = None
+) -> dict:
     raw = need_dict(raw, "body")
     app_key = as_text(raw.get("app_key"), "app_key", required=True)
     shop_no = as_text(raw.get("shop_no"), "shop_no") or app_key
@@ -161,7 +179,9 @@ def normalize_shop(raw, valid_statuses, default_delay: float) -> dict:
         "shop_no": shop_no,
         "name": as_text(raw.get("name"), "name") or shop_no,
         "vender_id": as_text(raw.get("vender_id"), "vender_id") or default_vender_id(app_key),
-        "policy": normalize_policy(raw.get("policy"), valid_statuses, default_delay),
+        "policy": normalize_policy(
+            raw.get("policy"), valid_statuses, default_delay, default_ship_after=default_ship_after
+        ),
     }
 
 
@@ -270,6 +290,8 @@ REFUND_FIELDS = (
     "returnState",
     "buyerDesc",
     "modified",
+    "expressCompany",
+    "expressCode",
 )
 
 
@@ -301,6 +323,9 @@ def normalize_refund(raw, field: str, *, now_ts: str) -> dict:
         "returnState": as_int(raw.get("returnState", 0), f"{field}.returnState", low=0, high=2),
         "buyerDesc": as_text(raw.get("buyerDesc"), f"{field}.buyerDesc"),
         "modified": as_timestamp(raw.get("modified") or check_time or apply_time, f"{field}.modified"),
+        # the buyer's return parcel (returns and exchanges), set when the buyer ships
+        "expressCompany": as_text(raw.get("expressCompany"), f"{field}.expressCompany"),
+        "expressCode": as_text(raw.get("expressCode"), f"{field}.expressCode"),
     }
 
 

@@ -120,9 +120,24 @@ class SandboxClient:
     def clear_faults(self, app_key: str | None = None) -> None:
         self._request("DELETE", "/faults", app_key=app_key)
 
-    def set_policy(self, app_key: str, auto_refund_on: list[str], delay_seconds: float) -> dict:
-        body = {"app_key": app_key, "auto_refund_on": auto_refund_on, "delay_seconds": delay_seconds}
+    def set_policy(
+        self,
+        app_key: str,
+        auto_refund_on: list[str],
+        delay_seconds: float,
+        buyer_ships_after_seconds: float | None = None,
+    ) -> dict:
+        body = {
+            "app_key": app_key,
+            "auto_refund_on": auto_refund_on,
+            "delay_seconds": delay_seconds,
+            "buyer_ships_after_seconds": buyer_ships_after_seconds,
+        }
         return self._request("POST", "/policy", body)
+
+    def ship_return(self, id, app_key: str | None = None, **parcel) -> dict:
+        """The buyer ships an approved return back (等待退货 → 等待收货); parcel: company, waybill."""
+        return self._request("POST", f"/refunds/{id}/ship", parcel, app_key=app_key)["refund"]
 
     def load_demo(self) -> dict:
         return self._request("POST", "/demo")["loaded"]

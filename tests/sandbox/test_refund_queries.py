@@ -87,6 +87,8 @@ def test_item_shape_with_sandbox_extensions(sandbox, shop, call):
         "returnState": 2,
         "buyerDesc": "偏小一码",
         "modified": ts(),
+        "expressCompany": "",
+        "expressCode": "",
     }
 
 

@@ -57,6 +57,9 @@ class Command(BaseCommand):
                 "--port",
                 str(settings.SANDBOX_PORT),
                 "--demo",
+                # the demo's buyers ship their approved returns back two minutes after the start
+                "--buyer-ships-after",
+                os.environ.get("SANDBOX_BUYER_SHIPS_AFTER", "120"),
             ]
         processes = {}
         for name, command in commands.items():
