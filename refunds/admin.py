@@ -183,7 +183,7 @@ class RawRefundAdmin(PlatformDataAdmin):
             {"fields": ["auto_decision", "auto_decision_reason", "auto_decision_at", "auto_decision_run"]},
         ),
         ("系统订单", {"fields": ["order_link", "order_lines"]}),
-        ("退货单与入库", {"fields": ["return_slips"]}),
+        ("退货单与入库", {"fields": ["return_logistics_company", "return_logistics_no", "return_slips"]}),
         ("回传记录", {"fields": ["attempt_log"]}),
         ("操作日志", {"fields": ["event_log"]}),
         ("记录", {"fields": ["created_at", "updated_at"]}),

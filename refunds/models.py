@@ -151,6 +151,10 @@ class RawRefund(FSMModelMixin, models.Model):
     apply_time = models.DateTimeField("申请时间", null=True, blank=True)
     check_time = models.DateTimeField("平台审核时间", null=True, blank=True)
     platform_modified = models.DateTimeField("平台更新时间", null=True, blank=True)
+    # The buyer's return parcel, as JD shows it once the buyer has shipped (等待收货): the return
+    # slip takes it over so the warehouse can scan it.
+    return_logistics_company = models.CharField("退回物流公司", max_length=64, blank=True)
+    return_logistics_no = models.CharField("退回物流单号", max_length=64, blank=True)
 
     attention = models.CharField("需关注", max_length=200, blank=True, help_text="例如：拦截失败：订单已发货")
     inbound_num = models.PositiveIntegerField("退货入库数量", default=0)

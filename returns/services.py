@@ -40,6 +40,7 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 AUTO_CREATE_ACTOR = "系统：自动建退货单"
+WAYBILL_ACTOR = "系统：京东退货物流"
 FOLLOWUP_ACTOR = "系统：退货入库回传跟进"
 
 
@@ -93,6 +94,10 @@ def return_slip_create(
 ) -> ReturnSlip:
     """A return slip from a raw refund slip of type 退货 (for `quantity`, default what is left of
     its num), or by hand against `order` with `lines` = {order line id: quantity}."""
+    if raw_refund is not None and not logistics_no:
+        # The buyer's parcel as JD shows it (等待收货): the warehouse scans this waybill.
+        logistics_company = logistics_company or raw_refund.return_logistics_company
+        logistics_no = raw_refund.return_logistics_no
     # Typed by hand: refuse what the columns cannot hold (PostgreSQL would fail the insert).
     for label, value, field_name in (
         ("物流公司", logistics_company, "logistics_company"),
@@ -460,6 +465,43 @@ def return_slips_auto_create(*, limit: int = 200) -> dict:
             refused[raw.refund_no] = exc.message
             logger.info("自动建退货单未建：%s", exc.message)
     return {"created": created, "refused": refused}
+
+
+def return_slip_waybills_fill(*, limit: int = 500) -> int:
+    """Return slips waiting for their parcel without a waybill, whose raw refund slip now shows the
+    one the buyer shipped (a later platform sync: 等待退货 → 等待收货): the slip takes it over, so the
+    warehouse can find the parcel by scanning it. A waybill someone typed is never overwritten."""
+    ids = list(
+        ReturnSlip.objects.filter(
+            status__in=[ReturnStatus.PENDING_REVIEW, ReturnStatus.AWAITING_INBOUND],
+            logistics_no="",
+            raw_refund__isnull=False,
+        )
+        .exclude(raw_refund__return_logistics_no="")
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    filled = 0
+    for slip_id in ids:
+        with transaction.atomic():
+            [slip] = list(lock_return_slips([slip_id]))
+            if slip.logistics_no or slip.status not in (
+                ReturnStatus.PENDING_REVIEW,
+                ReturnStatus.AWAITING_INBOUND,
+            ):
+                continue  # typed by hand or moved on meanwhile
+            raw = slip.raw_refund
+            slip.logistics_company = raw.return_logistics_company
+            slip.logistics_no = raw.return_logistics_no
+            slip.save(update_fields=["logistics_company", "logistics_no", "updated_at"])
+            record_event(
+                slip,
+                action="买家已寄回",
+                by=WAYBILL_ACTOR,
+                reason=f"京东显示买家已寄回：{raw.return_logistics_company} {raw.return_logistics_no}".strip(),
+            )
+            filled += 1
+    return filled
 
 
 def return_writeback_followup(*, limit: int = 200):

@@ -92,7 +92,18 @@ ORDER_LEN = {
     for n in ("tid", "platform_status", "buyer_nick", "receiver_name", "receiver_mobile", "receiver_address")
 }
 LINE_LEN = {n: _column(OrderLine, n) for n in ("oid", "goods_no", "spec_no", "goods_name")}
-REFUND_LEN = {n: _column(RawRefund, n) for n in ("refund_no", "tid", "oid", "reason", "buyer_nick")}
+REFUND_LEN = {
+    n: _column(RawRefund, n)
+    for n in (
+        "refund_no",
+        "tid",
+        "oid",
+        "reason",
+        "buyer_nick",
+        "return_logistics_company",
+        "return_logistics_no",
+    )
+}
 REFUND_TYPES = tuple(RefundType.values)
 JD_REFUND_STATUSES = tuple(REFUND_APPLY_STATUS)
 RETURN_STATES = (0, *jd_codes.RETURN_STATE_STATUS)
@@ -400,7 +411,27 @@ def refund_fields(item, notes: list | None = None) -> dict:
         "apply_time": apply_time,
         "check_time": check_time,
         "platform_modified": modified or check_time or apply_time,
+        "return_logistics_company": text(
+            "退回物流公司",
+            "expressCompany",
+            item.get("expressCompany"),
+            notes,
+            REFUND_LEN["return_logistics_company"],
+        ),
+        "return_logistics_no": _waybill(item.get("expressCode"), notes),
     }
+
+
+def _waybill(value, notes: list) -> str:
+    """The buyer's return waybill: a number, never cut (a cut one finds another parcel). One that does
+    not fit is left out and said so; the slip itself is still worth having."""
+    try:
+        return identifier(
+            "退回物流单号", "expressCode", value, REFUND_LEN["return_logistics_no"], required=False
+        )
+    except BadRow as problem:
+        notes.append(f"{problem.reason}，未保存")
+        return ""
 
 
 # The other way, for the demo only: what JD holds for a local slip (status, returnState), chosen so

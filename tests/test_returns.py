@@ -350,3 +350,69 @@ def test_beat_runs_the_returns_tick_which_auto_creates(jd):
     ShopReturnSettings.objects.create(shop=jd, auto_create_from_refunds=True)
     returns_tick()
     assert ReturnSlip.objects.get(raw_refund=raw).status == ReturnStatus.AWAITING_INBOUND
+
+
+def test_buyer_ships_in_jd_and_the_parcel_is_scanned_audited_and_refunded(sandbox, jd, warehouse_user):
+    """The whole return as JD plays it: approved (等待退货), the buyer ships (sandbox), the sync brings
+    等待收货 with the waybill, the tick makes the return slip carrying it, the warehouse scans that
+    waybill and audits, 退货入仓 reaches JD once, JD refunds, the sync shows 退款成功."""
+    from returns.selectors import return_slips_for_scan
+    from returns.tasks import returns_tick
+
+    ShopReturnSettings.objects.create(shop=jd, auto_create_from_refunds=True)
+    _, a, _ = order_a2_b1(jd)
+    raw = return_refund(a, num=2, platform_status=PlatformStatus.AWAITING_RETURN)
+    seed(sandbox, raw)
+
+    returns_tick()  # 等待退货: the slip is made, no parcel yet
+    slip = ReturnSlip.objects.get(raw_refund=raw)
+    assert slip.status == ReturnStatus.AWAITING_INBOUND and slip.logistics_no == ""
+
+    sandbox.ship_return(int(raw.refund_no), app_key=jd.app_key, company="顺丰速运", waybill="SF7000000001")
+    assert shop_sync(jd, kind=SyncKind.REFUNDS).error == ""
+    raw = reload(raw)
+    assert raw.platform_status == PlatformStatus.AWAITING_RECEIPT
+    assert (raw.return_logistics_company, raw.return_logistics_no) == ("顺丰速运", "SF7000000001")
+
+    returns_tick()  # the slip takes the buyer's waybill over, and says so in its log
+    slip = reload(slip)
+    assert (slip.logistics_company, slip.logistics_no) == ("顺丰速运", "SF7000000001")
+    assert events_for(slip).filter(action="买家已寄回").count() == 1
+
+    [found] = return_slips_for_scan("SF7000000001")
+    assert found.pk == slip.pk
+    result = audit(found, warehouse_user)
+    assert [r.succeeded for r in result.writeback_results] == [True]
+    [call] = writebacks(sandbox)
+    assert call["params"] == {"orderId": raw.tid, "refId": raw.refund_no, "status": "2"}
+
+    deadline = time.monotonic() + 10
+    while sandbox.refund(int(raw.refund_no), app_key=jd.app_key)["status"] != 3:
+        assert time.monotonic() < deadline, "沙箱未按策略退款"
+        time.sleep(0.2)
+    assert shop_sync(jd, kind=SyncKind.REFUNDS).error == ""
+    assert reload(raw).platform_status == PlatformStatus.REFUNDED
+    returns_tick()
+    assert len(writebacks(sandbox)) == 1  # never twice
+
+
+def test_a_waybill_typed_by_hand_is_not_overwritten_by_jds(jd, cs_user):
+    from returns.services import return_slip_waybills_fill
+
+    _, a, _ = order_a2_b1(jd)
+    raw = return_refund(a, num=2)
+    slip = approved(cs_user, raw_refund=raw, logistics_company="中通", logistics_no="ZT100")
+    RawRefund.objects.filter(pk=raw.pk).update(return_logistics_company="顺丰速运", return_logistics_no="SF1")
+    assert return_slip_waybills_fill() == 0
+    assert reload(slip).logistics_no == "ZT100"
+
+
+def test_the_buyers_waybill_from_jd_is_checked_not_cut():
+    from sa_sync.mapping import refund_fields
+
+    item = {"id": 1, "orderId": 2, "afsType": 2, "returnState": 2, "status": 1, "expressCompany": "顺丰速运"}
+    notes: list = []
+    fields = refund_fields({**item, "expressCode": "SF" + "9" * 80}, notes)
+    assert fields["return_logistics_no"] == "" and fields["return_logistics_company"] == "顺丰速运"
+    assert any("退回物流单号" in note and "未保存" in note for note in notes)
+    assert refund_fields({**item, "expressCode": "SF123"})["return_logistics_no"] == "SF123"
