@@ -195,6 +195,9 @@ JOS_MAX_RESPONSE_BYTES = env_int("JOS_MAX_RESPONSE_BYTES", 8 * 1024 * 1024)
 JOS_WRITEBACK_METHOD = os.environ.get(
     "JOS_WRITEBACK_METHOD", "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
 )
+# 退货入仓's method: JD does not say publicly whether SA reads it from updateWarehouseStatus or from
+# the after-sales service order (jingdong.asc.*); see sa_sync.writeback.writeback_call.
+JOS_RETURN_WRITEBACK_METHOD = os.environ.get("JOS_RETURN_WRITEBACK_METHOD", JOS_WRITEBACK_METHOD)
 JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED = os.environ.get("JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED", "1")
 JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE = os.environ.get("JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE", "2")
 # Manual writeback: slips sent at once (within the rate limit); above the limit a selection runs as a

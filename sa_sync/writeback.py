@@ -81,6 +81,26 @@ def warehouse_status_for(kind: str) -> str:
     return settings.JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE
 
 
+def writeback_call(slip) -> tuple[str, dict]:
+    """The one adapter between what we tell JD and JD's API: (method, business parameters).
+
+    取消发货成功 rides on refundapply.updateWarehouseStatus. For 退货入仓 JD does not say publicly
+    whether SA reads it from the same method or from the after-sales service order (jingdong.asc.*),
+    so its method is a setting of its own (JOS_RETURN_WRITEBACK_METHOD, by default the same method)
+    with its status value (JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE). Moving returns to another method
+    means changing this function and the answer check in `_send`, nothing else."""
+    method = (
+        settings.JOS_WRITEBACK_METHOD
+        if slip.writeback_kind == WritebackKind.SHIPMENT_CANCELLED
+        else settings.JOS_RETURN_WRITEBACK_METHOD
+    )
+    return method, {
+        "orderId": slip.tid,
+        "refId": slip.refund_no,
+        "status": warehouse_status_for(slip.writeback_kind),
+    }
+
+
 def retry_at(attempts: int, now=None):
     """Backoff for a retryable failure, stored on the slip: the auto-writeback polls it."""
     delay = min(RETRY_BASE * (2 ** max(0, attempts - 1)), RETRY_CAP)
@@ -117,6 +137,7 @@ class _Claimed:
     refund_no: str
     shop: Shop
     kind: str
+    method: str
     params: dict
     claimed_at: object = None
     checked: str = ""  # what the fresh read found, kept on the attempt
@@ -229,17 +250,14 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
                     slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
                 else:
                     slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
-                    params = {
-                        "orderId": slip.tid,
-                        "refId": slip.refund_no,
-                        "status": warehouse_status_for(slip.writeback_kind),
-                    }
+                    method, params = writeback_call(slip)
                     to_send.append(
                         _Claimed(
                             slip.pk,
                             slip.refund_no,
                             slip.shop,
                             slip.writeback_kind,
+                            method,
                             params,
                             claimed_at=slip.writeback_claimed_at,
                             checked=checked,
@@ -350,7 +368,7 @@ def _send(item: _Claimed) -> _Claimed:
     client = None
     try:
         client = JosClient.for_shop(item.shop)
-        payload = client.call(settings.JOS_WRITEBACK_METHOD, item.params)
+        payload = client.call(item.method, item.params)
         check_business_result(payload, "result")
         item.response = payload
     except JosError as exc:
@@ -408,7 +426,7 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                     outcome=outcome,
                     message=message,
                     request_summary={
-                        "method": settings.JOS_WRITEBACK_METHOD,
+                        "method": item.method,
                         **redact(item.params),
                         "checked": item.checked,
                     },

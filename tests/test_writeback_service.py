@@ -80,6 +80,34 @@ def test_goods_in_warehouse_sends_its_own_status(sandbox, jd):
     assert writebacks(sandbox)[0]["params"]["status"] == "2"
 
 
+def test_the_return_path_is_a_setting_of_its_own(sandbox, jd, settings):
+    """退货入仓 goes through one adapter whose method is a setting: pointed at another method (JD's
+    service orders, say), the call really goes there and 取消发货成功 stays where it was."""
+    settings.JOS_RETURN_WRITEBACK_METHOD = "jingdong.asc.receive.register"
+    returned = slip_for(
+        jd,
+        order_status=OrderStatus.COMPLETED,
+        refund_type=RefundType.RETURN,
+        platform_status=PlatformStatus.AWAITING_RECEIPT,
+        num=1,
+        inbound_num=1,
+    )
+    cancelled = slip_for(jd)
+    seed_applications(sandbox, [returned, cancelled])
+    results = {r.slip_id: r for r in refund_writeback([returned.pk, cancelled.pk])}
+
+    assert results[cancelled.pk].succeeded
+    assert [c["params"]["refId"] for c in writebacks(sandbox)] == [cancelled.refund_no]
+    # The sandbox only speaks updateWarehouseStatus: the other method is JD's "unknown method" (15),
+    # which is the proof the call went there; the slip says so and was not marked as done.
+    [other] = sandbox.calls(method="jingdong.asc.receive.register")
+    assert other["code"] == "15"
+    assert not results[returned.pk].succeeded
+    assert reload(returned).writeback_status == WritebackStatus.FAILED
+    attempt = WritebackAttempt.objects.get(slip=returned)
+    assert attempt.request_summary["method"] == "jingdong.asc.receive.register"
+
+
 @pytest.mark.parametrize(
     ("setup", "reason"),
     [
