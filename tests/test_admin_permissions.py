@@ -24,9 +24,9 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, SolarSch
 from core.audit import record_event
 from core.roles import ROLE_PERMISSIONS
 from orders.models import InterceptionStatus
-from refunds.models import PlatformStatus, RefundType
 from refund_slips.models import ShopRefundSettings
 from refund_slips.services import refund_slip_create
+from refunds.models import PlatformStatus, RefundType
 from returns.models import ReturnSlip, ShopReturnSettings
 from returns.services import return_slip_create
 from sa_sync import auto_writeback
