@@ -16,9 +16,6 @@ from django.utils import timezone
 
 from core.audit import record_event
 from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, PayType, Shop
-from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind, WritebackStatus
-from refunds.reasons import COMMON_REASONS
-from refunds.services import raw_refund_intercept
 from refund_slips.models import RefundSlip, RefundStrategy, ShopRefundSettings
 from refund_slips.services import (
     RefundSlipRefused,
@@ -30,6 +27,9 @@ from refund_slips.services import (
     refund_slip_reject,
     refund_slips_follow_platform,
 )
+from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind, WritebackStatus
+from refunds.reasons import COMMON_REASONS
+from refunds.services import raw_refund_intercept
 from returns.models import ReturnSlip, ShopReturnSettings
 from returns.services import (
     return_inbound_audit,
