@@ -9,7 +9,8 @@ actor); permissions for review and completion are checked here, so the admin and
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
@@ -20,7 +21,7 @@ from django_fsm import can_proceed
 from core.audit import batched_events, record_event
 from orders.after_sales import after_sales_refusal
 from orders.locks import lock_order_lines, lock_orders
-from orders.models import Order, OrderStatus, PayType
+from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, PayType
 from refunds.locks import lock_raw_refunds
 from refunds.models import PlatformStatus, RawRefund, RefundType
 from returns.locks import lock_return_slips
@@ -80,7 +81,10 @@ def shop_refund_settings(shop_id: int) -> ShopRefundSettings:
 # --- the quote -----------------------------------------------------------------------------------------
 def quote_order(order: Order) -> QuoteOrder:
     """The order as the pure computation sees it (two queries: lines, promotions)."""
-    lines = list(order.lines.all())
+    return _quote_order(order, list(order.lines.all()), list(order.promotions.all()))
+
+
+def _quote_order(order: Order, lines, promotions) -> QuoteOrder:
     by_oid = {line.oid: line.pk for line in lines}
     promotions = tuple(
         QuotePromotion(
@@ -89,7 +93,7 @@ def quote_order(order: Order) -> QuoteOrder:
             discount=p.discount,
             line_ids=tuple(by_oid[oid] for oid in p.oids if oid in by_oid),
         )
-        for p in order.promotions.all()
+        for p in promotions
     )
     return QuoteOrder(
         paid=order.paid,
@@ -129,9 +133,23 @@ def refund_quote(*, order_id: int, lines: dict[int, int] | None = None, strategy
 
 
 # --- one open after-sales per order line (registered into orders.after_sales) ----------------------------
+def _refund_held_message(oid: str, name: str, number: str, status: str, what: str) -> str:
+    return (
+        f"子订单 {oid}（{name}）已有退款单 {number}（{status}），不能再建{what}；该退款单驳回或取消后才可以"
+    )
+
+
+def _return_held_message(oid: str, name: str, number: str, status: str) -> str:
+    return (
+        f"子订单 {oid}（{name}）已有退货单 {number}（{status}），不能再建退款单；"
+        "请从该退货单建退款单，或待其驳回或取消"
+    )
+
+
 def after_sales_guard(line_ids, *, kind: str, raw_refund_id=None, return_slip_id=None) -> str | None:
     """Refund slips hold their lines against a new return slip (of another case) or refund slip;
-    for a new refund slip, open return slips of another case hold them too."""
+    for a new refund slip, open return slips of another case hold them too. (The batch creation
+    below makes the same checks in memory for a whole chunk.)"""
     what = "退款单" if kind == "refund" else "退货单"
     held = RefundSlipLine.objects.filter(
         order_line_id__in=line_ids, refund_slip__status__in=HOLDING_STATUSES
@@ -141,9 +159,8 @@ def after_sales_guard(line_ids, *, kind: str, raw_refund_id=None, return_slip_id
     first = held.order_by("refund_slip_id").first()
     if first is not None:
         slip = first.refund_slip
-        return (
-            f"子订单 {first.order_line.oid}（{first.order_line.goods_name}）已有退款单 {slip.number}"
-            f"（{slip.get_status_display()}），不能再建{what}；该退款单驳回或取消后才可以"
+        return _refund_held_message(
+            first.order_line.oid, first.order_line.goods_name, slip.number, slip.get_status_display(), what
         )
     if kind != "refund":
         return None
@@ -157,9 +174,8 @@ def after_sales_guard(line_ids, *, kind: str, raw_refund_id=None, return_slip_id
     first = returns.order_by("return_slip_id").first()
     if first is not None:
         slip = first.return_slip
-        return (
-            f"子订单 {first.order_line.oid}（{first.order_line.goods_name}）已有退货单 {slip.number}"
-            f"（{slip.get_status_display()}），不能再建退款单；请从该退货单建退款单，或待其驳回或取消"
+        return _return_held_message(
+            first.order_line.oid, first.order_line.goods_name, slip.number, slip.get_status_display()
         )
     return None
 
@@ -185,19 +201,12 @@ def refund_slip_create(
         raise RefundSlipRefused(f"退款原因过长：{len(reason)} 个字符，最多 {limit} 个")
     raw = return_slip = None
     if raw_refund_id is not None:
-        raw = RawRefund.objects.select_related("order_line").get(pk=raw_refund_id)
-        if raw.refund_type == RefundType.EXCHANGE:
-            raise RefundSlipRefused(f"原始退款单 {raw.refund_no} 的类型为“换货”，换货不退款，不能建退款单")
-        if raw.order_id is None or raw.order_line_id is None:
-            raise RefundSlipRefused(f"原始退款单 {raw.refund_no} 未匹配到系统订单/子订单，请先同步订单")
-        order_id, lines, source = raw.order_id, {raw.order_line_id: raw.num}, RefundSource.RAW_REFUND
-        reason = reason or raw.reason
-        return_slip = (
-            ReturnSlip.objects.filter(raw_refund=raw, status__in=RETURN_HOLDING_STATUSES)
-            .order_by("-pk")
-            .first()
-        )
-    elif return_slip_id is not None:
+        # One code path for one raw refund slip or ten thousand.
+        result = refund_slips_create_for_raw_refunds([raw_refund_id], by=by, reason=reason)
+        if result.refused:
+            raise RefundSlipRefused(next(iter(result.refused.values())))
+        return result.created[0]
+    if return_slip_id is not None:
         return_slip = ReturnSlip.objects.get(pk=return_slip_id)
         order_id, source = return_slip.order_id, RefundSource.RETURN_SLIP
         lines = dict(return_slip.lines.values_list("order_line_id", "quantity"))
@@ -301,6 +310,154 @@ def refund_slip_create(
         if compensation is not None:
             _add_adjustment(slip, by=by, kind=AdjustmentKind.COMPENSATION, amount=compensation, reason=reason)
     return slip
+
+
+@dataclass
+class BatchResult:
+    created: list[RefundSlip] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # 平台退款单号 → why not, in Chinese
+
+
+CREATE_CHUNK = 500
+
+
+def refund_slips_create_for_raw_refunds(raw_refund_ids, *, by, reason: str = "") -> BatchResult:
+    """建退款单 for raw refund slips (one, or a whole selection): each for its line and quantity, its
+    amount under its shop's strategy, linked to the raw refund slip's open return slip if there is
+    one. A chunk of 500 is one transaction with a fixed number of queries: its orders, lines and raw
+    refund slips locked (in that order), what other after-sales hold on those lines read once, the
+    amounts computed in memory, the slips, their lines and their events inserted in bulk. A slip that
+    cannot be created is refused with its reason; the others are created."""
+    result = BatchResult()
+    ids = sorted(set(raw_refund_ids))
+    for start in range(0, len(ids), CREATE_CHUNK):
+        _create_chunk(ids[start : start + CREATE_CHUNK], by=by, reason=reason, result=result)
+    return result
+
+
+def _raw_refusal(raw: RawRefund) -> str | None:
+    if raw.refund_type == RefundType.EXCHANGE:
+        return f"原始退款单 {raw.refund_no} 的类型为“换货”，换货不退款，不能建退款单"
+    if raw.order_id is None or raw.order_line_id is None:
+        return f"原始退款单 {raw.refund_no} 未匹配到系统订单/子订单，请先同步订单"
+    return None
+
+
+def _create_chunk(ids, *, by, reason, result: BatchResult):
+    order_ids = sorted(
+        set(RawRefund.objects.filter(pk__in=ids, order__isnull=False).values_list("order_id", flat=True))
+    )
+    with transaction.atomic(), batched_events():
+        orders = {o.pk: o for o in lock_orders(order_ids)}
+        lines_of = defaultdict(list)
+        for line in lock_order_lines(OrderLine.objects.filter(order_id__in=order_ids)):
+            lines_of[line.order_id].append(line)
+        lines = {line.pk: line for group in lines_of.values() for line in group}
+        raws = list(lock_raw_refunds(ids))
+        promotions_of = defaultdict(list)
+        for promotion in OrderPromotion.objects.filter(order_id__in=order_ids).order_by("pk"):
+            promotions_of[promotion.order_id].append(promotion)
+        # What earlier after-sales hold on these lines: the quantities 重算优惠 needs, and the
+        # one-open-per-line rule (same words as after_sales_guard).
+        refund_held, already = {}, defaultdict(lambda: defaultdict(int))
+        for row in (
+            RefundSlipLine.objects.filter(
+                order_line_id__in=list(lines), refund_slip__status__in=HOLDING_STATUSES
+            )
+            .order_by("refund_slip_id")
+            .values("order_line_id", "quantity", "refund_slip_id", "refund_slip__status")
+        ):
+            line = lines[row["order_line_id"]]
+            already[line.order_id][line.pk] += row["quantity"]
+            number = RefundSlip(pk=row["refund_slip_id"]).number
+            refund_held.setdefault(line.pk, (number, RefundSlipStatus(row["refund_slip__status"]).label))
+        return_held = defaultdict(list)
+        for row in (
+            ReturnLine.objects.filter(
+                order_line_id__in=list(lines), return_slip__status__in=RETURN_HOLDING_STATUSES
+            )
+            .order_by("return_slip_id")
+            .values("order_line_id", "return_slip_id", "return_slip__raw_refund_id", "return_slip__status")
+        ):
+            return_held[row["order_line_id"]].append(row)
+        linked_return = dict(
+            ReturnSlip.objects.filter(raw_refund_id__in=ids, status__in=RETURN_HOLDING_STATUSES)
+            .order_by("pk")
+            .values_list("raw_refund_id", "pk")
+        )
+        shop_ids = {o.shop_id for o in orders.values()}
+        strategies = dict(
+            ShopRefundSettings.objects.filter(shop_id__in=shop_ids).values_list("shop_id", "strategy")
+        )
+        for shop_id in shop_ids - set(strategies):
+            strategies[shop_id] = shop_refund_settings(shop_id).strategy
+        pending = []
+        for raw in raws:
+            refusal = _raw_refusal(raw)
+            line = lines.get(raw.order_line_id)
+            if refusal is None and raw.order_line_id in refund_held:
+                number, status = refund_held[raw.order_line_id]
+                refusal = _refund_held_message(line.oid, line.goods_name, number, status, "退款单")
+            if refusal is None:
+                for row in return_held.get(raw.order_line_id, []):
+                    if row["return_slip__raw_refund_id"] != raw.pk:
+                        number = ReturnSlip(pk=row["return_slip_id"]).number
+                        status = ReturnStatus(row["return_slip__status"]).label
+                        refusal = _return_held_message(line.oid, line.goods_name, number, status)
+                        break
+            if refusal is None:
+                order = orders[raw.order_id]
+                strategy = strategies[order.shop_id]
+                quote = quote_refund(
+                    _quote_order(order, lines_of[order.pk], promotions_of[order.pk]),
+                    {line.pk: raw.num},
+                    strategy=strategy,
+                    already_refunded=already[order.pk],
+                )
+                if quote.refusal:
+                    refusal = f"订单 {order.tid}：{quote.refusal}"
+            if refusal is not None:
+                result.refused[raw.refund_no] = refusal
+                continue
+            slip = RefundSlip(
+                shop_id=order.shop_id,
+                order=order,
+                raw_refund=raw,
+                return_slip_id=linked_return.get(raw.pk),
+                source=RefundSource.RAW_REFUND,
+                reason=(reason or raw.reason)[:200],
+                whole_order=quote.whole_order,
+                strategy=strategy,
+                computed_amount=quote.amount,
+                amount=quote.amount,
+                quote=quote.text,
+                attention=raw.keyword_warning,
+                created_by=_user(by),
+                created_by_name=_actor_name(by),
+            )
+            pending.append((slip, line, raw, quote.line_amounts.get(line.pk, quote.amount)))
+            # Later raw refund slips of the chunk see this one like any earlier slip.
+            refund_held[line.pk] = ("（本批新建）", RefundSlipStatus.PENDING_REVIEW.label)
+            already[order.pk][line.pk] += raw.num
+        if not pending:
+            return
+        RefundSlip.objects.bulk_create([slip for slip, *_ in pending])
+        RefundSlipLine.objects.bulk_create(
+            [
+                RefundSlipLine(refund_slip=slip, order_line=line, quantity=raw.num, amount=amount)
+                for slip, line, raw, amount in pending
+            ]
+        )
+        for slip, _, raw, _ in pending:
+            record_event(
+                slip,
+                action="创建退款单",
+                by=by,
+                field="status",
+                to_state="待审核",
+                reason=f"原始退款单 {raw.refund_no}；计算金额 {slip.amount} 元（{slip.get_strategy_display()}）",
+            )
+        result.created.extend(slip for slip, *_ in pending)
 
 
 def _amount_or_refuse(label: str, value) -> Decimal:

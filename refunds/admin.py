@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from core.admin_utils import PlatformDataAdmin, badge, exact_search
 from orders.admin import lines_table
-from refund_slips.services import RefundSlipRefused, refund_slip_create
+from refund_slips.services import refund_slips_create_for_raw_refunds
 from returns.admin import returns_block
 from returns.services import ReturnRefused, return_slip_create
 from sa_sync.models import WritebackOutcome, WritebackTrigger
@@ -238,24 +238,25 @@ class RawRefundAdmin(PlatformDataAdmin):
 
     @admin.action(description="建退款单", permissions=["create_refund"])
     def create_refund_slip(self, request, queryset):
-        """One refund slip per selected slip, with its amount under the shop's strategy."""
-        for slip in queryset.order_by("pk"):
-            try:
-                created = refund_slip_create(raw_refund_id=slip.pk, by=request.user)
-            except RefundSlipRefused as exc:
-                self.message_user(request, f"{slip.refund_no}：{exc.message}", messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    format_html(
-                        '{}：已创建退款单 <a href="{}">{}</a>（待审核，应退 {} 元）',
-                        slip.refund_no,
-                        reverse("admin:refund_slips_refundslip_change", args=[created.pk]),
-                        created.number,
-                        created.amount,
-                    ),
-                    messages.SUCCESS,
-                )
+        """One refund slip per selected slip, its amount under the shop's strategy (one batch)."""
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        result = refund_slips_create_for_raw_refunds(ids, by=request.user)
+        if len(result.created) == 1:
+            created = result.created[0]
+            self.message_user(
+                request,
+                format_html(
+                    '已创建退款单 <a href="{}">{}</a>（待审核，应退 {} 元）',
+                    reverse("admin:refund_slips_refundslip_change", args=[created.pk]),
+                    created.number,
+                    created.amount,
+                ),
+                messages.SUCCESS,
+            )
+        elif result.created:
+            self.message_user(request, f"已创建 {len(result.created)} 张退款单（待审核）", messages.SUCCESS)
+        for refund_no, why in list(result.refused.items())[:50]:
+            self.message_user(request, f"{refund_no}：{why}", messages.ERROR)
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "POST" and request.POST.get("action") == WRITEBACK_ACTION:
