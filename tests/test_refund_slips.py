@@ -423,3 +423,41 @@ def test_outsider_sees_no_refund_slip_page(client, outsider):
     client.login(username="outsider_t", password=PASSWORD)
     assert client.get(reverse("admin:refund_slips_refundslip_changelist")).status_code == 403
     assert client.get(reverse("admin:refund_slips_refundslip_create")).status_code == 403
+
+
+# --- concurrency (row locks: PostgreSQL only) ---------------------------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("second", ["refund", "return"])
+def test_two_creators_on_one_line_at_once_make_one_document(second):
+    import threading
+
+    from django.db import connection
+
+    order, lines = abc_order()
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def create(kind):
+        try:
+            start.wait()
+            if kind == "refund":
+                refund_slip_create(order_id=order.pk, lines={lines[0].pk: 1}, by="甲")
+            else:
+                return_slip_create(order=order, lines={lines[0].pk: 1}, by="乙")
+            outcomes.append("created")
+        except (RefundSlipRefused, ReturnRefused) as refused:
+            outcomes.append(refused.message)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(kind,)) for kind in ("refund", second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes)[0] == "created" and len(outcomes) == 2
+    assert "已有" in sorted(outcomes)[1] and lines[0].oid in sorted(outcomes)[1]
+    documents = RefundSlip.objects.filter(lines__order_line=lines[0]).count()
+    documents += lines[0].return_lines.count()
+    assert documents == 1
