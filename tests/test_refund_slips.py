@@ -461,3 +461,18 @@ def test_two_creators_on_one_line_at_once_make_one_document(second):
     documents = RefundSlip.objects.filter(lines__order_line=lines[0]).count()
     documents += lines[0].return_lines.count()
     assert documents == 1
+
+
+def test_return_slip_page_offers_the_refund_slip_once_inbound_is_done(client, cs_user, warehouse_user):
+    order, lines = abc_order()
+    returned = return_slip_create(order=order, lines={lines[0].pk: 1}, by=cs_user, approve=True)
+    client.login(username="cs_t", password=PASSWORD)
+    page = reverse("admin:returns_returnslip_change", args=[returned.pk])
+    assert 'data-action="create_refund"' not in client.get(page).content.decode()
+    return_inbound_audit(returned.pk, by=warehouse_user, received={returned.lines.get().pk: (1, 0)})
+    assert 'data-action="create_refund"' in client.get(page).content.decode()
+    response = client.post(
+        reverse("admin:refund_slips_refundslip_from_return", args=[returned.pk]), follow=True
+    )
+    slip = RefundSlip.objects.get(return_slip=returned)
+    assert f"已创建退款单 {slip.number}（待审核，应退 90.00 元）" in response.content.decode()
