@@ -656,7 +656,9 @@ def refund_slip_mark_refunded(slip_id: int, *, by, amount=None, reason: str = ""
     return slip
 
 
-def refund_slips_follow_platform(*, shop_id: int | None = None, refund_nos=None, limit: int = 500) -> dict:
+def refund_slips_follow_platform(
+    *, shop_id: int | None = None, refund_nos=None, raw_refund_ids=None, limit: int = 500
+) -> dict:
     """Open slips whose raw refund slip JD reports 退款成功 become 退款完成 with JD's amount (a
     difference is flagged for finance); 取消退款 cancels them. Called after each platform sync page
     (refunds.signals) and by the periodic sweep."""
@@ -668,6 +670,8 @@ def refund_slips_follow_platform(*, shop_id: int | None = None, refund_nos=None,
         candidates = candidates.filter(shop_id=shop_id)
     if refund_nos is not None:
         candidates = candidates.filter(raw_refund__refund_no__in=list(refund_nos))
+    if raw_refund_ids is not None:
+        candidates = candidates.filter(raw_refund_id__in=list(raw_refund_ids))
     rows = list(candidates.order_by("pk").values_list("pk", "raw_refund_id")[:limit])
     done = {"completed": 0, "cancelled": 0}
     if not rows:
@@ -703,20 +707,28 @@ def shop_keywords(settings: ShopRefundSettings) -> dict[str, list[str]]:
     }
 
 
-def raw_refunds_keyword_check(*, shop_id: int, refund_nos=None) -> int:
-    """Set the 需关注 keyword warning on the shop's raw refund slips (those of `refund_nos`, or all)
-    and on their open refund slips; returns how many raw refund slips changed. Three queries for a
-    page whatever its size: read, update the changed ones, update their refund slips."""
-    keywords = shop_keywords(shop_refund_settings(shop_id))
-    raws = RawRefund.objects.filter(shop_id=shop_id)
+_KEYWORD_ROW = ("pk", "shop_id", "description", "refund_type", "keyword_warning", "platform_status")
+
+
+def _raw_rows(shop_id: int, refund_nos=None) -> list[tuple]:
     if refund_nos is not None:
-        raws = raws.filter(refund_no__in=list(refund_nos))
+        # By refund_no alone (its own index), the shop checked here: a planner with stale statistics
+        # otherwise walks the shop's index over all its slips.
+        rows = RawRefund.objects.filter(refund_no__in=list(refund_nos))
+    else:
+        rows = RawRefund.objects.filter(shop_id=shop_id)
+    return [row for row in rows.order_by().values_list(*_KEYWORD_ROW) if row[1] == shop_id]
+
+
+def _apply_keywords(shop_id: int, rows) -> int:
+    if not any(description or current for _, _, description, _, current, _ in rows):
+        return 0  # nothing said, nothing flagged: no need to read the shop's keywords
+    keywords = shop_keywords(shop_refund_settings(shop_id))
     changed = []
-    for raw in raws.only("pk", "description", "refund_type", "keyword_warning"):
-        warning = keyword_warning(raw.description, raw.refund_type, keywords)[:200]
-        if warning != raw.keyword_warning:
-            raw.keyword_warning = warning
-            changed.append(raw)
+    for pk, _, description, refund_type, current, _ in rows:
+        warning = keyword_warning(description, refund_type, keywords)[:200]
+        if warning != current:
+            changed.append(RawRefund(pk=pk, keyword_warning=warning))
     if changed:
         with transaction.atomic():
             RawRefund.objects.bulk_update(changed, ["keyword_warning"])
@@ -732,10 +744,21 @@ def raw_refunds_keyword_check(*, shop_id: int, refund_nos=None) -> int:
     return len(changed)
 
 
+def raw_refunds_keyword_check(*, shop_id: int, refund_nos=None) -> int:
+    """Set the 需关注 keyword warning on the shop's raw refund slips (those of `refund_nos`, or all)
+    and on their open refund slips; returns how many raw refund slips changed."""
+    return _apply_keywords(shop_id, _raw_rows(shop_id, refund_nos))
+
+
 def on_raw_refunds_saved(sender, *, shop_id: int, refund_nos, **kwargs):
-    """refunds.signals.raw_refunds_saved: after a platform sync page (or an API push) is committed."""
-    raw_refunds_keyword_check(shop_id=shop_id, refund_nos=refund_nos)
-    refund_slips_follow_platform(shop_id=shop_id, refund_nos=refund_nos)
+    """refunds.signals.raw_refunds_saved: after a platform sync page (or an API push) is committed.
+    One read of the page's slips; the shop's keywords only if someone wrote something, the refund
+    slips only for slips JD refunded or the buyer cancelled (bench/sync.py: a page stays cheap)."""
+    rows = _raw_rows(shop_id, refund_nos)
+    _apply_keywords(shop_id, rows)
+    settled = [row[0] for row in rows if row[5] in (PlatformStatus.REFUNDED, PlatformStatus.CANCELLED)]
+    if settled:
+        refund_slips_follow_platform(raw_refund_ids=settled)
 
 
 def refund_slips_sweep() -> dict:
