@@ -94,6 +94,7 @@ class RefundSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
         "order_link",
         "return_slip_link",
         "quote_block",
+        "current_quote_block",
         "lines_block",
         "adjustments_block",
         "review_block",
@@ -126,6 +127,7 @@ class RefundSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
                     "computed_amount",
                     "strategy",
                     "quote_block",
+                    "current_quote_block",
                     "lines_block",
                     "adjustments_block",
                 ]
@@ -194,13 +196,36 @@ class RefundSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
 
     @admin.display(description="退货单")
     def return_slip_link(self, obj):
-        if obj.return_slip_id is None:
+        slips = [obj.return_slip] if obj.return_slip_id else []
+        if not slips and obj.raw_refund_id:
+            # Made from the raw refund slip before its return slip existed: the same case.
+            slips = list(obj.raw_refund.return_slips.order_by("pk"))
+        if not slips:
             return "无（不需要退货，或尚未建退货单）"
+        return format_html_join(
+            "　",
+            '<a href="{}">{}</a>（{}）',
+            (
+                (reverse("admin:returns_returnslip_change", args=[s.pk]), s.number, s.get_status_display())
+                for s in slips
+            ),
+        )
+
+    @admin.display(description="按店铺当前规则试算")
+    def current_quote_block(self, obj):
+        if obj.status != RefundSlipStatus.PENDING_REVIEW:
+            return "-"
+        lines = dict(obj.lines.values_list("order_line_id", "quantity"))
+        if not lines:
+            return "无退款商品（手工补偿），无需试算"
+        quote = refund_quote(
+            order_id=obj.order_id, lines=None if obj.whole_order else lines, exclude_slip_id=obj.pk
+        )
+        verdict = f"不能退款：{quote.refusal}" if quote.refusal else f"应退 {quote.amount} 元"
+        if not quote.refusal and quote.amount == obj.computed_amount:
+            verdict += "（与建单时一致）"
         return format_html(
-            '<a href="{}">{}</a>　{}',
-            reverse("admin:returns_returnslip_change", args=[obj.return_slip_id]),
-            obj.return_slip.number,
-            obj.return_slip.get_status_display(),
+            '<div>{}</div><pre style="white-space:pre-wrap;margin:0">{}</pre>', verdict, quote.text
         )
 
     @admin.display(description="金额计算（建单时）")

@@ -122,14 +122,20 @@ def already_refunded(order_id: int, *, exclude_slip_id: int | None = None) -> di
     }
 
 
-def refund_quote(*, order_id: int, lines: dict[int, int] | None = None, strategy: str | None = None) -> Quote:
+def refund_quote(
+    *,
+    order_id: int,
+    lines: dict[int, int] | None = None,
+    strategy: str | None = None,
+    exclude_slip_id: int | None = None,
+) -> Quote:
     """What a refund of `lines` ({order line id: quantity}; None = the whole order) would be, under
-    the shop's strategy (or `strategy`), with the arithmetic: nothing is created."""
+    the shop's strategy (or `strategy`), with the arithmetic: nothing is created. `exclude_slip_id`:
+    quote an existing slip again (its own quantities do not count as refunded before it)."""
     order = Order.objects.get(pk=order_id)
     strategy = strategy or shop_refund_settings(order.shop_id).strategy
-    return quote_refund(
-        quote_order(order), lines, strategy=strategy, already_refunded=already_refunded(order.pk)
-    )
+    earlier = already_refunded(order.pk, exclude_slip_id=exclude_slip_id)
+    return quote_refund(quote_order(order), lines, strategy=strategy, already_refunded=earlier)
 
 
 # --- one open after-sales per order line (registered into orders.after_sales) ----------------------------

@@ -399,6 +399,10 @@ def test_slip_page_shows_the_quote_and_only_the_buttons_allowed(client, cs_user)
     client.login(username="cs_t", password=PASSWORD)
     page = client.get(reverse("admin:refund_slips_refundslip_change", args=[slip.pk])).content.decode()
     assert "满减优惠（满150.00减20.00）：按比例分摊" in page
+    assert "应退 90.00 元（与建单时一致）" in page
+    strategy(order.shop, RefundStrategy.RECOMPUTE)  # ops change the rule: the page quotes it anew
+    page = client.get(reverse("admin:refund_slips_refundslip_change", args=[slip.pk])).content.decode()
+    assert "应退 80.00 元" in page and "剩余商品 100.00 元 &lt; 门槛 150.00 元" in page
     assert 'data-action="approve"' in page and 'data-action="mark_refunded"' not in page
     response = client.post(
         reverse("admin:refund_slips_refundslip_action", args=[slip.pk, "approve"]), follow=True
