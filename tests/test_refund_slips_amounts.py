@@ -141,3 +141,28 @@ def test_money_is_never_a_float():
         *allocate(D("20"), {1: D("1"), 2: D("2")}).values(),
     ):
         assert isinstance(value, Decimal) and value.as_tuple().exponent == -2
+
+
+# --- the keyword check (pure) ----------------------------------------------------------------------------
+def test_keyword_lists_accept_full_width_commas_and_drop_blanks():
+    from refund_slips.keywords import parse_keywords
+
+    assert parse_keywords("换货，换一个, 换个、换码\n\n换货") == ["换货", "换一个", "换个", "换码"]
+
+
+@pytest.mark.parametrize(
+    "description, refund_type, expected",
+    [
+        ("鞋小了想换个大码", 2, "描述像换货（“换个”），类型为退货"),
+        ("质量差，要退货", 3, "描述像退货（“退货”），类型为换货"),
+        ("屏幕坏了，需要维修", 4, "描述像维修（“维修”），类型为退款不退货"),
+        ("退货或者换个都行", 2, ""),  # its own type's words too: the buyer hesitates, not a wrong type
+        ("发错颜色了", 2, ""),  # nothing recognised
+        ("", 3, ""),
+    ],
+)
+def test_keyword_warning(description, refund_type, expected):
+    from refund_slips.keywords import keyword_warning
+
+    keywords = {"退货": ["退货", "退钱"], "换货": ["换货", "换个"], "维修": ["维修"]}
+    assert keyword_warning(description, refund_type, keywords) == expected
