@@ -1,4 +1,4 @@
-"""The three roles and exactly what each may do. Migrations apply this table; later issues extend it
+"""The roles and exactly what each may do. Migrations apply this table; later issues extend it
 with their own permissions (and a migration that re-applies it)."""
 
 ROLE_PERMISSIONS = {
@@ -16,6 +16,13 @@ ROLE_PERMISSIONS = {
         "returns.view_returnslip",
         "returns.add_returnslip",
         "returns.review_returnslip",
+        # Refund slips: create, change the amount (补偿/运费, with a reason), level-1 review.
+        "orders.view_orderpromotion",
+        "refund_slips.view_refundslip",
+        "refund_slips.add_refundslip",
+        "refund_slips.adjust_refundslip",
+        "refund_slips.review_level1_refundslip",
+        "refund_slips.view_shoprefundsettings",
     ],
     "运营": [
         "orders.view_shop",
@@ -36,6 +43,11 @@ ROLE_PERMISSIONS = {
         "returns.view_shopreturnsettings",
         "returns.add_shopreturnsettings",
         "returns.change_shopreturnsettings",
+        "orders.view_orderpromotion",
+        "refund_slips.view_refundslip",
+        "refund_slips.view_shoprefundsettings",
+        "refund_slips.add_shoprefundsettings",
+        "refund_slips.change_shoprefundsettings",
     ],
     "仓库": [
         "orders.view_order",
@@ -45,6 +57,20 @@ ROLE_PERMISSIONS = {
         "core.view_event",
         "returns.view_returnslip",
         "returns.audit_returninbound",
+    ],
+    "财务": [
+        # Refund slips above the level-1 limit (level-2 review), and confirming refunds that are not
+        # JD's to complete (the merchant's own channels).
+        "orders.view_order",
+        "orders.view_orderline",
+        "orders.view_orderpromotion",
+        "refunds.view_rawrefund",
+        "returns.view_returnslip",
+        "core.view_event",
+        "refund_slips.view_refundslip",
+        "refund_slips.review_level2_refundslip",
+        "refund_slips.mark_refunded_refundslip",
+        "refund_slips.view_shoprefundsettings",
     ],
 }
 

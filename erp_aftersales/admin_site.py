@@ -10,6 +10,7 @@ MENU = [
             "orders.OrderLine",
             "refunds.RawRefund",
             "returns.ReturnSlip",
+            "refund_slips.RefundSlip",
             "sa_sync.WritebackJob",
         ],
     ),
@@ -19,6 +20,7 @@ MENU = [
         [
             "orders.Shop",
             "returns.ShopReturnSettings",
+            "refund_slips.ShopRefundSettings",
             "sa_sync.AutoWritebackRule",
             "sa_sync.AutoWritebackRun",
             "sa_sync.SyncRun",

@@ -15,7 +15,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import record_event
-from orders.models import Order, OrderLine, OrderStatus, PayType, Shop
+from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, PayType, Shop
+from refund_slips.models import RefundSlip, RefundStrategy, ShopRefundSettings
+from refund_slips.services import (
+    RefundSlipRefused,
+    raw_refunds_keyword_check,
+    refund_slip_approve,
+    refund_slip_cancel,
+    refund_slip_create,
+    refund_slip_mark_refunded,
+    refund_slip_reject,
+    refund_slips_follow_platform,
+)
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind, WritebackStatus
 from refunds.reasons import COMMON_REASONS
 from refunds.services import raw_refund_intercept
@@ -35,6 +46,7 @@ DEMO_USERS = [
     ("cs", "客服", "客服"),
     ("ops", "运营", "运营"),
     ("warehouse", "仓库", "仓库"),
+    ("finance", "财务", "财务"),
 ]
 ORDERS_PER_SHOP = 150
 DEMO_ACTOR = "系统：演示数据"
@@ -56,8 +68,14 @@ BUYER_DESCS = {
         "等太久了，不想要了",
         "地址填错了，重新下单",
     ],
-    RefundType.RETURN: ["衣服有线头，质量不好", "尺码偏小，穿不上", "收到时包装破损", "和图片颜色差别很大"],
-    RefundType.EXCHANGE: ["想换大一码", "想换个颜色"],
+    RefundType.RETURN: [
+        "衣服有线头，质量不好",
+        "尺码偏小，穿不上",
+        "收到时包装破损",
+        "和图片颜色差别很大",
+        "尺码偏小，想换个大一码的",  # reads like 换货: the keyword check flags it (需关注)
+    ],
+    RefundType.EXCHANGE: ["想换大一码", "想换个颜色", "质量太差，不换了，我要退货退钱"],
     RefundType.REFUND_KEEP_GOODS: ["少发了一个配件，商家同意退部分款", "有轻微瑕疵，协商补偿"],
 }
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
@@ -93,6 +111,7 @@ def load_demo(now=None) -> dict:
         # cancelled lines, pending interceptions for the warehouse and slips flagged for CS.
         raw_refund_intercept(RawRefund.objects.all(), by=DEMO_ACTOR)
         _returns(shops, users)
+        _refund_slips(shops, users)
     return {
         "users": len(users),
         "shops": Shop.objects.count(),
@@ -100,6 +119,7 @@ def load_demo(now=None) -> dict:
         "order_lines": OrderLine.objects.count(),
         "raw_refunds": RawRefund.objects.count(),
         "return_slips": ReturnSlip.objects.count(),
+        "refund_slips": RefundSlip.objects.count(),
     }
 
 
@@ -328,6 +348,112 @@ def _returns(shops, users):
     # The second shop creates its return slips by itself (beat's returns tick).
     if len(shops) > 1:
         ShopReturnSettings.objects.get_or_create(shop=shops[1], defaults={"auto_create_from_refunds": True})
+
+
+DEMO_REFUND_REASON = "演示数据"
+# (threshold, discount) of the demo's 满减, the largest an order's goods meet
+DEMO_FULL_REDUCTIONS = [
+    (Decimal("500"), Decimal("50")),
+    (Decimal("300"), Decimal("30")),
+    (Decimal("150"), Decimal("20")),
+]
+
+
+def _refund_slips(shops, users):
+    """满减 on a few orders of several goods, each shop's refund rules (shop 1 按比例分摊, shop 2
+    重算优惠), the keyword check, and refund slips in every state, through the services.
+    Idempotent: skipped once made."""
+    if ShopRefundSettings.objects.filter(shop__in=shops).exists():
+        return
+    cs = next(u for u in users if u.username == "cs")
+    finance = next(u for u in users if u.username == "finance")
+    for index, shop in enumerate(shops):
+        ShopRefundSettings.objects.create(
+            shop=shop,
+            strategy=RefundStrategy.PROPORTIONAL if index == 0 else RefundStrategy.RECOMPUTE,
+            level1_limit=Decimal("200.00"),
+            level2_limit=Decimal("5000.00"),
+        )
+        _promotions(shop)
+        raw_refunds_keyword_check(shop_id=shop.pk)
+
+    def first_created(candidates, **kwargs):
+        for raw in candidates:
+            try:
+                return refund_slip_create(raw_refund_id=raw.pk, by=cs, **kwargs)
+            except RefundSlipRefused:
+                continue  # the line already has an after-sales case, or nothing to refund
+        return None
+
+    kinds = [RefundType.RETURN, RefundType.REFUND_KEEP_GOODS]
+    open_raws = RawRefund.objects.filter(
+        refund_type__in=kinds,
+        platform_status__in=[
+            PlatformStatus.APPLIED,
+            PlatformStatus.AWAITING_RETURN,
+            PlatformStatus.AWAITING_RECEIPT,
+        ],
+        order_line__isnull=False,
+    ).order_by("refund_no")
+    first_created(open_raws.exclude(keyword_warning=""))  # 待审核, 需关注
+    first_created(open_raws.filter(order__promotions__isnull=False))  # 待审核, with its 满减 arithmetic
+    slip = first_created(open_raws.filter(refund_amount__lte=200))
+    if slip:
+        refund_slip_approve(slip.pk, by=cs)  # 待退款
+    slip = first_created(open_raws.filter(refund_amount__gt=200))
+    if slip:
+        refund_slip_approve(slip.pk, by=cs)  # 待审核, level 1 done: waits for finance (二级审核)
+    slip = first_created(open_raws.filter(refund_type=RefundType.REFUND_KEEP_GOODS))
+    if slip:
+        refund_slip_reject(slip.pk, by=cs, reason="买家已同意换货，不退款")  # 驳回
+    slip = first_created(open_raws)
+    if slip:
+        refund_slip_cancel(slip.pk, by=cs, reason="重复建单")  # 已取消
+    # 退款完成 by JD: the platform already reported 退款成功 for these slips.
+    refunded = RawRefund.objects.filter(
+        refund_type__in=kinds, platform_status=PlatformStatus.REFUNDED, order_line__isnull=False
+    ).order_by("refund_no")
+    for _ in range(2):
+        slip = first_created(refunded)
+        if slip:
+            refund_slip_approve(slip.pk, by=cs)
+    refund_slips_follow_platform()
+    # 退款完成 by finance: a compensation without goods (超时赔付) on a completed order.
+    order = (
+        Order.objects.filter(status=OrderStatus.COMPLETED, pay_type=PayType.ONLINE).order_by("tid").first()
+    )
+    if order is not None:
+        slip = refund_slip_create(order_id=order.pk, compensation=Decimal("10.00"), reason="超时赔付", by=cs)
+        refund_slip_approve(slip.pk, by=cs)
+        refund_slip_mark_refunded(slip.pk, by=finance, reason="已通过支付宝转账")
+
+
+def _promotions(shop):
+    """满减 on about one in four orders of several goods (their paid amount drops by the discount)."""
+    orders = (
+        Order.objects.filter(shop=shop, status__gte=OrderStatus.SHIPPED)
+        .prefetch_related("lines")
+        .order_by("tid")
+    )
+    for n, order in enumerate(orders):
+        lines = list(order.lines.all())
+        if len(lines) < 2 or n % 4:
+            continue
+        goods = sum((line.paid for line in lines), Decimal("0"))
+        for threshold, discount in DEMO_FULL_REDUCTIONS:
+            if goods >= threshold:
+                OrderPromotion.objects.create(
+                    order=order,
+                    name="满减优惠",
+                    promotion_no=f"MJ{threshold:.0f}-{discount:.0f}",
+                    threshold=threshold,
+                    discount=discount,
+                    oids=[line.oid for line in lines],
+                )
+                order.discount += discount
+                order.paid -= discount
+                order.save(update_fields=["discount", "paid"])
+                break
 
 
 def share_with_sandbox(sandbox) -> int:

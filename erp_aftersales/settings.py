@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "refunds",
     "returns",
     "sa_sync",
+    "refund_slips",
 ]
 
 MIDDLEWARE = [

@@ -12,7 +12,15 @@ from sa_sync.admin import rejected_rows_link
 from sa_sync.models import SyncRun
 from sa_sync.selectors import latest_run_fields
 
-from .models import InterceptionStatus, Order, OrderLine, OrderStatus, PendingInterception, Shop
+from .models import (
+    InterceptionStatus,
+    Order,
+    OrderLine,
+    OrderPromotion,
+    OrderStatus,
+    PendingInterception,
+    Shop,
+)
 from .services import shop_mark_credentials_working
 
 ORDER_STATUS_COLOURS = {
@@ -249,6 +257,20 @@ class OrderLineInline(admin.TabularInline):
         return badge(interception_label(obj), INTERCEPTION_COLOURS[obj.interception_status])
 
 
+class OrderPromotionInline(admin.TabularInline):
+    """Order-level promotions (满减…): what a partial refund is computed against."""
+
+    model = OrderPromotion
+    extra = 0
+    can_delete = False
+    fields = ["kind", "name", "threshold", "discount", "oids", "promotion_no"]
+    readonly_fields = fields
+    verbose_name_plural = "订单优惠（订单级，退款按店铺规则处理）"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(PlatformDataAdmin):
     list_display = [
@@ -265,7 +287,7 @@ class OrderAdmin(PlatformDataAdmin):
     list_select_related = ["shop"]
     search_fields = ["tid"]
     search_help_text = "按平台订单号或买家账号精确查找"
-    inlines = [OrderLineInline]
+    inlines = [OrderLineInline, OrderPromotionInline]
     readonly_fields = ["event_log"]
 
     def get_search_results(self, request, queryset, search_term):

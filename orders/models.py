@@ -241,3 +241,44 @@ class PendingInterception(OrderLine):
         proxy = True
         verbose_name = "待确认拦截"
         verbose_name_plural = "待确认拦截"
+
+
+class PromotionKind(models.TextChoices):
+    FULL_REDUCTION = "full_reduction", "满减"
+    COUPON = "coupon", "优惠券"
+    OTHER = "other", "其他"
+
+
+class OrderPromotion(models.Model):
+    """An order-level promotion (e.g. 满150减20) and the lines it covers.
+
+    Kept apart from the lines' own discounts (OrderLine.discount, a single item's coupon): a refund of
+    part of the order decides what an order-level promotion costs the refund (refund_slips.amounts).
+    Filled by the platform sync from JD's couponDetailList (entries without a skuId) and by API pushes.
+    `oids` lists the covered lines' 原始子单号; empty means every line of the order."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="promotions", verbose_name="系统订单"
+    )
+    promotion_no = models.CharField("平台优惠编号", max_length=64, blank=True)
+    kind = models.CharField(
+        "优惠类型", max_length=16, choices=PromotionKind.choices, default=PromotionKind.FULL_REDUCTION
+    )
+    name = models.CharField("优惠名称", max_length=128, blank=True)
+    threshold = models.DecimalField("门槛金额（满）", max_digits=12, decimal_places=2, default=Decimal("0"))
+    discount = models.DecimalField("优惠金额（减）", max_digits=12, decimal_places=2)
+    oids = models.JSONField("参与优惠的子订单", default=list, blank=True)
+
+    class Meta:
+        verbose_name = "订单优惠"
+        verbose_name_plural = "订单优惠"
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.threshold:
+            return f"{self.name or self.get_kind_display()}（满{self.threshold}减{self.discount}）"
+        return f"{self.name or self.get_kind_display()}（减{self.discount}）"

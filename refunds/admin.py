@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from core.admin_utils import PlatformDataAdmin, badge, exact_search
 from orders.admin import lines_table
+from refund_slips.services import refund_slips_create_for_raw_refunds
 from returns.admin import returns_block
 from returns.services import ReturnRefused, return_slip_create
 from sa_sync.models import WritebackOutcome, WritebackTrigger
@@ -88,11 +89,13 @@ class AttentionFilter(admin.SimpleListFilter):
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
-        return [("yes", "需关注（如拦截失败）")]
+        return [("yes", "需关注（拦截失败或关键词预警）"), ("keyword", "关键词预警（描述与类型不符）")]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.exclude(attention="")
+            return queryset.exclude(attention="", keyword_warning="")
+        if self.value() == "keyword":
+            return queryset.exclude(keyword_warning="")
         return queryset
 
 
@@ -131,7 +134,7 @@ class RawRefundAdmin(PlatformDataAdmin):
     list_select_related = ["shop"]
     search_fields = ["refund_no"]
     search_help_text = "按平台退款单号、平台订单号、原始子单号或买家账号精确查找"
-    actions = [WRITEBACK_ACTION, "create_return_slip"]
+    actions = [WRITEBACK_ACTION, "create_return_slip", "create_refund_slip"]
     readonly_fields = [
         "order_link",
         "order_lines",
@@ -170,6 +173,7 @@ class RawRefundAdmin(PlatformDataAdmin):
                     "writeback_status",
                     "writeback_message",
                     "attention",
+                    "keyword_warning",
                     "inbound_num",
                     "writeback_attempts",
                     "last_writeback_at",
@@ -229,6 +233,31 @@ class RawRefundAdmin(PlatformDataAdmin):
                     messages.SUCCESS,
                 )
 
+    def has_create_refund_permission(self, request):
+        return request.user.has_perm("refund_slips.add_refundslip")
+
+    @admin.action(description="建退款单", permissions=["create_refund"])
+    def create_refund_slip(self, request, queryset):
+        """One refund slip per selected slip, its amount under the shop's strategy (one batch)."""
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        result = refund_slips_create_for_raw_refunds(ids, by=request.user)
+        if len(result.created) == 1:
+            created = result.created[0]
+            self.message_user(
+                request,
+                format_html(
+                    '已创建退款单 <a href="{}">{}</a>（待审核，应退 {} 元）',
+                    reverse("admin:refund_slips_refundslip_change", args=[created.pk]),
+                    created.number,
+                    created.amount,
+                ),
+                messages.SUCCESS,
+            )
+        elif result.created:
+            self.message_user(request, f"已创建 {len(result.created)} 张退款单（待审核）", messages.SUCCESS)
+        for refund_no, why in list(result.refused.items())[:50]:
+            self.message_user(request, f"{refund_no}：{why}", messages.ERROR)
+
     def changelist_view(self, request, extra_context=None):
         if request.method == "POST" and request.POST.get("action") == WRITEBACK_ACTION:
             if not self.has_writeback_permission(request):
@@ -270,7 +299,8 @@ class RawRefundAdmin(PlatformDataAdmin):
 
     @admin.display(description="需关注")
     def attention_text(self, obj):
-        return format_html('<span style="color:#cf1322">{}</span>', obj.attention) if obj.attention else ""
+        text = "；".join(t for t in (obj.attention, obj.keyword_warning) if t)
+        return format_html('<span style="color:#cf1322">{}</span>', text) if text else ""
 
     @admin.display(description="系统订单")
     def order_link(self, obj):

@@ -158,6 +158,10 @@ class RawRefund(FSMModelMixin, models.Model):
 
     attention = models.CharField("需关注", max_length=200, blank=True, help_text="例如：拦截失败：订单已发货")
     inbound_num = models.PositiveIntegerField("退货入库数量", default=0)
+    # Set by the shop's keyword check (refund_slips.keywords): the buyer's words say another type than
+    # the one asked for (描述像换货，类型为退货). Kept apart from `attention` (interception): each has
+    # its own writer and is recomputed on its own.
+    keyword_warning = models.CharField("关键词预警", max_length=200, blank=True)
 
     writeback_status = FSMIntegerField(
         "退款回传状态", choices=WritebackStatus.choices, default=WritebackStatus.NOT_SENT, protected=True

@@ -235,6 +235,9 @@ class ReturnSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
             "can_scan": slip is not None
             and slip.status == ReturnStatus.AWAITING_INBOUND
             and request.user.has_perm(AUDIT_PERM),
+            "can_create_refund": slip is not None
+            and slip.status == ReturnStatus.INBOUND_DONE
+            and request.user.has_perm("refund_slips.add_refundslip"),
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from core.audit import batched_events, record_event
+from orders.after_sales import after_sales_refusal
 from orders.locks import lock_order_lines, lock_orders
 from orders.models import Order, OrderLine
 from refunds.locks import lock_raw_refunds
@@ -149,6 +150,13 @@ def return_slip_create(
             line = locked_lines.get(line_id)
             if line is None or line.order_id != locked_order.pk:
                 raise ReturnRefused(f"子订单 {line_id} 不属于订单 {locked_order.tid}")
+        # A line with an open refund slip of another case (e.g. a 超时赔付) gets no return slip until
+        # that one is closed; the refund slip of this raw refund slip is the same case (orders/after_sales).
+        refusal = after_sales_refusal(
+            line_ids, kind="return", raw_refund_id=raw_refund.pk if raw_refund is not None else None
+        )
+        if refusal:
+            raise ReturnRefused(refusal)
         held = held_quantities(line_ids)
         for line_id in line_ids:
             line, wanted = locked_lines[line_id], lines[line_id]

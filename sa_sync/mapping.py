@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 
-from orders.models import Order, OrderLine, OrderStatus, PayType
+from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, PayType, PromotionKind
 from refunds.models import PlatformStatus, RawRefund, RefundType
 
 from . import jd_codes
@@ -356,6 +356,54 @@ def coupons_by_sku(item: dict) -> dict:
             price = yuan_amount("优惠金额", "couponDetailList.couponPrice", coupon.get("couponPrice"))
             total[sku] = total.get(sku, Decimal("0")) + price
     return total
+
+
+def order_promotions(item: dict) -> list[dict]:
+    """Order-level promotions: couponDetailList entries without a skuId (a single item's coupon has
+    one and stays on its line). `thresholdPrice` (满) and `skuIds` (the lines it covers; none: all)
+    are the sandbox's extension of JD's row, to be confirmed against JD's order API; a JD entry
+    without them is recorded as a promotion with no threshold over every line."""
+    tid = _scalar_text("订单号", "orderId", item.get("orderId")).strip()
+    promotions = []
+    for coupon in _list("优惠明细", "couponDetailList", item.get("couponDetailList")):
+        coupon = _mapping("优惠明细", "couponDetailList[]", coupon)
+        if _scalar_text("优惠SKU", "couponDetailList.skuId", coupon.get("skuId")).strip():
+            continue
+        coupon_type = _scalar_text(
+            "优惠类型", "couponDetailList.couponType", coupon.get("couponType")
+        ).strip()
+        name = coupon_type.split("-", 1)[-1][: _column(OrderPromotion, "name")]
+        kind = (
+            PromotionKind.FULL_REDUCTION
+            if "满减" in coupon_type
+            else PromotionKind.COUPON
+            if "券" in coupon_type
+            else PromotionKind.OTHER
+        )
+        skus = _list("优惠商品", "couponDetailList.skuIds", coupon.get("skuIds"))
+        promotions.append(
+            {
+                "promotion_no": identifier(
+                    "优惠编号",
+                    "couponDetailList.promotionId",
+                    coupon.get("promotionId"),
+                    _column(OrderPromotion, "promotion_no"),
+                    required=False,
+                ),
+                "kind": kind,
+                "name": name,
+                "threshold": yuan_amount(
+                    "优惠门槛", "couponDetailList.thresholdPrice", coupon.get("thresholdPrice")
+                ),
+                "discount": yuan_amount(
+                    "优惠金额", "couponDetailList.couponPrice", coupon.get("couponPrice")
+                ),
+                "oids": [
+                    oid_for(tid, _scalar_text("优惠SKU", "couponDetailList.skuIds[]", sku)) for sku in skus
+                ],
+            }
+        )
+    return promotions
 
 
 def order_with_lines(item) -> tuple[dict, list[dict], list[str]]:

@@ -195,6 +195,7 @@ def _orders(rng: random.Random, shop_index: int, vender_id: str, now: int) -> li
                     "couponPrice": f"{rng.choice([5, 10, 20]):.2f}",
                 }
             )
+        coupons.extend(_full_reduction(order_id, lines, goods))
         cod = rng.random() < 0.1
         start = now - rng.randint(2 * HOUR, 72 * HOUR)
         paid = start if cod else start + rng.randint(10, 15 * 60)
@@ -237,6 +238,35 @@ def _orders(rng: random.Random, shop_index: int, vender_id: str, now: int) -> li
             }
         )
     return orders
+
+
+# 满减 tiers (threshold, discount) in yuan: an order of several goods meeting one may carry it.
+FULL_REDUCTIONS = [
+    (Decimal("300"), Decimal("40")),
+    (Decimal("150"), Decimal("20")),
+    (Decimal("100"), Decimal("10")),
+]
+
+
+def _full_reduction(order_id: str, lines: list[dict], goods: Decimal) -> list[dict]:
+    """An order-level 满减 for about a third of the orders with two goods or more. Its own random
+    stream (seeded by the order id), so the rest of the demo stays as it was. The entry has no skuId
+    (it is the order's, not a line's); thresholdPrice and skuIds are the sandbox's extension."""
+    if len(lines) < 2 or random.Random(order_id).random() >= 0.35:
+        return []
+    for threshold, discount in FULL_REDUCTIONS:
+        if goods >= threshold:
+            return [
+                {
+                    "skuId": None,
+                    "couponType": "29-满减优惠",
+                    "couponPrice": f"{discount:.2f}",
+                    "thresholdPrice": f"{threshold:.2f}",
+                    "promotionId": f"MJ{threshold:.0f}-{discount:.0f}",
+                    "skuIds": [line["skuId"] for line in lines],
+                }
+            ]
+    return []
 
 
 def _refund_sum_fen(order: dict, line: dict, num: int) -> int:

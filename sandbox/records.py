@@ -210,11 +210,23 @@ def _normalize_line(raw, field: str, index: int) -> dict:
 
 def _normalize_coupon(raw, field: str) -> dict:
     raw = need_dict(raw, field)
-    return {
+    coupon = {
         "skuId": as_text(raw.get("skuId"), f"{field}.skuId"),
         "couponType": as_text(raw.get("couponType"), f"{field}.couponType") or "100-店铺优惠",
         "couponPrice": yuan(as_money(raw.get("couponPrice", "0.00"), f"{field}.couponPrice")),
     }
+    if not coupon["skuId"]:
+        # An order-level promotion (满减): the sandbox's extension says its threshold and its goods.
+        skus = raw.get("skuIds") or []
+        if not isinstance(skus, list):
+            raise InputError(f"{field}.skuIds", "must be a list")
+        coupon["skuId"] = None
+        coupon["thresholdPrice"] = yuan(
+            as_money(raw.get("thresholdPrice", "0.00"), f"{field}.thresholdPrice")
+        )
+        coupon["promotionId"] = as_text(raw.get("promotionId"), f"{field}.promotionId")
+        coupon["skuIds"] = [as_text(sku, f"{field}.skuIds[]") for sku in skus]
+    return coupon
 
 
 def normalize_order(raw, field: str, *, vender_id: str, now_ts: str) -> dict:

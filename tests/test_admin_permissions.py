@@ -24,8 +24,10 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, SolarSch
 from core.audit import record_event
 from core.roles import ROLE_PERMISSIONS
 from orders.models import InterceptionStatus
+from refund_slips.models import ShopRefundSettings
+from refund_slips.services import refund_slip_create
 from refunds.models import PlatformStatus, RefundType
-from returns.models import ShopReturnSettings
+from returns.models import ReturnSlip, ShopReturnSettings
 from returns.services import return_slip_create
 from sa_sync import auto_writeback
 from sa_sync.models import (
@@ -46,12 +48,20 @@ SUPERUSER = "superuser"  # a need no group can meet
 # Apps whose admin pages only the administrator may open: django-celery-beat's task list lets anyone
 # who sees it start any task. Ops set schedules on the auto-writeback rules page instead.
 SUPERUSER_ONLY_APPS = {"django_celery_beat"}
-ROLES = {"客服": "cs", "运营": "ops", "仓库": "warehouse", None: "nobody", "admin": "admin"}
+ROLES = {
+    "客服": "cs",
+    "运营": "ops",
+    "仓库": "warehouse",
+    "财务": "finance",
+    None: "nobody",
+    "admin": "admin",
+}
 # Actions whose permission name is not one of Django's four: the permission it stands for.
 CUSTOM_ACTION_PERMISSIONS = {
     ("refunds.rawrefund", "writeback"): "refunds.writeback_rawrefund",
     ("orders.pendinginterception", "confirm"): "orders.confirm_interception",
     ("refunds.rawrefund", "create_return"): "returns.add_returnslip",
+    ("refunds.rawrefund", "create_refund"): "refund_slips.add_refundslip",
 }
 # Refusals that come back as a message on the changelist instead of a 403.
 REFUSAL_MESSAGES = ("未选择动作", "权限")
@@ -88,6 +98,23 @@ def custom_urls(opts, obj, shops):
         "returns_returnslip_transition": [
             ("GET", [obj.pk, "approve"], None, view_or_change | {"returns.review_returnslip"}, True),
             ("POST", [obj.pk, "approve"], {"reason": "测试"}, frozenset({"returns.review_returnslip"}), True),
+        ],
+        # Refund slips: CS create them and review level 1 (finance: level 2 once level 1 is done).
+        "refund_slips_refundslip_create": [
+            ("GET", [], None, frozenset({"refund_slips.add_refundslip"}), True)
+        ],
+        "refund_slips_refundslip_from_return": [
+            (
+                "POST",
+                [ReturnSlip.objects.order_by("pk").first().pk],
+                None,
+                frozenset({"refund_slips.add_refundslip"}),
+                True,
+            )
+        ],
+        "refund_slips_refundslip_action": [
+            ("GET", [obj.pk, "approve"], None, view_or_change, True),
+            ("POST", [obj.pk, "approve"], {}, frozenset({"refund_slips.review_level1_refundslip"}), True),
         ],
         "sa_sync_autowritebackrule_copy": [
             ("GET", [], None, change, False),  # copying is a POST from the settings page
@@ -135,6 +162,8 @@ def world(db, jd, sandbox, tasks_run_here):
     )
     return_slip_create(by="测试", raw_refund=returned, logistics_company="顺丰", logistics_no="SF123")
     ShopReturnSettings.objects.create(shop=jd)
+    ShopRefundSettings.objects.create(shop=jd)
+    refund_slip_create(raw_refund_id=slip.pk, by="测试")
     run = SyncRun.objects.create(shop=jd, kind=SyncKind.REFUNDS)
     SyncRejectedRow.objects.create(
         run=run, shop=jd, kind=SyncKind.REFUNDS, outcome="rejected", platform_id="1", reason="测试"
@@ -316,7 +345,7 @@ def test_every_admin_url_and_action_answers_as_the_role_allows(client, django_us
         user = superuser
     else:
         user = make_user(django_user_model, f"walk_{ROLES[group]}", group)
-    assert Group.objects.filter(name__in=[g for g in ROLES if g not in (None, "admin")]).count() == 3
+    assert Group.objects.filter(name__in=[g for g in ROLES if g not in (None, "admin")]).count() == 4
     client.force_login(user)
     wrong, counts = [], {"allowed": 0, "refused": 0}
     for endpoint in endpoints(superuser, world):

@@ -25,7 +25,7 @@ def test_demo_twice_gives_the_same_rows():
     call_command("load_demo")
     assert counts() == first
     shops, orders, refunds, users, _ = first
-    assert shops == 2 and orders >= 200 and refunds >= 100 and users == 4
+    assert shops == 2 and orders >= 200 and refunds >= 100 and users == 5
 
 
 def test_demo_covers_every_status_type_and_platform_status():
@@ -44,9 +44,25 @@ def test_demo_covers_every_status_type_and_platform_status():
 
 def test_demo_users_log_in_with_the_documented_password(client):
     load_demo()
-    for username in ("admin", "cs", "ops", "warehouse"):
+    for username in ("admin", "cs", "ops", "warehouse", "finance"):
         assert client.login(username=username, password="erp-demo"), username
     assert get_user_model().objects.get(username="cs").groups.filter(name="客服").exists()
+
+
+def test_demo_refund_slips_in_every_state_and_orders_with_a_full_reduction():
+    from orders.models import OrderPromotion
+    from refund_slips.models import RefundSlip, RefundSlipStatus
+
+    load_demo()
+    first = sorted(RefundSlip.objects.values_list("pk", "status", "amount"))
+    assert {s for _, s, _ in first} == {s.value for s in RefundSlipStatus}
+    assert RefundSlip.objects.filter(status=RefundSlipStatus.PENDING_REVIEW, level1_at__isnull=False).exists()
+    assert RefundSlip.objects.exclude(attention="").exists()  # 关键词预警
+    assert RefundSlip.objects.filter(quote__contains="满减").exists()
+    assert OrderPromotion.objects.count() >= 4
+    assert RawRefund.objects.exclude(keyword_warning="").exists()
+    load_demo()
+    assert sorted(RefundSlip.objects.values_list("pk", "status", "amount")) == first
 
 
 def test_demo_refused_in_production(settings):

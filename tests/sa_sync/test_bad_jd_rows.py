@@ -201,3 +201,35 @@ def test_ops_see_the_set_aside_rows_on_the_run_and_on_the_shop(sandbox, jd, clie
     row = SyncRejectedRow.objects.get(run=run)
     detail = client.get(reverse("admin:sa_sync_syncrejectedrow_change", args=[row.pk])).content.decode()
     assert "七十九元" in detail and jd.access_token not in detail
+
+
+def test_order_level_promotions_are_read_from_entries_without_a_sku():
+    from decimal import Decimal
+
+    from sa_sync import mapping
+
+    item = {
+        "orderId": "810000000077",
+        "couponDetailList": [
+            {"skuId": "1", "couponType": "41-京东券优惠", "couponPrice": "5.00"},  # the item's own
+            {
+                "skuId": None,
+                "couponType": "29-满减优惠",
+                "couponPrice": "20.00",
+                "thresholdPrice": "150.00",
+                "promotionId": "MJ150-20",
+                "skuIds": ["1", "2"],
+            },
+            {"skuId": "", "couponType": "100-店铺优惠", "couponPrice": "3.00"},  # JD's own shape
+        ],
+    }
+    first, second = mapping.order_promotions(item)
+    assert (first["kind"], first["threshold"], first["discount"]) == (
+        "full_reduction",
+        Decimal("150.00"),
+        Decimal("20.00"),
+    )
+    assert first["oids"] == ["810000000077-1", "810000000077-2"] and first["name"] == "满减优惠"
+    assert (second["threshold"], second["discount"], second["oids"]) == (Decimal("0.00"), Decimal("3.00"), [])
+    with pytest.raises(mapping.BadRow, match="couponDetailList.skuIds"):
+        mapping.order_promotions({"orderId": "1", "couponDetailList": [{"couponPrice": "1", "skuIds": "x"}]})
