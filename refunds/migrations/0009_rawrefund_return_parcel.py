@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('refunds', '0007_rawrefund_auto_decision'),
+        ('refunds', '0008_rawrefund_keyword_warning'),
     ]
 
     operations = [
