@@ -36,6 +36,16 @@ ROLE_PERMISSIONS = {
         "returns.view_shopreturnsettings",
         "returns.add_shopreturnsettings",
         "returns.change_shopreturnsettings",
+        # The REST API: keys per shop (created and revoked, never deleted) and events out.
+        "api.view_apikey",
+        "api.add_apikey",
+        "api.change_apikey",
+        "api.view_webhooksubscription",
+        "api.add_webhooksubscription",
+        "api.change_webhooksubscription",
+        "api.delete_webhooksubscription",
+        "api.view_webhookdelivery",
+        "api.view_outboxevent",
     ],
     "仓库": [
         "orders.view_order",
