@@ -4,7 +4,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from core.admin_utils import BigListMixin, EventLogMixin, ReadOnlyMixin, badge
 
@@ -264,24 +264,25 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, BigListMixin, admin.ModelAdmin):
 
     @admin.display(description="发送记录")
     def history_table(self, obj):
-        rows = "".join(
-            format_html(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                h.get("at", ""),
-                h.get("status_code") or "-",
-                h.get("duration_ms", ""),
-                h.get("error", ""),
-                h.get("response", ""),
-            )
-            for h in reversed(obj.history or [])
+        if not obj.history:
+            return "尚未发送"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    h.get("at", ""),
+                    h.get("status_code") or "-",
+                    h.get("duration_ms", ""),
+                    h.get("error", ""),
+                    h.get("response", ""),
+                )
+                for h in reversed(obj.history)
+            ),
         )
-        return (
-            format_html(
-                "<table><tr><th>时间</th><th>响应码</th><th>耗时(毫秒)</th><th>错误</th><th>响应</th></tr>{}</table>",
-                format_html(rows) if rows else "",
-            )
-            if rows
-            else "尚未发送"
+        return format_html(
+            "<table><tr><th>时间</th><th>响应码</th><th>耗时(毫秒)</th><th>错误</th><th>响应</th></tr>{}</table>",
+            rows,
         )
 
     def has_retry_permission(self, request):

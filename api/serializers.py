@@ -24,11 +24,16 @@ class StrictMixin:
     """Unknown fields are an error, not silently dropped: a typo must not lose data."""
 
     def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["未知字段"] for name in unknown})
-        return super().to_internal_value(data)
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
+        errors = {name: ["未知字段"] for name in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            raise serializers.ValidationError({**detail, **errors}) from None
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
 
 class Amount(serializers.DecimalField):

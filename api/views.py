@@ -114,9 +114,12 @@ def bulk_items(request, serializer_class) -> list[dict]:
         raise BulkValidationError(errors)
     serializer = serializer_class(data=items, many=True)
     if not serializer.is_valid():
-        for index, item_errors in enumerate(serializer.errors):
-            if item_errors:
-                errors += flatten(item_errors, index=index)
+        item_errors = serializer.errors
+        # DRF gives a list aligned with the items, or (newer versions) a dict of the bad ones by index.
+        pairs = item_errors.items() if isinstance(item_errors, dict) else enumerate(item_errors)
+        for index, problems in sorted(pairs, key=lambda pair: int(pair[0])):
+            if problems:
+                errors += flatten(problems, index=int(index))
         raise BulkValidationError(errors)
     return serializer.validated_data
 

@@ -59,6 +59,7 @@ def _claim(limit: int, now) -> list[int]:
 
 def webhook_deliver_due(*, limit: int = 100, now=None, client: httpx.Client | None = None) -> int:
     """Send what is due; returns how many were attempted."""
+    clock = now  # tests pass a time; otherwise each outcome is stamped when it arrives
     now = now or timezone.now()
     ids = _claim(limit, now)
     if not ids:
@@ -68,14 +69,14 @@ def webhook_deliver_due(*, limit: int = 100, now=None, client: httpx.Client | No
     client = client or httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False)
     try:
         for delivery in deliveries.order_by("pk"):
-            _send(client, delivery)
+            _send(client, delivery, clock)
     finally:
         if own_client:
             client.close()
     return len(ids)
 
 
-def _send(client: httpx.Client, delivery: WebhookDelivery) -> None:
+def _send(client: httpx.Client, delivery: WebhookDelivery, now=None) -> None:
     subscription = delivery.subscription
     body = body_for(delivery)
     headers = {
@@ -93,11 +94,11 @@ def _send(client: httpx.Client, delivery: WebhookDelivery) -> None:
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.monotonic() - started) * 1000)
-    _record(delivery.pk, status_code, text, error, duration_ms)
+    _record(delivery.pk, status_code, text, error, duration_ms, now)
 
 
-def _record(delivery_id: int, status_code, text: str, error: str, duration_ms: int) -> None:
-    now = timezone.now()
+def _record(delivery_id: int, status_code, text: str, error: str, duration_ms: int, now=None) -> None:
+    now = now or timezone.now()
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
         delivery.attempts += 1
