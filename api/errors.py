@@ -108,3 +108,26 @@ class BulkValidationError(exceptions.ValidationError):
     def __init__(self, errors: list[dict], message: str = MESSAGES[400]):
         super().__init__(message)
         self.bulk_errors = errors
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """The site's 404: the API's error shape under /api/, Django's page elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "接口或对象不存在"), status=404)
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    from django.http import JsonResponse
+    from django.views.defaults import server_error as django_server_error
+
+    if _is_api(request):
+        return JsonResponse(error_body("server_error", "服务器内部错误，请稍后重试或联系管理员"), status=500)
+    return django_server_error(request)

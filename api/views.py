@@ -153,7 +153,7 @@ def push_schema(serializer, label):
     retrieve=extend_schema(summary="读取一条原始退款单"),
 )
 class RawRefundViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = "[^/]+"  # a non-number answers the JSON 404, not the site's HTML page
     serializer_class = s.RawRefundOut
     filterset_class = RawRefundFilter
 
@@ -243,7 +243,7 @@ class OrderViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
 @extend_schema_view(retrieve=extend_schema(summary="查询后台回传任务进度与结果"))
 class WritebackJobViewSet(ApiView, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = "[^/]+"  # a non-number answers the JSON 404, not the site's HTML page
     serializer_class = s.WritebackJobOut
 
     def get_queryset(self):
@@ -258,7 +258,7 @@ class WritebackJobViewSet(ApiView, mixins.RetrieveModelMixin, viewsets.GenericVi
     retrieve=extend_schema(summary="读取一张退货单（含明细与入库数量）"),
 )
 class ReturnSlipViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = "[^/]+"  # a non-number answers the JSON 404, not the site's HTML page
     serializer_class = s.ReturnSlipOut
     filterset_class = ReturnSlipFilter
 
@@ -390,7 +390,7 @@ class ReturnSlipViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixi
 class AutoWritebackRunViewSet(
     ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = "[^/]+"  # a non-number answers the JSON 404, not the site's HTML page
     serializer_class = s.AutoWritebackRunOut
     filterset_class = AutoWritebackRunFilter
 

@@ -14,3 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Under /api/ the site's 404 and 500 answer in the API's JSON error shape.
+handler404 = "api.errors.not_found"
+handler500 = "api.errors.server_error"
