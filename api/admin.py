@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -140,7 +141,9 @@ class ApiKeyAdmin(EventLogMixin, admin.ModelAdmin):
 
     def revoke_view(self, request, key_id):
         key = get_object_or_404(ApiKey, pk=key_id)
-        if request.method != "POST" or not self.has_change_permission(request, key):
+        if not self.has_change_permission(request, key):
+            raise PermissionDenied
+        if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:api_apikey_change", args=[key.pk]))
         api_key_revoke(key.pk, by=request.user)
         self.message_user(request, f"密钥“{key.name}”已吊销。", messages.SUCCESS)
