@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -48,6 +48,10 @@ class ApiView:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        bad = sorted({k for k, values in request.query_params.lists() for v in [k, *values] if "\x00" in v})
+        if bad:
+            # PostgreSQL refuses NUL in text: say so instead of failing the query.
+            raise exceptions.ValidationError({name.replace("\x00", "\\x00"): ["含有空字符"] for name in bad})
         length = request.META.get("CONTENT_LENGTH") or "0"
         limit = settings.API_MAX_BODY_BYTES
         if length.isdigit() and int(length) > limit:
@@ -64,6 +68,12 @@ class ApiView:
     def handle_exception(self, exc):
         if isinstance(exc, exceptions.ParseError):
             exc = exceptions.ParseError("请求体不是有效的 JSON")
+        elif isinstance(exc, DataError):
+            # A value the database cannot hold got past validation: the caller's input, not our fault.
+            logger.warning("API value refused by the database: %s", exc)
+            exc = exceptions.ValidationError(
+                {"": ["数据超出允许的范围（例如时间、数字或文字长度），请检查后重试"]}
+            )
         elif isinstance(exc, IntegrityError):
             # Two writers raced on the same new row: the request changed nothing, and may be repeated.
             logger.warning("API write conflict: %s", exc)

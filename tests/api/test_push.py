@@ -228,3 +228,15 @@ def test_list_filters_and_cursor_pagination(api, shop_key):
     detail = api.get(f"{REFUNDS}{slip.pk}/").json()
     assert detail["refund_amount"] == "12.30" and detail["refund_type_label"] == "退款"
     assert one is None or "id" in one
+
+
+def test_odd_times_and_nul_in_queries_are_answered_not_500(api):
+    """Found by schemathesis on PostgreSQL: offsets beyond ±15:59 and NUL reach the database."""
+    odd = "0164-04-05T15:25:19+21:40"
+    response = api.post(REFUNDS, {"items": [refund(1, apply_time=odd, modified=odd)]}, format="json")
+    assert response.status_code == 200, response.json()
+    assert api.get(REFUNDS, {"modified_after": odd}).status_code == 200
+    assert api.get(ORDERS, {"trade_time_before": "0269-05-22T21:41:37.630000-23:47"}).status_code == 200
+    response = api.get(ORDERS, {"tid": "a\x00b"})
+    assert response.status_code == 400 and response.json()["errors"][0]["message"] == "含有空字符"
+    assert api.get(f"{ORDERS}a%00b/").status_code == 404

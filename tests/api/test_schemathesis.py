@@ -30,7 +30,21 @@ EXAMPLES = 50
 
 
 @pytest.fixture
-def api_key(db, jd, settings):
+def keep_test_connection():
+    """The WSGI app runs in the test's transaction; like Django's own test client, do not let the
+    end of each request close the connection that holds it (PostgreSQL would lose the test data)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_key(db, jd, settings, keep_test_connection):
     """A key for a shop the sandbox plays JD for (a writeback that finds a slip reaches it over
     HTTP), with an order, a line and a 退货 slip for the generated requests to meet."""
     settings.API_RATE_LIMIT_PER_MINUTE = 0  # hypothesis sends hundreds of requests
