@@ -11,6 +11,8 @@ class ApiConfig(AppConfig):
         # offered to the shop's subscriptions in the same transaction (api/outbox.py).
         from core.audit import on_events_written
 
-        from . import outbox, schema  # noqa: F401  (schema registers the Bearer scheme)
+        # schema registers the Bearer scheme; tasks registers the delivery task in every process (the
+        # web process kicks it after commit, and Celery's autodiscovery only runs in the worker).
+        from . import outbox, schema, tasks  # noqa: F401
 
         on_events_written(outbox.events_written)

@@ -217,3 +217,40 @@ def test_deliveries_are_listed_with_their_answers_in_the_admin(admin_client, sho
     assert "接收方返回 HTTP 500" in listing
     page = admin_client.get(f"/admin/api/webhookdelivery/{delivery.pk}/change/").content.decode()
     assert "boom" in page and "raw_refund.changed" in page
+
+
+def test_a_platform_sync_change_reaches_subscribers_through_the_task(
+    shop_key, receiver, django_capture_on_commit_callbacks
+):
+    """The sync writes its events in bulk (core.audit.write_events): the outbox sees them too, and the
+    Celery task (run here in-process, eagerly) delivers them."""
+    from erp_aftersales.celery import app
+    from sa_sync.models import SyncKind, SyncRun
+    from sa_sync.platform_sync import upsert_refunds
+
+    shop = shop_key[0]
+    subscribe(shop, receiver.url, events=["raw_refund.changed"])
+    run = SyncRun.objects.create(shop=shop, kind=SyncKind.REFUNDS)
+    jd_row = {
+        "id": 8000000001,
+        "orderId": 3000000001,
+        "afsType": 1,
+        "status": 0,
+        "applyTime": "2026-11-28 10:00:00",
+    }
+    upsert_refunds(shop, [jd_row], run=run)  # new slips carry no event (the run records them)
+    assert not OutboxEvent.objects.exists()
+    app.conf.update(task_always_eager=True)
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as kicks:
+            upsert_refunds(shop, [{**jd_row, "status": 11, "checkTime": "2026-11-28 11:00:00"}], run=run)
+    finally:
+        app.conf.update(task_always_eager=False)
+    assert len(kicks) == 1
+    event = OutboxEvent.objects.get()
+    assert (
+        event.payload["change"]["to"] == "取消退款" and event.payload["change"]["actor"] == "系统：平台同步"
+    )
+    # Delivered by the task kicked after commit, not by this test calling the sender.
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
+    assert json.loads(receiver.requests[0]["body"])["data"]["platform_status"] == 1
