@@ -34,7 +34,7 @@ def build_event(
     """An unsaved event row, for callers that write many at once (bulk_create)."""
     if subject.pk is None:
         raise ValueError("an event needs a saved object")
-    return Event(
+    event = Event(
         content_type=ContentType.objects.get_for_model(subject, for_concrete_model=True),
         object_id=subject.pk,
         # Labels and field names come from code and fit; cut rather than fail a state change over
@@ -46,6 +46,34 @@ def build_event(
         reason=reason or "",
         **actor_fields(by),
     )
+    # Kept in memory (not a column): listeners build their payload from the object as it is now.
+    event.subject_instance = subject
+    return event
+
+
+_listeners: list = []
+
+
+def on_events_written(listener):
+    """Register `listener(events)`, called inside the writer's transaction after the events are
+    written. A listener that raises rolls the change back: keep it to database writes."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+def _notify(events):
+    if events:
+        for listener in _listeners:
+            listener(events)
+
+
+def write_events(events) -> None:
+    """Write built events (build_event) in one INSERT and tell the listeners."""
+    events = list(events)
+    if events:
+        Event.objects.bulk_create(events)
+        _notify(events)
 
 
 def _fit(name: str, value: str) -> str:
@@ -67,7 +95,9 @@ def batched_events():
         yield
         from .bulk import insert_rows
 
-        insert_rows(Event, _batch.events)
+        events, _batch.events = _batch.events, None
+        insert_rows(Event, events)
+        _notify(events)
     finally:
         _batch.events = None
 
@@ -79,6 +109,7 @@ def record_event(subject, **kwargs) -> Event:
         pending.append(event)
     else:
         event.save()
+        _notify([event])
     return event
 
 

@@ -48,6 +48,16 @@ ROLE_PERMISSIONS = {
         "refund_slips.view_shoprefundsettings",
         "refund_slips.add_shoprefundsettings",
         "refund_slips.change_shoprefundsettings",
+        # The REST API: keys per shop (created and revoked, never deleted) and events out.
+        "api.view_apikey",
+        "api.add_apikey",
+        "api.change_apikey",
+        "api.view_webhooksubscription",
+        "api.add_webhooksubscription",
+        "api.change_webhooksubscription",
+        "api.delete_webhooksubscription",
+        "api.view_webhookdelivery",
+        "api.view_outboxevent",
     ],
     "仓库": [
         "orders.view_order",

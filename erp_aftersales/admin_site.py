@@ -28,6 +28,7 @@ MENU = [
             "django_celery_beat.PeriodicTask",
         ],
     ),
+    ("开放接口", ["api.ApiKey", "api.WebhookSubscription", "api.WebhookDelivery", "api.OutboxEvent"]),
     ("系统", ["core.Event", "auth.User", "auth.Group"]),
 ]
 

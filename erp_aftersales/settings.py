@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
     "core",
@@ -92,6 +93,7 @@ INSTALLED_APPS = [
     "returns",
     "sa_sync",
     "refund_slips",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -256,6 +258,26 @@ STORAGES = {
     },
 }
 
+# --- shared cache ----------------------------------------------------------------------------
+# Shared by every process: Redis when REDIS_URL is set; otherwise files under var/ (one machine).
+# The API's per-key request counts live here.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# --- REST API (/api/v1/) ------------------------------------------------------------------------
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)  # per key; 0 turns it off
+API_THROTTLE_CACHE = "default"
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -267,7 +289,34 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "erp_aftersales API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "京东售后管理后台 API",
+    "DESCRIPTION": (
+        "店铺自有系统、WMS、BI 对接用的接口。认证：Authorization: Bearer <API密钥>（运营在后台为店铺创建）；"
+        "每个密钥只能看到本店铺的数据，其他店铺的对象一律返回 404。错误统一为 {code, message, errors[]}，"
+        "批量请求中每个出错条目以 index + field 列出。金额为两位小数的字符串。详见 docs/api.md。"
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",  # served by the back office itself: no CDN needed
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RefundTypeEnum": "refunds.models.RefundType",
+        "PlatformStatusEnum": "refunds.models.PlatformStatus",
+        "WritebackStatusEnum": "refunds.models.WritebackStatus",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "ReturnStatusEnum": "returns.models.ReturnStatus",
+        "AutoWritebackRunStatusEnum": "sa_sync.models.AutoWritebackRun.Status",
+        "WritebackJobStatusEnum": "sa_sync.models.WritebackJob.Status",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+}
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

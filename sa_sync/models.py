@@ -148,6 +148,8 @@ class WritebackJob(models.Model):
     created_by = models.ForeignKey(
         "auth.User", null=True, on_delete=models.SET_NULL, related_name="+", verbose_name="发起人"
     )
+    # Who asked when it was not a user (an API key's name): the job's writebacks are recorded as them.
+    created_by_name = models.CharField("发起人名称", max_length=150, blank=True)
     trigger = models.CharField(
         "方式", max_length=16, choices=WritebackTrigger.choices, default=WritebackTrigger.MANUAL
     )

@@ -24,9 +24,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.audit import build_event, state_label
+from core.audit import build_event, state_label, write_events
 from core.bulk import insert_rows
-from core.models import Event
 from orders.locks import lock_orders
 from orders.models import Order, OrderLine, OrderPromotion, Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
@@ -406,7 +405,7 @@ def upsert_orders(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
         OrderLine.objects.bulk_create(new_lines)
         if changed_lines:
             OrderLine.objects.bulk_update(changed_lines, list(line_fields))
-        Event.objects.bulk_create(events)
+        write_events(events)
         _replace_promotions(orders, promotions)
         _link_refunds(shop, [o for o in to_create], new_lines)
     counts.new, counts.updated, counts.unchanged = new, updated, unchanged
@@ -527,7 +526,7 @@ def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
             RawRefund.objects.bulk_update(to_update, [*update_fields, "updated_at"])
         # New slips get no event of their own: their 下载时间 and the run (同步记录) say when and how
         # they arrived, and a per-row event would double the write cost of every downloaded page.
-        Event.objects.bulk_create(events)
+        write_events(events)
     counts.new, counts.updated, counts.unchanged = new, updated, unchanged
     # The page is committed: the apps above react (keyword check, 退款完成 on 退款成功) without this
     # module knowing them. A failing receiver is logged; it never undoes the page.

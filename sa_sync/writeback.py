@@ -33,9 +33,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.audit import actor_fields, batched_events
+from core.audit import actor_fields, batched_events, write_events
 from core.bulk import insert_rows, update_rows
-from core.models import Event
 from orders.models import Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
 from refunds.locks import lock_raw_refunds
@@ -282,7 +281,7 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
         for slip in changed:
             slip.updated_at = now
         update_rows(RawRefund, changed, sorted({*CLAIM_FIELDS, *RECORD_FIELDS, *merged}))
-        Event.objects.bulk_create(events)
+        write_events(events)
         insert_rows(WritebackAttempt, attempts)
         broken = [r for r in (reads or {}).values() if r.error is not None and r.error.credential_problem]
         for shop_id, read in (reads or {}).items():
@@ -481,7 +480,11 @@ def writeback_job_start(slip_ids, *, by, trigger=WritebackTrigger.MANUAL) -> Wri
     The task is found by name: tasks call services, so services do not import tasks."""
     ids = list(dict.fromkeys(int(i) for i in slip_ids))
     job = WritebackJob.objects.create(
-        created_by=by if getattr(by, "pk", None) else None, trigger=trigger, slip_ids=ids, total=len(ids)
+        created_by=by if getattr(by, "pk", None) else None,
+        created_by_name=by if isinstance(by, str) else "",
+        trigger=trigger,
+        slip_ids=ids,
+        total=len(ids),
     )
     current_app.tasks[WRITEBACK_JOB_TASK].delay_on_commit(job.pk)
     return job
@@ -521,7 +524,7 @@ def writeback_job_run(job_id: int) -> WritebackJob | None:
                 .values_list("pk", flat=True)
             )
             todo = [i for i in todo if i not in set(abandoned)]
-        by = job.created_by or "系统：批量回传"
+        by = job.created_by or job.created_by_name or "系统：批量回传"
         for start in range(0, len(todo), 50):
             refund_writeback(todo[start : start + 50], by=by, trigger=job.trigger, job=job)
         if abandoned:

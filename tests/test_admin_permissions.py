@@ -21,6 +21,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, SolarSchedule
 
+from api.keys import api_key_create
+from api.models import WebhookSubscription
+from api.services import raw_refunds_push
 from core.audit import record_event
 from core.roles import ROLE_PERMISSIONS
 from orders.models import InterceptionStatus
@@ -62,6 +65,7 @@ CUSTOM_ACTION_PERMISSIONS = {
     ("orders.pendinginterception", "confirm"): "orders.confirm_interception",
     ("refunds.rawrefund", "create_return"): "returns.add_returnslip",
     ("refunds.rawrefund", "create_refund"): "refund_slips.add_refundslip",
+    ("api.webhookdelivery", "retry"): "api.change_webhooksubscription",
 }
 # Refusals that come back as a message on the changelist instead of a 403.
 REFUSAL_MESSAGES = ("未选择动作", "权限")
@@ -116,6 +120,11 @@ def custom_urls(opts, obj, shops):
             ("GET", [obj.pk, "approve"], None, view_or_change, True),
             ("POST", [obj.pk, "approve"], {}, frozenset({"refund_slips.review_level1_refundslip"}), True),
         ],
+        # API keys: revoking is a change (a POST from the key's page); a GET only leads back to it.
+        "api_apikey_revoke": [
+            ("GET", [obj.pk], None, change, True),
+            ("POST", [obj.pk], None, change, True),
+        ],
         "sa_sync_autowritebackrule_copy": [
             ("GET", [], None, change, False),  # copying is a POST from the settings page
             ("POST", [], {"shop": shops[0].pk, "target_shops": [shops[1].pk]}, change, True),
@@ -132,6 +141,29 @@ def action_need(opts, func):
         else:
             need.add(CUSTOM_ACTION_PERMISSIONS[(opts.label_lower, name)])
     return frozenset(need)
+
+
+def api_item():
+    """A raw refund slip as the API takes it once validated: its push writes an outbox row and a
+    delivery for the subscription above."""
+    from decimal import Decimal
+
+    return {
+        "refund_no": "8000000001",
+        "tid": "3000000001",
+        "oid": "",
+        "refund_type": 1,
+        "platform_status": 2,
+        "platform_status_code": "",
+        "reason": "",
+        "description": "",
+        "refund_amount": Decimal("1.00"),
+        "num": 1,
+        "buyer_nick": "",
+        "apply_time": None,
+        "check_time": None,
+        "modified": timezone.now(),
+    }
 
 
 @pytest.fixture
@@ -169,6 +201,12 @@ def world(db, jd, sandbox, tasks_run_here):
         run=run, shop=jd, kind=SyncKind.REFUNDS, outcome="rejected", platform_id="1", reason="测试"
     )
     record_event(jd, action="新建店铺", by="测试")
+    api_key_create(shop=jd, name="wms", by="测试")
+    # Port 9 (discard) refuses at once: a retried delivery fails fast, inside the rolled-back savepoint.
+    WebhookSubscription.objects.create(
+        shop=jd, name="wms", url="http://127.0.0.1:9/hook", events=["raw_refund.changed"], secret="s"
+    )
+    raw_refunds_push(jd, [api_item()], by="API：wms")
     CrontabSchedule.objects.create(minute="0", hour="3")
     SolarSchedule.objects.create(event="sunrise", latitude=31.23, longitude=121.47)
     ClockedSchedule.objects.create(clocked_time=timezone.now())

@@ -1,0 +1,15 @@
+"""/api/v1/: one router. More endpoints register here (`router.register(...)`) with views built on
+`api.views.ApiView`, which brings key auth, throttling and the error shape."""
+
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("orders", views.OrderViewSet, basename="order")
+router.register("raw-refunds", views.RawRefundViewSet, basename="raw-refund")
+router.register("writeback-jobs", views.WritebackJobViewSet, basename="writeback-job")
+router.register("return-slips", views.ReturnSlipViewSet, basename="return-slip")
+router.register("auto-writeback/runs", views.AutoWritebackRunViewSet, basename="auto-writeback-run")
+
+urlpatterns = router.urls

@@ -1,0 +1,408 @@
+"""The REST API under /api/v1/: thin views over the services. A key sees its own shop only; another
+shop's object answers 404 exactly like one that does not exist."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import DataError, IntegrityError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from orders.models import Order, OrderLine
+from refunds.models import RawRefund
+from returns.models import ReturnSlip
+from returns.services import ReturnRefused, return_inbound_audit, return_inbound_record, return_slip_create
+from sa_sync.models import AutoWritebackRun, WritebackJob, WritebackOutcome, WritebackTrigger
+from sa_sync.writeback import refund_writeback, writeback_job_start
+
+from . import serializers as s
+from .auth import ApiKeyAuthentication, HasApiKey
+from .errors import BulkValidationError, PayloadTooLarge, Refused, exception_handler, flatten
+from .filters import AutoWritebackRunFilter, OrderFilter, RawRefundFilter, ReturnSlipFilter
+from .models import ApiWritebackJob
+from .pagination import IdCursorPagination
+from .services import PushConflict, orders_push, raw_refunds_push, summary
+from .throttling import ApiKeyThrottle
+
+logger = logging.getLogger(__name__)
+
+
+class ApiView:
+    """What every endpoint shares: key auth, per-key throttling, JSON only, the one error shape."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+    throttle_classes = [ApiKeyThrottle]
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
+    pagination_class = IdCursorPagination
+
+    def get_exception_handler(self):
+        return exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        bad = sorted({k for k, values in request.query_params.lists() for v in [k, *values] if "\x00" in v})
+        if bad:
+            # PostgreSQL refuses NUL in text: say so instead of failing the query.
+            raise exceptions.ValidationError({name.replace("\x00", "\\x00"): ["含有空字符"] for name in bad})
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        limit = settings.API_MAX_BODY_BYTES
+        if length.isdigit() and int(length) > limit:
+            raise PayloadTooLarge(
+                f"请求体 {int(length)} 字节，超过上限 {limit} 字节：请分批提交（每批最多 {s.MAX_BULK_ITEMS} 条）"
+            )
+
+    def throttled(self, request, wait):
+        raise exceptions.Throttled(
+            wait=wait,
+            detail=f"请求过于频繁：每个API密钥每分钟最多 {settings.API_RATE_LIMIT_PER_MINUTE} 次，请 {int(wait or 1)} 秒后重试",
+        )
+
+    def handle_exception(self, exc):
+        if isinstance(exc, exceptions.ParseError):
+            exc = exceptions.ParseError("请求体不是有效的 JSON")
+        elif isinstance(exc, DataError):
+            # A value the database cannot hold got past validation: the caller's input, not our fault.
+            logger.warning("API value refused by the database: %s", exc)
+            exc = exceptions.ValidationError(
+                {"": ["数据超出允许的范围（例如时间、数字或文字长度），请检查后重试"]}
+            )
+        elif isinstance(exc, IntegrityError):
+            # Two writers raced on the same new row: the request changed nothing, and may be repeated.
+            logger.warning("API write conflict: %s", exc)
+            exc = Refused("与同时进行的另一次写入冲突，本次未做任何修改，请重试")
+        elif isinstance(exc, ReturnRefused):
+            exc = Refused(exc.message)
+        return super().handle_exception(exc)
+
+    @property
+    def shop(self):
+        return self.request.auth.shop
+
+    def for_shop(self, queryset):
+        """Only the key's shop: anything else is "not found", never "forbidden"."""
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no key
+            return queryset.none()
+        return queryset.filter(shop=self.shop)
+
+    @property
+    def actor(self) -> str:
+        return self.request.auth.actor_name
+
+
+def bulk_items(request, serializer_class) -> list[dict]:
+    """All or nothing: every bad item is listed by index and field, in one answer."""
+    data = request.data
+    if not isinstance(data, dict):
+        raise BulkValidationError(
+            [{"index": None, "field": "", "message": '请求体须为对象：{"items": [...]}'}]
+        )
+    unknown = sorted(set(data) - {"items"})
+    items = data.get("items")
+    errors = [{"index": None, "field": name, "message": "未知字段"} for name in unknown]
+    if not isinstance(items, list):
+        errors.append({"index": None, "field": "items", "message": "缺少 items 或 items 不是列表"})
+        raise BulkValidationError(errors)
+    if not items:
+        errors.append({"index": None, "field": "items", "message": "items 不能为空"})
+    if len(items) > s.MAX_BULK_ITEMS:
+        errors.append(
+            {
+                "index": None,
+                "field": "items",
+                "message": f"一次最多 {s.MAX_BULK_ITEMS} 条，本次 {len(items)} 条，请分批提交",
+            }
+        )
+    if errors:
+        raise BulkValidationError(errors)
+    serializer = serializer_class(data=items, many=True)
+    if not serializer.is_valid():
+        item_errors = serializer.errors
+        # DRF gives a list aligned with the items, or (newer versions) a dict of the bad ones by index.
+        pairs = item_errors.items() if isinstance(item_errors, dict) else enumerate(item_errors)
+        for index, problems in sorted(pairs, key=lambda pair: int(pair[0])):
+            if problems:
+                errors += flatten(problems, index=int(index))
+        raise BulkValidationError(errors)
+    return serializer.validated_data
+
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorOut, description="请求数据有误：errors 列出每个出错条目的 index 与 field"),
+    401: OpenApiResponse(s.ErrorOut, description="未认证、密钥无效、已吊销或已过期"),
+    404: OpenApiResponse(s.ErrorOut, description="对象不存在（或属于其他店铺）"),
+    409: OpenApiResponse(s.ErrorOut, description="当前状态不允许该操作"),
+    413: OpenApiResponse(s.ErrorOut, description="请求体过大"),
+    429: OpenApiResponse(s.ErrorOut, description="请求过于频繁（见 Retry-After 头）"),
+}
+
+
+def push_schema(serializer, label):
+    return extend_schema(
+        summary=f"批量推送{label}",
+        description=(
+            f"一次最多 {s.MAX_BULK_ITEMS} 条，全部通过校验才写入（任一条有误则整批不写，400 列出每条错误）。"
+            "按 modified 幂等：相同内容重复推送不产生变化；更新的 modified 覆盖；更旧的 modified 被忽略，并在该条结果中说明。"
+        ),
+        request=serializer,
+        responses={200: s.PushResult, **ERRORS},
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="原始退款单列表", description="按 id 倒序、游标分页；可按状态、类型、时间范围、单号列表筛选。"
+    ),
+    retrieve=extend_schema(summary="读取一条原始退款单"),
+)
+class RawRefundViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = "[^/]+"  # a non-number answers the JSON 404, not the site's HTML page
+    serializer_class = s.RawRefundOut
+    filterset_class = RawRefundFilter
+
+    def get_queryset(self):
+        return self.for_shop(RawRefund.objects.select_related("shop"))
+
+    @push_schema(s.RawRefundBulkIn, "原始退款单")
+    def create(self, request):
+        items = bulk_items(request, s.RawRefundIn)
+        try:
+            results = raw_refunds_push(self.shop, items, by=self.actor)
+        except PushConflict as conflict:
+            raise BulkValidationError(conflict.errors) from None
+        return Response(summary(results))
+
+    @extend_schema(
+        summary="退款回传",
+        description=(
+            "与后台右键“退款回传”相同的操作与提示：每条退款单一条结果。"
+            "超过后台阈值（WRITEBACK_BACKGROUND_OVER，默认 200 条）时转为后台任务，返回 202 及任务地址，"
+            "轮询 /api/v1/writeback-jobs/{id}/ 查看进度和每条结果。"
+        ),
+        request=s.WritebackIn,
+        responses={200: s.WritebackOut, 202: s.WritebackAccepted, **ERRORS},
+    )
+    @action(detail=False, methods=["post"], url_path="writeback")
+    def writeback(self, request):
+        serializer = s.WritebackIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        refund_nos = list(dict.fromkeys(serializer.validated_data["refund_nos"]))
+        ids = dict(
+            RawRefund.objects.filter(shop=self.shop, refund_no__in=refund_nos).values_list("refund_no", "id")
+        )
+        found = [ids[no] for no in refund_nos if no in ids]
+        if len(found) > settings.WRITEBACK_BACKGROUND_OVER:
+            job = writeback_job_start(sorted(found), by=self.actor, trigger=WritebackTrigger.API)
+            ApiWritebackJob.objects.create(job=job, shop=self.shop, api_key=request.auth)
+            missing = len(refund_nos) - len(found)
+            message = f"共 {len(found)} 条，已转为后台批量回传"
+            if missing:
+                message += f"；另有 {missing} 个退款单号不存在，未处理"
+            body = {"message": message, "job": s.WritebackJobOut(job).data}
+            return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["job"]["url"]})
+        by_id = {r.slip_id: r for r in refund_writeback(found, by=self.actor, trigger=WritebackTrigger.API)}
+        results = []
+        for no in refund_nos:
+            result = by_id.get(ids.get(no))
+            if result is None:
+                outcome, message, slip_id = WritebackOutcome.REFUSED, "退款单不存在", None
+            else:
+                outcome, message, slip_id = result.outcome, result.message, result.slip_id
+            results.append(
+                {
+                    "refund_no": no,
+                    "id": slip_id,
+                    "outcome": outcome,
+                    "outcome_label": WritebackOutcome(outcome).label,
+                    "message": message,
+                }
+            )
+        succeeded = sum(r["outcome"] == WritebackOutcome.SUCCEEDED for r in results)
+        return Response({"succeeded": succeeded, "results": results})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="系统订单列表", description="按 id 倒序、游标分页，含子订单。"),
+    retrieve=extend_schema(summary="读取一张系统订单（含子订单）"),
+)
+class OrderViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.OrderOut
+    filterset_class = OrderFilter
+    lookup_field = "tid"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self):
+        return self.for_shop(Order.objects.select_related("shop").prefetch_related("lines"))
+
+    @push_schema(s.OrderBulkIn, "系统订单（含子订单）")
+    def create(self, request):
+        items = bulk_items(request, s.OrderIn)
+        try:
+            results = orders_push(self.shop, items, by=self.actor)
+        except PushConflict as conflict:
+            raise BulkValidationError(conflict.errors) from None
+        return Response(summary(results))
+
+
+@extend_schema_view(retrieve=extend_schema(summary="查询后台回传任务进度与结果"))
+class WritebackJobViewSet(ApiView, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = "[^/]+"  # a non-number answers the JSON 404, not the site's HTML page
+    serializer_class = s.WritebackJobOut
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WritebackJob.objects.none()
+        mine = ApiWritebackJob.objects.filter(shop=self.shop).values("job_id")
+        return WritebackJob.objects.filter(pk__in=mine)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="退货单列表"),
+    retrieve=extend_schema(summary="读取一张退货单（含明细与入库数量）"),
+)
+class ReturnSlipViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = "[^/]+"  # a non-number answers the JSON 404, not the site's HTML page
+    serializer_class = s.ReturnSlipOut
+    filterset_class = ReturnSlipFilter
+
+    def get_queryset(self):
+        return self.for_shop(
+            ReturnSlip.objects.select_related("order", "raw_refund", "inbound").prefetch_related(
+                "lines__order_line", "inbound__lines"
+            )
+        )
+
+    @extend_schema(
+        summary="建退货单",
+        description="按“退货”类型的原始退款单建（refund_no），或按订单手工建（tid + lines）。规则与后台“建退货单”相同。",
+        request=s.ReturnSlipIn,
+        responses={201: s.ReturnSlipOut, **ERRORS},
+    )
+    def create(self, request):
+        serializer = s.ReturnSlipIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        common = {
+            "by": self.actor,
+            "logistics_company": data["logistics_company"],
+            "logistics_no": data["logistics_no"],
+            "remark": data["remark"],
+            "approve": data["approve"],
+        }
+        if data.get("refund_no"):
+            raw = RawRefund.objects.filter(shop=self.shop, refund_no=data["refund_no"]).first()
+            if raw is None:
+                raise BulkValidationError(
+                    [{"index": None, "field": "refund_no", "message": "原始退款单不存在"}]
+                )
+            slip = return_slip_create(raw_refund=raw, quantity=data.get("quantity"), **common)
+        else:
+            order = Order.objects.filter(shop=self.shop, tid=data["tid"]).first()
+            if order is None:
+                raise BulkValidationError([{"index": None, "field": "tid", "message": "系统订单不存在"}])
+            lines, errors = {}, []
+            known = dict(OrderLine.objects.filter(order=order).values_list("oid", "id"))
+            for position, line in enumerate(data["lines"]):
+                if line["oid"] not in known:
+                    errors.append(
+                        {
+                            "index": None,
+                            "field": f"lines.{position}.oid",
+                            "message": f"订单 {order.tid} 没有子订单 {line['oid']}",
+                        }
+                    )
+                elif known[line["oid"]] in lines:
+                    errors.append({"index": None, "field": f"lines.{position}.oid", "message": "子订单重复"})
+                else:
+                    lines[known[line["oid"]]] = line["quantity"]
+            if errors:
+                raise BulkValidationError(errors)
+            slip = return_slip_create(order=order, lines=lines, **common)
+        return Response(
+            s.ReturnSlipOut(self.get_queryset().get(pk=slip.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        summary="登记退货入库（可同时审核）",
+        description=(
+            "按原始子单号登记良品/残次数量；audit=true 时立即入库审核：实收与申请一致则入库完成，"
+            "并按店铺到货规则回传“退货入仓”；不一致则转客服确认。规则与后台“退货入库”相同。"
+        ),
+        request=s.InboundIn,
+        responses={200: s.InboundOut, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="inbounds")
+    def inbounds(self, request, pk=None):
+        slip = self.get_object()
+        serializer = s.InboundIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        by_oid = {line.order_line.oid: line.pk for line in slip.lines.all()}
+        received, errors = {}, []
+        for position, line in enumerate(data["lines"]):
+            line_id = by_oid.get(line["oid"])
+            if line_id is None:
+                errors.append(
+                    {
+                        "index": None,
+                        "field": f"lines.{position}.oid",
+                        "message": f"退货单 {slip.number} 没有子订单 {line['oid']}",
+                    }
+                )
+            elif line_id in received:
+                errors.append({"index": None, "field": f"lines.{position}.oid", "message": "子订单重复"})
+            else:
+                received[line_id] = (line["good_quantity"], line["damaged_quantity"])
+        if errors:
+            raise BulkValidationError(errors)
+        if data["audit"]:
+            result = return_inbound_audit(slip.pk, by=self.actor, received=received)
+            body = {
+                "audited": True,
+                "completed": result.completed,
+                "message": result.message,
+                "writebacks": [
+                    {
+                        "refund_no": r.refund_no,
+                        "id": r.slip_id,
+                        "outcome": r.outcome,
+                        "outcome_label": WritebackOutcome(r.outcome).label,
+                        "message": r.message,
+                    }
+                    for r in result.writeback_results
+                ],
+            }
+        else:
+            return_inbound_record(slip.pk, received, by=self.actor)
+            body = {
+                "audited": False,
+                "completed": False,
+                "message": f"退货单 {slip.number} 已登记入库数量",
+                "writebacks": [],
+            }
+        body["return_slip"] = s.ReturnSlipOut(self.get_queryset().get(pk=slip.pk)).data
+        return Response(body)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="自动回传运行记录", description="本店铺自动回传规则每次运行的结果，按 id 倒序。"
+    ),
+    retrieve=extend_schema(summary="读取一次自动回传运行"),
+)
+class AutoWritebackRunViewSet(
+    ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    lookup_value_regex = "[^/]+"  # a non-number answers the JSON 404, not the site's HTML page
+    serializer_class = s.AutoWritebackRunOut
+    filterset_class = AutoWritebackRunFilter
+
+    def get_queryset(self):
+        return self.for_shop(AutoWritebackRun.objects.all())
