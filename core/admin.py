@@ -1,11 +1,11 @@
 from django.contrib import admin
 
-from .admin_utils import ReadOnlyMixin
+from .admin_utils import ErpModelAdmin, ReadOnlyMixin
 from .models import Event
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class EventAdmin(ReadOnlyMixin, ErpModelAdmin):
     list_display = [
         "created_at",
         "actor_name",

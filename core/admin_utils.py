@@ -27,6 +27,17 @@ def badge(label, colour: str):
     )
 
 
+class ErpModelAdmin(admin.ModelAdmin):
+    """The base of every ModelAdmin in the back office (docs/admin.md): the theme's pages, titles
+    that name the list ("原始退款单", not Django's "选择 原始退款单 来查看"), dense lists."""
+
+    list_per_page = 50
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": self.model._meta.verbose_name_plural, **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+
 class EventLogMixin:
     """Adds a read-only 操作日志 block to the change page (newest first, latest 200)."""
 
@@ -59,7 +70,7 @@ class ReadOnlyMixin:
         return False
 
 
-class PlatformDataAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
+class PlatformDataAdmin(BigListMixin, EventLogMixin, ErpModelAdmin):
     """Rows that come from the platform: nobody adds, edits or deletes them by hand here."""
 
     def has_add_permission(self, request):

@@ -5,7 +5,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
-from core.admin_utils import EventLogMixin, PlatformDataAdmin, badge, exact_search
+from core.admin_utils import ErpModelAdmin, EventLogMixin, PlatformDataAdmin, badge, exact_search
 from core.audit import record_event
 from refunds.services import raw_refund_confirm_interception
 from sa_sync.admin import rejected_rows_link
@@ -80,7 +80,7 @@ class ShopForm(forms.ModelForm):
 
 
 @admin.register(Shop)
-class ShopAdmin(EventLogMixin, admin.ModelAdmin):
+class ShopAdmin(EventLogMixin, ErpModelAdmin):
     form = ShopForm
     list_display = [
         "shop_no",

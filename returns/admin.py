@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin_utils import BigListMixin, EventLogMixin, badge, exact_search
+from core.admin_utils import BigListMixin, ErpModelAdmin, EventLogMixin, badge, exact_search
 from orders.models import Order
 
 from .models import DEFAULT_INBOUND_TIME_LIMIT_DAYS, ReturnSlip, ReturnStatus, ShopReturnSettings
@@ -81,7 +81,7 @@ def lines_and_inbound_table(slip):
 
 
 @admin.register(ReturnSlip)
-class ReturnSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
+class ReturnSlipAdmin(BigListMixin, EventLogMixin, ErpModelAdmin):
     change_form_template = "admin/returns/returnslip/change_form.html"
     change_list_template = "admin/returns/returnslip/change_list.html"
     list_display = [
@@ -366,7 +366,7 @@ def report_audit(model_admin, request, result):
 
 
 @admin.register(ShopReturnSettings)
-class ShopReturnSettingsAdmin(admin.ModelAdmin):
+class ShopReturnSettingsAdmin(ErpModelAdmin):
     list_display = ["shop", "auto_create_from_refunds", "inbound_time_limit_days"]
     list_select_related = ["shop"]
 

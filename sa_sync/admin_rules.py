@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from core.admin_utils import ReadOnlyMixin
+from core.admin_utils import ErpModelAdmin, ReadOnlyMixin
 from orders.models import Shop
 
 from . import auto_writeback
@@ -27,7 +27,7 @@ def _settings_url(shop) -> str:
 
 
 @admin.register(AutoWritebackRule)
-class AutoWritebackRuleAdmin(admin.ModelAdmin):
+class AutoWritebackRuleAdmin(ErpModelAdmin):
     """No raw model form: the changelist URL is the settings page of one shop (?shop=)."""
 
     def has_add_permission(self, request):
@@ -178,7 +178,7 @@ class AutoWritebackRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(AutoWritebackRun)
-class AutoWritebackRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AutoWritebackRunAdmin(ReadOnlyMixin, ErpModelAdmin):
     """自动回传记录: every run, read-only."""
 
     list_display = [
