@@ -1,6 +1,7 @@
 """Small pieces every admin page of the back office shares: badges, the event log, read-only pages."""
 
 from django.contrib import admin
+from django.db import connections
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils.html import format_html
@@ -82,6 +83,70 @@ class PlatformDataAdmin(BigListMixin, EventLogMixin, ErpModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         model_fields = [f.name for f in self.model._meta.fields]
         return list(dict.fromkeys([*model_fields, *self.readonly_fields]))
+
+
+FIELD_LABELS = {
+    "method": "接口",
+    "checked": "发送前核对",
+    "refId": "退款单号",
+    "serviceId": "服务单号",
+    "orderId": "订单号",
+    "warehouseStatus": "仓库状态",
+    "operatePin": "操作人账号",
+    "operateNick": "操作人",
+    "operateRemark": "备注",
+    "success": "成功",
+    "msg": "消息",
+    "message": "消息",
+    "code": "返回码",
+    "zh_desc": "说明",
+    "en_desc": "说明（英文）",
+    "status": "状态",
+    "errorCode": "错误码",
+    "errorMessage": "错误信息",
+    "text": "原文",
+    "truncated": "原文（已截断）",
+}
+
+
+def readable_lines(data, prefix="") -> list[tuple[str, str]]:
+    """A JSON request or answer as (label, value) lines a person reads: nested keys flattened, known
+    JOS keys in Chinese, booleans as 是/否. Never a Python dict on a page."""
+    lines = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            label = FIELD_LABELS.get(key, key)
+            lines += readable_lines(value, f"{prefix}{label}" if not isinstance(value, dict) else prefix)
+        return lines
+    if isinstance(data, list):
+        for i, value in enumerate(data, 1):
+            lines += readable_lines(value, f"{prefix}[{i}]")
+        return lines
+    if isinstance(data, bool):
+        data = "是" if data else "否"
+    return [(prefix or "值", "" if data is None else str(data))]
+
+
+def prefix_search(queryset, term, prefix_fields, exact_fields=()):
+    """Numbers found by their beginning (part of an order number finds it), still index-backed.
+
+    PostgreSQL: `LIKE 'x%'`, served by the fields' varchar_pattern_ops indexes (which serve `=` too).
+    SQLite: its LIKE ignores case and so skips plain indexes; a range `x <= field < x + U+10FFFF` is
+    the same prefix under SQLite's binary collation, and walks the ordinary index.
+    """
+    term = term.strip()
+    if not term:
+        return queryset, False
+    sqlite = connections[queryset.db].vendor == "sqlite"
+    query = Q()
+    for field in prefix_fields:
+        if sqlite:
+            query |= Q(**{f"{field}__gte": term, f"{field}__lt": term + "\U0010ffff"})
+        else:
+            query |= Q(**{f"{field}__startswith": term})
+    for field in exact_fields:
+        query |= Q(**{field: term})
+    return queryset.filter(query), False
 
 
 def exact_search(queryset, term, fields):

@@ -1,11 +1,19 @@
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
-from core.admin_utils import ErpModelAdmin, EventLogMixin, PlatformDataAdmin, badge, exact_search
+from core.admin_utils import (
+    ErpModelAdmin,
+    EventLogMixin,
+    PlatformDataAdmin,
+    badge,
+    exact_search,
+    prefix_search,
+)
 from core.audit import record_event
 from refunds.services import raw_refund_confirm_interception
 from sa_sync.admin import rejected_rows_link
@@ -264,12 +272,54 @@ class OrderAdmin(PlatformDataAdmin):
     list_filter = ["shop", "status", "pay_type", ("trade_time", admin.DateFieldListFilter)]
     list_select_related = ["shop"]
     search_fields = ["tid"]
-    search_help_text = "按平台订单号或买家账号精确查找"
+    search_help_text = "平台订单号输入开头几位即可（前缀匹配）；买家账号需完整输入"
     inlines = [OrderLineInline]
-    readonly_fields = ["event_log"]
+    readonly_fields = ["refund_slips", "return_slips", "event_log"]
+
+    def get_fieldsets(self, request, obj=None):
+        model_fields = [f.name for f in self.model._meta.fields if f.name != "id"]
+        return [
+            (None, {"fields": model_fields}),
+            ("原始退款单", {"fields": ["refund_slips"]}),
+            ("退货单", {"fields": ["return_slips"]}),
+            ("操作日志", {"fields": ["event_log"]}),
+        ]
 
     def get_search_results(self, request, queryset, search_term):
-        return exact_search(queryset, search_term, ["tid", "buyer_nick"])
+        return prefix_search(queryset, search_term, ["tid"], exact_fields=["buyer_nick"])
+
+    @admin.display(description="原始退款单")
+    def refund_slips(self, obj):
+        from refunds.admin import order_slips_table  # refunds.admin draws on this module's tables
+
+        return order_slips_table(obj.raw_refunds.order_by("-id")[:100]) if obj.pk else "-"
+
+    @admin.display(description="退货单")
+    def return_slips(self, obj):
+        if obj.pk is None:
+            return "-"
+        slips = list(obj.return_slips.order_by("-id")[:100])
+        if not slips:
+            return "暂无退货单"
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:returns_returnslip_change", args=[s.pk]),
+                    s.number,
+                    s.get_status_display(),
+                    s.logistics_no or "-",
+                    f"{timezone.localtime(s.created_at):%Y-%m-%d %H:%M}",
+                )
+                for s in slips
+            ),
+        )
+        return format_html(
+            '<table class="erp-table erp-order-returns"><thead><tr><th>退货单号</th><th>状态</th>'
+            "<th>物流单号</th><th>创建时间</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     @admin.display(description="订单状态", ordering="status")
     def status_badge(self, obj):

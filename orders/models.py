@@ -129,7 +129,8 @@ class Order(models.Model):
         constraints = [models.UniqueConstraint(fields=["shop", "tid"], name="order_tid_unique_per_shop")]
         indexes = [
             models.Index(fields=["status", "-id"], name="order_status_idx"),
-            models.Index(fields=["tid"], name="order_tid_idx"),
+            # Serves `=` and the order list's prefix search (LIKE 'x%') on PostgreSQL.
+            models.Index(fields=["tid"], name="order_tid_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["buyer_nick"], name="order_buyer_idx"),
             models.Index(fields=["trade_time"], name="order_trade_time_idx"),
         ]

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin_utils import BigListMixin, ErpModelAdmin, EventLogMixin, badge, exact_search
+from core.admin_utils import BigListMixin, ErpModelAdmin, EventLogMixin, badge, prefix_search
 from orders.models import Order
 
 from .models import DEFAULT_INBOUND_TIME_LIMIT_DAYS, ReturnSlip, ReturnStatus, ShopReturnSettings
@@ -101,7 +101,7 @@ class ReturnSlipAdmin(BigListMixin, EventLogMixin, ErpModelAdmin):
     list_filter = ["status", "shop", OverdueFilter, ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["shop", "order", "raw_refund"]
     search_fields = ["logistics_no"]
-    search_help_text = "按物流单号、平台订单号或平台退款单号精确查找"
+    search_help_text = "物流单号、平台退款单号输入开头几位即可（前缀匹配）；平台订单号需完整输入"
     readonly_fields = ["number", "order_link", "lines_block", "inbound_block", "event_log"]
     fieldsets = [
         (
@@ -150,7 +150,9 @@ class ReturnSlipAdmin(BigListMixin, EventLogMixin, ErpModelAdmin):
         return False
 
     def get_search_results(self, request, queryset, search_term):
-        return exact_search(queryset, search_term, ["logistics_no", "order__tid", "raw_refund__refund_no"])
+        return prefix_search(
+            queryset, search_term, ["logistics_no", "raw_refund__refund_no"], exact_fields=["order__tid"]
+        )
 
     # --- columns -------------------------------------------------------------------------------------
     @admin.display(description="退货单号", ordering="pk")

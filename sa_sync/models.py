@@ -12,6 +12,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from orders.models import Shop
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind
@@ -76,7 +77,9 @@ class SyncRun(models.Model):
         indexes = [models.Index(fields=["shop", "kind", "-id"], name="syncrun_shop_kind_idx")]
 
     def __str__(self):
-        return f"{self.shop} {self.get_kind_display()} {self.started_at:%Y-%m-%d %H:%M:%S}"
+        return (
+            f"{self.shop} {self.get_kind_display()} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M:%S}"
+        )
 
     @property
     def duration_seconds(self):
@@ -363,7 +366,10 @@ class AutoWritebackRun(models.Model):
         indexes = [models.Index(fields=["shop", "-started_at"], name="autowbrun_shop_started_idx")]
 
     def __str__(self):
-        return f"{self.shop} {self.started_at:%Y-%m-%d %H:%M:%S} {self.get_status_display()}"
+        # Local time, like the page's fields (a UTC title read as eight hours off).
+        return (
+            f"{self.shop} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M:%S} {self.get_status_display()}"
+        )
 
     @property
     def duration_seconds(self) -> float | None:

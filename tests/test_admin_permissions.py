@@ -89,6 +89,10 @@ def custom_urls(opts, obj, shops):
             ("GET", [obj.pk, "approve"], None, view_or_change | {"returns.review_returnslip"}, True),
             ("POST", [obj.pk, "approve"], {"reason": "测试"}, frozenset({"returns.review_returnslip"}), True),
         ],
+        # The 退款回传 button on a slip's page: the list action's permission.
+        "refunds_rawrefund_writeback_one": [
+            ("POST", [obj.pk], {}, frozenset({"refunds.writeback_rawrefund"}), True),
+        ],
         "sa_sync_autowritebackrule_copy": [
             ("GET", [], None, change, False),  # copying is a POST from the settings page
             ("POST", [], {"shop": shops[0].pk, "target_shops": [shops[1].pk]}, change, True),
