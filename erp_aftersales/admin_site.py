@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.http import Http404
+from django.urls import path
 
 # Where each model shows in the menu: users think in 订单 / 系统设置, not in Django apps.
 MENU = [
@@ -32,8 +34,41 @@ MENU = [
 
 class ErpAdminSite(admin.AdminSite):
     site_header = "京东售后管理后台"
-    site_title = "erp_aftersales"
+    site_title = "京东售后管理后台"
     index_title = "售后工作台"
+
+    def get_urls(self):
+        from . import dashboard, exports
+
+        def model_admin_for(app_label, model_name):
+            for model, model_admin in self._registry.items():
+                if (model._meta.app_label, model._meta.model_name) == (app_label, model_name):
+                    if getattr(model_admin, "export_enabled", False):
+                        return model_admin
+            raise Http404("该列表不能导出")
+
+        def export(request, app_label, model_name):
+            return exports.export_view(model_admin_for(app_label, model_name), request)
+
+        urls = [
+            path(
+                "dashboard/",
+                self.admin_view(lambda r: dashboard.dashboard_view(self, r)),
+                name="erp_dashboard",
+            ),
+            path(
+                "export/job/<int:pk>/",
+                self.admin_view(lambda r, pk: exports.export_job_view(self, r, pk)),
+                name="erp_export_job",
+            ),
+            path(
+                "export/job/<int:pk>/download/",
+                self.admin_view(lambda r, pk: exports.export_download_view(self, r, pk)),
+                name="erp_export_download",
+            ),
+            path("export/<str:app_label>/<str:model_name>/", self.admin_view(export), name="erp_export"),
+        ]
+        return urls + super().get_urls()
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)

@@ -270,6 +270,7 @@ SIMPLEUI_HOME_ICON = "fa fa-gauge"
 SIMPLEUI_HOME_PAGE = "/admin/dashboard/"
 # Slip lists past this many rows are exported to Excel in the background, with a progress page.
 EXPORT_BACKGROUND_OVER = env_int("EXPORT_BACKGROUND_OVER", 2000)
+EXPORT_DIR = Path(os.environ.get("EXPORT_DIR", VAR_DIR / "exports"))
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -273,6 +273,7 @@ class OrderAdmin(PlatformDataAdmin):
     list_select_related = ["shop"]
     search_fields = ["tid"]
     search_help_text = "平台订单号输入开头几位即可（前缀匹配）；买家账号需完整输入"
+    export_enabled = True
     inlines = [OrderLineInline]
     readonly_fields = ["refund_slips", "return_slips", "event_log"]
 

@@ -8,8 +8,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin_utils import PlatformDataAdmin, badge, prefix_search, readable_lines
-from orders.admin import lines_table
+from core.admin_utils import DateRangeFilter, PlatformDataAdmin, badge, prefix_search, readable_lines
+from orders.admin import ORDER_STATUS_COLOURS, lines_table
 from returns.admin import returns_block
 from returns.services import ReturnRefused, return_slip_create
 from sa_sync.models import WritebackOutcome, WritebackTrigger
@@ -86,6 +86,30 @@ class WritebackReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SavedViewFilter(admin.SimpleListFilter):
+    """The views CS open all day, one click each (also linked above the list as 常用筛选)."""
+
+    title = "常用筛选"
+    parameter_name = "view"
+    VIEWS = {
+        "sendable": "可回传未回传",
+        "failed": "回传失败",
+        "attention": "需关注",
+    }
+
+    def lookups(self, request, model_admin):
+        return list(self.VIEWS.items())
+
+    def queryset(self, request, queryset):
+        if self.value() == "sendable":
+            return queryset.sendable().filter(writeback_status=WritebackStatus.NOT_SENT)
+        if self.value() == "failed":
+            return queryset.filter(writeback_status=WritebackStatus.FAILED)
+        if self.value() == "attention":
+            return queryset.exclude(attention="")
+        return queryset
+
+
 class AttentionFilter(admin.SimpleListFilter):
     title = "需关注"
     parameter_name = "attention"
@@ -102,24 +126,45 @@ class AttentionFilter(admin.SimpleListFilter):
 @admin.register(RawRefund)
 class RawRefundAdmin(PlatformDataAdmin):
     change_list_template = "admin/refunds/rawrefund/change_list.html"
+    # Fits 1366-1920 px: the numbers, the three states side by side (platform, our order, writeback),
+    # and one wrapping 回传结果 column that carries the message, the rule's decision and 需关注.
+    # The sub-order, quantity and buyer are on the slip's page.
     list_display = [
         "refund_no",
-        "shop",
+        "shop_name",
+        "tid",
+        "refund_type",
+        "platform_status_badge",
+        "order_status_badge",
+        "writeback_status_badge",
+        "reason",
+        "refund_amount",
+        "apply_time",
+        "writeback_result",
+    ]
+    export_enabled = True
+    export_fields = [
+        "refund_no",
+        "shop_name",
         "tid",
         "oid",
         "refund_type",
-        "platform_status_badge",
-        "writeback_status_badge",
+        "platform_status",
+        "order_status_text",
+        "writeback_status",
+        "writeback_message",
+        "auto_decision",
+        "auto_decision_reason",
+        "attention",
         "reason",
         "refund_amount",
         "num",
         "buyer_nick",
         "apply_time",
-        "writeback_message",
-        "auto_decision_text",
-        "attention_text",
+        "last_writeback_at",
     ]
     list_filter = [
+        SavedViewFilter,
         "shop",
         "refund_type",
         "platform_status",
@@ -128,10 +173,10 @@ class RawRefundAdmin(PlatformDataAdmin):
         "auto_decision",
         ReasonFilter,
         AttentionFilter,
-        ("apply_time", admin.DateFieldListFilter),
-        ("created_at", admin.DateFieldListFilter),
+        ("apply_time", DateRangeFilter),
+        ("created_at", DateRangeFilter),
     ]
-    list_select_related = ["shop"]
+    list_select_related = ["shop", "order"]
     search_fields = ["refund_no"]
     search_help_text = "平台退款单号、平台订单号、原始子单号输入开头几位即可（前缀匹配）；买家账号需完整输入"
     actions = [WRITEBACK_ACTION, "create_return_slip"]
@@ -292,6 +337,35 @@ class RawRefundAdmin(PlatformDataAdmin):
     @admin.display(description="退款回传状态", ordering="writeback_status")
     def writeback_status_badge(self, obj):
         return badge(obj.get_writeback_status_display(), WRITEBACK_COLOURS[obj.writeback_status])
+
+    @admin.display(description="店铺", ordering="shop__name")
+    def shop_name(self, obj):
+        return obj.shop.name
+
+    @admin.display(description="系统订单状态", ordering="order__status")
+    def order_status_badge(self, obj):
+        if obj.order is None:
+            return badge("未匹配", "grey")
+        return badge(obj.order.get_status_display(), ORDER_STATUS_COLOURS[obj.order.status])
+
+    @admin.display(description="系统订单状态")
+    def order_status_text(self, obj):
+        return obj.order.get_status_display() if obj.order else "未匹配"
+
+    @admin.display(description="回传结果")
+    def writeback_result(self, obj):
+        parts = []
+        if obj.writeback_message:
+            parts.append(format_html("<div>{}</div>", obj.writeback_message[:80]))
+        if obj.auto_decision:
+            parts.append(self.auto_decision_text(obj))
+        if obj.attention:
+            parts.append(format_html('<div style="color:#cf1322">需关注：{}</div>', obj.attention))
+        if not parts:
+            return "-"
+        return format_html(
+            '<div class="erp-wrap">{}</div>', format_html_join("", "{}", ((p,) for p in parts))
+        )
 
     @admin.display(description="自动回传", ordering="auto_decision")
     def auto_decision_text(self, obj):

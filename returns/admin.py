@@ -82,6 +82,7 @@ def lines_and_inbound_table(slip):
 
 @admin.register(ReturnSlip)
 class ReturnSlipAdmin(BigListMixin, EventLogMixin, ErpModelAdmin):
+    export_enabled = True
     change_form_template = "admin/returns/returnslip/change_form.html"
     change_list_template = "admin/returns/returnslip/change_list.html"
     list_display = [
