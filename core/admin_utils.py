@@ -71,11 +71,20 @@ class DateRangeFilter(admin.DateFieldListFilter):
         params = {k: (v[-1] if isinstance(v, list) else v) for k, v in self.used_parameters.items()}
         lte = params.pop(self.lookup_kwarg_lte, None)
         try:
+            for key in (self.lookup_kwarg_since, self.lookup_kwarg_until):
+                if params.get(key):
+                    moment = self._moment(params[key])
+                    if moment is None:
+                        raise ValueError(params[key])
+                    is_datetime = isinstance(self.field, models.DateTimeField)
+                    params[key] = moment if is_datetime else moment.date()
             if lte:
                 end = self._moment(lte)
                 if end is None:
                     raise ValueError(lte)
-                if (end.hour, end.minute, end.second) == (0, 0, 0):
+                if not isinstance(self.field, models.DateTimeField):
+                    params[self.lookup_kwarg_lte] = end.date()
+                elif (end.hour, end.minute, end.second) == (0, 0, 0):
                     params[self.lookup_kwarg_until] = end + timedelta(days=1)
                 else:
                     params[self.lookup_kwarg_lte] = end
