@@ -355,6 +355,10 @@ class AutoWritebackRun(models.Model):
     skipped = models.JSONField("跳过（按原因）", default=dict, blank=True)
     failures = models.JSONField("失败的退款单", default=list, blank=True)
     slip_ids = models.JSONField("本次处理的退款单", default=list, blank=True)
+    # Per slip the run looked at: [{slip_id, refund_no, decision, reason}], sent ones first; the
+    # slip itself only keeps its latest run's verdict, so the record keeps its own.
+    outcomes = models.JSONField("逐单结果", default=list, blank=True)
+    started_by = models.CharField("手动运行人", max_length=150, blank=True)  # 立即运行一次; empty = 定时
     note = models.CharField("说明", max_length=300, blank=True)
     rule_snapshot = models.JSONField("当时的规则", default=dict, blank=True)
 

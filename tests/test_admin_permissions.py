@@ -93,6 +93,10 @@ def custom_urls(opts, obj, shops):
         "refunds_rawrefund_writeback_one": [
             ("POST", [obj.pk], {}, frozenset({"refunds.writeback_rawrefund"}), True),
         ],
+        "sa_sync_autowritebackrule_run_now": [
+            ("GET", [], None, change, False),  # running is a POST from the settings page
+            ("POST", [], {"shop": shops[0].pk}, change, True),
+        ],
         "sa_sync_autowritebackrule_copy": [
             ("GET", [], None, change, False),  # copying is a POST from the settings page
             ("POST", [], {"shop": shops[0].pk, "target_shops": [shops[1].pk]}, change, True),
