@@ -1,6 +1,12 @@
 from django import forms
 from django.contrib import admin
-from django.urls import reverse
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import Min
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -373,6 +379,14 @@ def lines_table(lines, highlight_id=None):
     )
 
 
+class WaitingFirstChangeList(ChangeList):
+    """The worklist opens with the longest waiting first (its annotation, so not ModelAdmin.ordering,
+    which get_queryset would apply before the annotation exists)."""
+
+    def _get_default_ordering(self):
+        return ["applied_first", "pk"]
+
+
 @admin.register(PendingInterception)
 class PendingInterceptionAdmin(PlatformDataAdmin):
     """仓库's worklist: confirm whether each pending line was stopped before it left."""
@@ -386,8 +400,15 @@ class PendingInterceptionAdmin(PlatformDataAdmin):
         "num",
         "order_status",
         "refund_nos",
+        "applied_at",
+        "waiting",
+        "row_buttons",
     ]
     list_filter = ["shop"]
+
+    def get_changelist(self, request, **kwargs):
+        return WaitingFirstChangeList
+
     list_select_related = ["order", "shop"]
     search_fields = ["oid"]
     search_help_text = "按原始子单号或平台订单号精确查找"
@@ -399,8 +420,45 @@ class PendingInterceptionAdmin(PlatformDataAdmin):
             super()
             .get_queryset(request)
             .filter(interception_status=InterceptionStatus.PENDING)
+            .annotate(applied_first=Min("raw_refunds__apply_time"))
             .prefetch_related("raw_refunds")
         )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/confirm/<str:answer>/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="orders_pendinginterception_confirm",
+            ),
+            *super().get_urls(),
+        ]
+
+    def confirm_view(self, request, pk, answer):
+        """The row buttons. 拦截成功 acts at once; 拦截失败 (the goods left: CS must then handle the
+        refund by hand) first shows what it means and asks."""
+        if answer not in ("succeeded", "failed"):
+            raise Http404
+        if not self.has_confirm_permission(request):
+            raise PermissionDenied
+        line = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method == "POST":
+            message = raw_refund_confirm_interception(
+                line.pk, succeeded=answer == "succeeded", by=request.user
+            )
+            self.message_user(request, message)
+            return HttpResponseRedirect(reverse("admin:orders_pendinginterception_changelist"))
+        if answer == "succeeded":
+            return HttpResponseNotAllowed(["POST"])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "确认拦截失败",
+            "opts": self.model._meta,
+            "lines": [line],
+            "post_url": request.path,
+            "list_url": reverse("admin:orders_pendinginterception_changelist"),
+        }
+        return TemplateResponse(request, "admin/orders/pendinginterception/confirm_failed.html", context)
 
     def get_search_results(self, request, queryset, search_term):
         return exact_search(queryset, search_term, ["oid", "order__tid"])
@@ -426,7 +484,56 @@ class PendingInterceptionAdmin(PlatformDataAdmin):
 
     @admin.action(description="确认拦截失败（货品已出库）", permissions=["confirm"])
     def confirm_failed(self, request, queryset):
+        if request.POST.get("confirmed") != "yes":
+            # Ask first, as Django asks before deleting: the same selection, posted again.
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "确认拦截失败",
+                "opts": self.model._meta,
+                "lines": list(queryset.select_related("order")),
+                "action": "confirm_failed",
+                "list_url": reverse("admin:orders_pendinginterception_changelist"),
+            }
+            return TemplateResponse(request, "admin/orders/pendinginterception/confirm_failed.html", context)
         self._confirm(request, queryset, succeeded=False)
+        return None
+
+    @admin.display(description="申请时间", ordering="applied_first")
+    def applied_at(self, obj):
+        if obj.applied_first is None:
+            return "-"
+        return f"{localtime(obj.applied_first):%m-%d %H:%M}"
+
+    @admin.display(description="已等待", ordering="applied_first")
+    def waiting(self, obj):
+        if obj.applied_first is None:
+            return "-"
+        minutes = int((timezone.now() - obj.applied_first).total_seconds() // 60)
+        text = (
+            f"{minutes // 1440}天{minutes % 1440 // 60}小时"
+            if minutes >= 1440
+            else f"{minutes // 60}小时{minutes % 60}分"
+        )
+        colour = "#cf1322" if minutes >= 240 else ("#d46b08" if minutes >= 60 else "#606266")
+        return format_html('<span style="color:{}">{}</span>', colour, text)
+
+    @admin.display(description="操作")
+    def row_buttons(self, obj):
+        if not getattr(self, "_can_confirm", False):
+            return "-"
+        ok = reverse("admin:orders_pendinginterception_confirm", args=[obj.pk, "succeeded"])
+        failed = reverse("admin:orders_pendinginterception_confirm", args=[obj.pk, "failed"])
+        return format_html(
+            '<button type="submit" form="erp-row-form" formaction="{}" class="button erp-row-btn" '
+            'data-answer="succeeded">拦截成功</button> '
+            '<a href="{}" class="button erp-row-btn erp-row-btn-danger" data-answer="failed">拦截失败…</a>',
+            ok,
+            failed,
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        self._can_confirm = self.has_confirm_permission(request)
+        return super().changelist_view(request, extra_context)
 
     def _confirm(self, request, queryset, succeeded):
         for line_id in queryset.order_by("pk").values_list("pk", flat=True):

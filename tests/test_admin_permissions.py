@@ -93,6 +93,11 @@ def custom_urls(opts, obj, shops):
         "refunds_rawrefund_writeback_one": [
             ("POST", [obj.pk], {}, frozenset({"refunds.writeback_rawrefund"}), True),
         ],
+        # The warehouse worklist's row buttons: 拦截失败 shows a confirmation first (GET).
+        "orders_pendinginterception_confirm": [
+            ("GET", [obj.pk, "failed"], None, frozenset({"orders.confirm_interception"}), True),
+            ("POST", [obj.pk, "succeeded"], {}, frozenset({"orders.confirm_interception"}), True),
+        ],
         "sa_sync_autowritebackrule_run_now": [
             ("GET", [], None, change, False),  # running is a POST from the settings page
             ("POST", [], {"shop": shops[0].pk}, change, True),
