@@ -16,6 +16,8 @@ ROLE_PERMISSIONS = {
         "returns.view_returnslip",
         "returns.add_returnslip",
         "returns.review_returnslip",
+        # 客审通过 / 财审通过 / 审核: CS rehearse an interception on any order.
+        "orders.review_order",
     ],
     "运营": [
         "orders.view_shop",
@@ -42,6 +44,7 @@ ROLE_PERMISSIONS = {
         "orders.view_orderline",
         "orders.view_pendinginterception",
         "orders.confirm_interception",
+        "orders.ship_order",
         "core.view_event",
         "returns.view_returnslip",
         "returns.audit_returninbound",

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Min
@@ -27,7 +27,13 @@ from sa_sync.models import SyncRun
 from sa_sync.selectors import latest_run_fields
 
 from .models import InterceptionStatus, Order, OrderLine, OrderStatus, PendingInterception, Shop
-from .services import shop_mark_credentials_working
+from .services import (
+    ORDER_STEPS,
+    OrderStepRefused,
+    order_advance,
+    order_steps_for,
+    shop_mark_credentials_working,
+)
 
 ORDER_STATUS_COLOURS = {
     OrderStatus.CANCELLED: "grey",
@@ -280,6 +286,7 @@ class OrderAdmin(PlatformDataAdmin):
     search_fields = ["tid"]
     search_help_text = "平台订单号输入开头几位即可（前缀匹配）；买家账号需完整输入"
     export_enabled = True
+    change_form_template = "admin/orders/order/change_form.html"
     inlines = [OrderLineInline]
     readonly_fields = ["refund_slips", "return_slips", "event_log"]
 
@@ -294,6 +301,44 @@ class OrderAdmin(PlatformDataAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return prefix_search(queryset, search_term, ["tid"], exact_fields=["buyer_nick"])
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/step/<str:step>/",
+                self.admin_site.admin_view(self.step_view),
+                name="orders_order_step",
+            ),
+            *super().get_urls(),
+        ]
+
+    def step_view(self, request, pk, step):
+        """客审通过 / 财审通过 / 审核 / 发货: one service, which checks the permission itself."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        order = get_object_or_404(Order, pk=pk)
+        known = ORDER_STEPS.get(step)
+        if known is None:
+            raise Http404
+        if not request.user.has_perm(known.permission):
+            raise PermissionDenied
+        try:
+            order = order_advance(
+                order.pk, step, by=request.user, logistics_no=request.POST.get("logistics_no", "")
+            )
+        except OrderStepRefused as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+        else:
+            self.message_user(
+                request, f"订单 {order.tid}：{known.label}，现为“{order.get_status_display()}”。"
+            )
+        return HttpResponseRedirect(order.get_absolute_url())
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = Order.objects.filter(pk=object_id).first()
+        steps = order_steps_for(order, request.user) if order else []
+        extra_context = {**(extra_context or {}), "order_steps": steps}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="原始退款单")
     def refund_slips(self, obj):

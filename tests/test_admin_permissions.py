@@ -98,6 +98,11 @@ def custom_urls(opts, obj, shops):
             ("GET", [obj.pk, "failed"], None, frozenset({"orders.confirm_interception"}), True),
             ("POST", [obj.pk, "succeeded"], {}, frozenset({"orders.confirm_interception"}), True),
         ],
+        # Order processing: 客审通过 needs review_order; 发货 (needs a waybill) ship_order.
+        "orders_order_step": [
+            ("POST", [obj.pk, "cs_review"], {}, frozenset({"orders.review_order"}), True),
+            ("POST", [obj.pk, "ship"], {"logistics_no": "SF1"}, frozenset({"orders.ship_order"}), True),
+        ],
         "sa_sync_autowritebackrule_run_now": [
             ("GET", [], None, change, False),  # running is a POST from the settings page
             ("POST", [], {"shop": shops[0].pk}, change, True),

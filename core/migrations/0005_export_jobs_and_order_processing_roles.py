@@ -4,11 +4,15 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from core.roles import apply_roles
+
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0004_roles_after_every_app'),
+        # The role table grants the order-processing permissions (orders 0007): re-applied after it.
+        ('orders', '0007_order_prefix_search_and_processing'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -35,4 +39,5 @@ class Migration(migrations.Migration):
                 'ordering': ['-id'],
             },
         ),
+        migrations.RunPython(apply_roles, migrations.RunPython.noop),
     ]
