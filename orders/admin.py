@@ -439,9 +439,8 @@ class PendingInterceptionAdmin(PlatformDataAdmin):
     list_display = [
         "oid",
         "order_link",
-        "shop",
-        "goods_name",
-        "spec_name",
+        "shop_name",
+        "goods",
         "num",
         "order_status",
         "refund_nos",
@@ -542,6 +541,14 @@ class PendingInterceptionAdmin(PlatformDataAdmin):
             return TemplateResponse(request, "admin/orders/pendinginterception/confirm_failed.html", context)
         self._confirm(request, queryset, succeeded=False)
         return None
+
+    @admin.display(description="店铺", ordering="shop__name")
+    def shop_name(self, obj):
+        return obj.shop.name
+
+    @admin.display(description="货品")
+    def goods(self, obj):
+        return f"{obj.goods_name} {obj.spec_name}".strip()
 
     @admin.display(description="申请时间", ordering="applied_first")
     def applied_at(self, obj):

@@ -5,6 +5,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -139,7 +140,7 @@ class RawRefundAdmin(PlatformDataAdmin):
         "writeback_status_badge",
         "reason",
         "refund_amount",
-        "apply_time",
+        "apply_time_short",
         "writeback_result",
     ]
     export_enabled = True
@@ -337,6 +338,14 @@ class RawRefundAdmin(PlatformDataAdmin):
     @admin.display(description="退款回传状态", ordering="writeback_status")
     def writeback_status_badge(self, obj):
         return badge(obj.get_writeback_status_display(), WRITEBACK_COLOURS[obj.writeback_status])
+
+    @admin.display(description="申请时间", ordering="apply_time")
+    def apply_time_short(self, obj):
+        # 11-29 22:20, not 2026年11月29日 22:20: the year is this year's for the slips CS work on.
+        if obj.apply_time is None:
+            return "-"
+        moment = timezone.localtime(obj.apply_time)
+        return f"{moment:%m-%d %H:%M}" if moment.year == timezone.localdate().year else f"{moment:%Y-%m-%d}"
 
     @admin.display(description="店铺", ordering="shop__name")
     def shop_name(self, obj):
