@@ -54,6 +54,13 @@ class ErpModelAdmin(admin.ModelAdmin):
             )
         return super().changelist_view(request, extra_context)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # "原始退款单 6200000123401", not Django's "修改 原始退款单": the page is about that slip.
+        obj = self.get_object(request, object_id) if object_id else None
+        if obj is not None and "title" not in (extra_context or {}):
+            extra_context = {**(extra_context or {}), "title": f"{self.model._meta.verbose_name} {obj}"}
+        return super().change_view(request, object_id, form_url, extra_context)
+
 
 class DateRangeFilter(admin.DateFieldListFilter):
     """Django's date filter (今天 / 过去7天 / 本月 …) plus any range: the theme's date-range picker

@@ -170,3 +170,25 @@ def test_server_error_page_is_chinese():
 
     html = render_to_string("500.html")
     assert "服务器出错" in html
+
+
+def test_every_modeladmin_of_ours_fits_the_theme():
+    """A ModelAdmin of any app of this project (today's and tomorrow's) inherits ErpModelAdmin:
+    titles, export and the theme's list behaviour come from there (docs/admin.md)."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.contrib import admin
+
+    from core.admin_utils import ErpModelAdmin
+
+    root = Path(settings.BASE_DIR).resolve()
+    ours = []
+    for model, model_admin in admin.site._registry.items():
+        app_path = Path(model._meta.app_config.path).resolve()
+        if root in app_path.parents and ".venv" not in app_path.parts:
+            ours.append(model)
+            assert isinstance(model_admin, ErpModelAdmin), (
+                f"{model._meta.label}: {type(model_admin).__name__}"
+            )
+    assert len(ours) >= 10  # the walk saw the project's models
