@@ -47,8 +47,9 @@ def wide(page):
     return page
 
 
-def content_width(page):
+def content_width(page, screen=WIDTH):
     """How wide a page is inside the theme's shell at 1440 px: the tab's frame, beside the menu."""
+    page.set_viewport_size({"width": screen, "height": 900})
     page.goto(f"{page.base_url}/admin/")
     frame = page.locator("iframe").first
     expect(frame).to_be_visible()
@@ -119,6 +120,23 @@ def test_main_pages_fit_1440_with_their_key_columns(wide, django_user_model, liv
     box = label.bounding_box()
     assert box["height"] < 30, box
     shot(page, "06-rules-page")
+
+
+@pytest.mark.parametrize("screen", [1366, 1920])
+def test_slip_list_fits_smaller_and_larger_screens(page, django_user_model, screen):
+    slips_for_lists(ShopFactory(name="京东专营店（演示）"))
+    cs = make_user(django_user_model, f"cs_{screen}", "客服")
+    login(page, cs.username, PASSWORD)
+    width = content_width(page, screen)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{page.base_url}/admin/refunds/rawrefund/")
+    shot(page, f"11-slip-list-{screen}")
+    for header in ("退款回传状态", "系统订单状态", "回传结果"):
+        fully_visible(page, page.locator("#result_list thead th").filter(has_text=header).first, width)
+    # The last column's text is not cut off by the page's frame either.
+    cell = page.locator("#result_list td.field-writeback_result").first
+    box, frame = cell.bounding_box(), page.locator("#changelist").bounding_box()
+    assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1, (box, frame)
 
 
 def test_copy_dialog_asks_which_shops_and_about_the_switch_then_copies(page, django_user_model):
