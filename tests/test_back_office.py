@@ -192,3 +192,15 @@ def test_every_modeladmin_of_ours_fits_the_theme():
                 f"{model._meta.label}: {type(model_admin).__name__}"
             )
     assert len(ours) >= 10  # the walk saw the project's models
+
+
+def test_the_administrator_finds_the_schedules_under_system_not_as_a_section(admin_client):
+    import json
+    import re
+
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    menu = json.loads(re.search(r"var menus=(\[.*?\])</script>", html, re.S)[1])
+    names = [group["name"] for group in menu]
+    assert "周期任务" not in names
+    system = next(group for group in menu if group["name"] == "系统")
+    assert any("periodictask" in model["url"] for model in system["models"])
