@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin_utils import BigListMixin, EventLogMixin, ReadOnlyMixin, badge
+from core.admin_utils import BigListMixin, ErpModelAdmin, EventLogMixin, ReadOnlyMixin, badge
 
 from .keys import KeyRefused, api_key_create, api_key_revoke
 from .models import ApiKey, DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookSubscription
@@ -28,7 +28,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(EventLogMixin, admin.ModelAdmin):
+class ApiKeyAdmin(EventLogMixin, ErpModelAdmin):
     """Keys are created here (shown once, in the message after saving) and revoked; never edited."""
 
     form = ApiKeyForm
@@ -185,7 +185,7 @@ class SubscriptionForm(forms.ModelForm):
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(ErpModelAdmin):
     form = SubscriptionForm
     list_display = ["name", "shop", "url", "events_text", "is_active", "updated_at"]
     list_filter = ["shop", "is_active"]
@@ -216,7 +216,7 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyMixin, BigListMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyMixin, BigListMixin, ErpModelAdmin):
     list_display = [
         "id",
         "event_type",
@@ -303,7 +303,7 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, BigListMixin, admin.ModelAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyMixin, BigListMixin, admin.ModelAdmin):
+class OutboxEventAdmin(ReadOnlyMixin, BigListMixin, ErpModelAdmin):
     list_display = ["id", "event_type", "shop", "object_id", "created_at"]
     list_filter = ["event_type", "shop"]
     list_select_related = ["shop"]

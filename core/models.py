@@ -35,3 +35,38 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.actor_name} {self.action} {self.from_state}→{self.to_state}"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "排队中"
+    RUNNING = "running", "导出中"
+    DONE = "done", "已完成"
+    FAILED = "failed", "失败"
+
+
+class ExportJob(models.Model):
+    """A list exported to Excel in the background (past EXPORT_BACKGROUND_OVER rows): the filter it
+    was asked with, its progress, and the file once written. Only its owner (or the administrator)
+    may download the file."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name="导出人")
+    model_label = models.CharField("列表", max_length=100)  # app_label.ModelName
+    list_title = models.CharField("列表名称", max_length=100)
+    query = models.TextField("筛选条件", blank=True)  # the list's query string, as the user had it
+    status = models.CharField(
+        "状态", max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    total = models.PositiveIntegerField("总行数", default=0)
+    done = models.PositiveIntegerField("已导出", default=0)
+    file_name = models.CharField("文件", max_length=200, blank=True)
+    error = models.TextField("错误", blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "导出任务"
+        verbose_name_plural = "导出任务"
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"导出 #{self.pk} {self.list_title}（{self.done}/{self.total}）"

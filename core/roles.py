@@ -23,6 +23,8 @@ ROLE_PERMISSIONS = {
         "refund_slips.adjust_refundslip",
         "refund_slips.review_level1_refundslip",
         "refund_slips.view_shoprefundsettings",
+        # 客审通过 / 财审通过 / 审核: CS rehearse an interception on any order.
+        "orders.review_order",
     ],
     "运营": [
         "orders.view_shop",
@@ -64,6 +66,7 @@ ROLE_PERMISSIONS = {
         "orders.view_orderline",
         "orders.view_pendinginterception",
         "orders.confirm_interception",
+        "orders.ship_order",
         "core.view_event",
         "returns.view_returnslip",
         "returns.audit_returninbound",

@@ -1,11 +1,25 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import Min
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
-from core.admin_utils import EventLogMixin, PlatformDataAdmin, badge, exact_search
+from core.admin_utils import (
+    ErpModelAdmin,
+    EventLogMixin,
+    PlatformDataAdmin,
+    badge,
+    exact_search,
+    prefix_search,
+)
 from core.audit import record_event
 from refunds.services import raw_refund_confirm_interception
 from sa_sync.admin import rejected_rows_link
@@ -21,7 +35,13 @@ from .models import (
     PendingInterception,
     Shop,
 )
-from .services import shop_mark_credentials_working
+from .services import (
+    ORDER_STEPS,
+    OrderStepRefused,
+    order_advance,
+    order_steps_for,
+    shop_mark_credentials_working,
+)
 
 ORDER_STATUS_COLOURS = {
     OrderStatus.CANCELLED: "grey",
@@ -88,7 +108,7 @@ class ShopForm(forms.ModelForm):
 
 
 @admin.register(Shop)
-class ShopAdmin(EventLogMixin, admin.ModelAdmin):
+class ShopAdmin(EventLogMixin, ErpModelAdmin):
     form = ShopForm
     list_display = [
         "shop_no",
@@ -286,12 +306,94 @@ class OrderAdmin(PlatformDataAdmin):
     list_filter = ["shop", "status", "pay_type", ("trade_time", admin.DateFieldListFilter)]
     list_select_related = ["shop"]
     search_fields = ["tid"]
-    search_help_text = "按平台订单号或买家账号精确查找"
+    search_help_text = "平台订单号输入开头几位即可（前缀匹配）；买家账号需完整输入"
+    export_enabled = True
+    change_form_template = "admin/orders/order/change_form.html"
     inlines = [OrderLineInline, OrderPromotionInline]
-    readonly_fields = ["event_log"]
+    readonly_fields = ["refund_slips", "return_slips", "event_log"]
+
+    def get_fieldsets(self, request, obj=None):
+        model_fields = [f.name for f in self.model._meta.fields if f.name != "id"]
+        return [
+            (None, {"fields": model_fields}),
+            ("原始退款单", {"fields": ["refund_slips"]}),
+            ("退货单", {"fields": ["return_slips"]}),
+            ("操作日志", {"fields": ["event_log"]}),
+        ]
 
     def get_search_results(self, request, queryset, search_term):
-        return exact_search(queryset, search_term, ["tid", "buyer_nick"])
+        return prefix_search(queryset, search_term, ["tid"], exact_fields=["buyer_nick"])
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/step/<str:step>/",
+                self.admin_site.admin_view(self.step_view),
+                name="orders_order_step",
+            ),
+            *super().get_urls(),
+        ]
+
+    def step_view(self, request, pk, step):
+        """客审通过 / 财审通过 / 审核 / 发货: one service, which checks the permission itself."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        order = get_object_or_404(Order, pk=pk)
+        known = ORDER_STEPS.get(step)
+        if known is None:
+            raise Http404
+        if not request.user.has_perm(known.permission):
+            raise PermissionDenied
+        try:
+            order = order_advance(
+                order.pk, step, by=request.user, logistics_no=request.POST.get("logistics_no", "")
+            )
+        except OrderStepRefused as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+        else:
+            self.message_user(
+                request, f"订单 {order.tid}：{known.label}，现为“{order.get_status_display()}”。"
+            )
+        return HttpResponseRedirect(order.get_absolute_url())
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = Order.objects.filter(pk=object_id).first()
+        steps = order_steps_for(order, request.user) if order else []
+        extra_context = {**(extra_context or {}), "order_steps": steps}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="原始退款单")
+    def refund_slips(self, obj):
+        from refunds.admin import order_slips_table  # refunds.admin draws on this module's tables
+
+        return order_slips_table(obj.raw_refunds.order_by("-id")[:100]) if obj.pk else "-"
+
+    @admin.display(description="退货单")
+    def return_slips(self, obj):
+        if obj.pk is None:
+            return "-"
+        slips = list(obj.return_slips.order_by("-id")[:100])
+        if not slips:
+            return "暂无退货单"
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:returns_returnslip_change", args=[s.pk]),
+                    s.number,
+                    s.get_status_display(),
+                    s.logistics_no or "-",
+                    f"{timezone.localtime(s.created_at):%Y-%m-%d %H:%M}",
+                )
+                for s in slips
+            ),
+        )
+        return format_html(
+            '<table class="erp-table erp-order-returns"><thead><tr><th>退货单号</th><th>状态</th>'
+            "<th>物流单号</th><th>创建时间</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     @admin.display(description="订单状态", ordering="status")
     def status_badge(self, obj):
@@ -344,6 +446,14 @@ def lines_table(lines, highlight_id=None):
     )
 
 
+class WaitingFirstChangeList(ChangeList):
+    """The worklist opens with the longest waiting first (its annotation, so not ModelAdmin.ordering,
+    which get_queryset would apply before the annotation exists)."""
+
+    def _get_default_ordering(self):
+        return ["applied_first", "pk"]
+
+
 @admin.register(PendingInterception)
 class PendingInterceptionAdmin(PlatformDataAdmin):
     """仓库's worklist: confirm whether each pending line was stopped before it left."""
@@ -351,14 +461,20 @@ class PendingInterceptionAdmin(PlatformDataAdmin):
     list_display = [
         "oid",
         "order_link",
-        "shop",
-        "goods_name",
-        "spec_name",
+        "shop_name",
+        "goods",
         "num",
         "order_status",
         "refund_nos",
+        "applied_at",
+        "waiting",
+        "row_buttons",
     ]
     list_filter = ["shop"]
+
+    def get_changelist(self, request, **kwargs):
+        return WaitingFirstChangeList
+
     list_select_related = ["order", "shop"]
     search_fields = ["oid"]
     search_help_text = "按原始子单号或平台订单号精确查找"
@@ -370,8 +486,45 @@ class PendingInterceptionAdmin(PlatformDataAdmin):
             super()
             .get_queryset(request)
             .filter(interception_status=InterceptionStatus.PENDING)
+            .annotate(applied_first=Min("raw_refunds__apply_time"))
             .prefetch_related("raw_refunds")
         )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/confirm/<str:answer>/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="orders_pendinginterception_confirm",
+            ),
+            *super().get_urls(),
+        ]
+
+    def confirm_view(self, request, pk, answer):
+        """The row buttons. 拦截成功 acts at once; 拦截失败 (the goods left: CS must then handle the
+        refund by hand) first shows what it means and asks."""
+        if answer not in ("succeeded", "failed"):
+            raise Http404
+        if not self.has_confirm_permission(request):
+            raise PermissionDenied
+        line = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method == "POST":
+            message = raw_refund_confirm_interception(
+                line.pk, succeeded=answer == "succeeded", by=request.user
+            )
+            self.message_user(request, message)
+            return HttpResponseRedirect(reverse("admin:orders_pendinginterception_changelist"))
+        if answer == "succeeded":
+            return HttpResponseNotAllowed(["POST"])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "确认拦截失败",
+            "opts": self.model._meta,
+            "lines": [line],
+            "post_url": request.path,
+            "list_url": reverse("admin:orders_pendinginterception_changelist"),
+        }
+        return TemplateResponse(request, "admin/orders/pendinginterception/confirm_failed.html", context)
 
     def get_search_results(self, request, queryset, search_term):
         return exact_search(queryset, search_term, ["oid", "order__tid"])
@@ -397,7 +550,64 @@ class PendingInterceptionAdmin(PlatformDataAdmin):
 
     @admin.action(description="确认拦截失败（货品已出库）", permissions=["confirm"])
     def confirm_failed(self, request, queryset):
+        if request.POST.get("confirmed") != "yes":
+            # Ask first, as Django asks before deleting: the same selection, posted again.
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "确认拦截失败",
+                "opts": self.model._meta,
+                "lines": list(queryset.select_related("order")),
+                "action": "confirm_failed",
+                "list_url": reverse("admin:orders_pendinginterception_changelist"),
+            }
+            return TemplateResponse(request, "admin/orders/pendinginterception/confirm_failed.html", context)
         self._confirm(request, queryset, succeeded=False)
+        return None
+
+    @admin.display(description="店铺", ordering="shop__name")
+    def shop_name(self, obj):
+        return obj.shop.name
+
+    @admin.display(description="货品")
+    def goods(self, obj):
+        return f"{obj.goods_name} {obj.spec_name}".strip()
+
+    @admin.display(description="申请时间", ordering="applied_first")
+    def applied_at(self, obj):
+        if obj.applied_first is None:
+            return "-"
+        return f"{localtime(obj.applied_first):%m-%d %H:%M}"
+
+    @admin.display(description="已等待", ordering="applied_first")
+    def waiting(self, obj):
+        if obj.applied_first is None:
+            return "-"
+        minutes = int((timezone.now() - obj.applied_first).total_seconds() // 60)
+        text = (
+            f"{minutes // 1440}天{minutes % 1440 // 60}小时"
+            if minutes >= 1440
+            else f"{minutes // 60}小时{minutes % 60}分"
+        )
+        colour = "#cf1322" if minutes >= 240 else ("#d46b08" if minutes >= 60 else "#606266")
+        return format_html('<span style="color:{}">{}</span>', colour, text)
+
+    @admin.display(description="操作")
+    def row_buttons(self, obj):
+        if not getattr(self, "_can_confirm", False):
+            return "-"
+        ok = reverse("admin:orders_pendinginterception_confirm", args=[obj.pk, "succeeded"])
+        failed = reverse("admin:orders_pendinginterception_confirm", args=[obj.pk, "failed"])
+        return format_html(
+            '<button type="submit" form="erp-row-form" formaction="{}" class="button erp-row-btn" '
+            'data-answer="succeeded">拦截成功</button> '
+            '<a href="{}" class="button erp-row-btn erp-row-btn-danger" data-answer="failed">拦截失败…</a>',
+            ok,
+            failed,
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        self._can_confirm = self.has_confirm_permission(request)
+        return super().changelist_view(request, extra_context)
 
     def _confirm(self, request, queryset, succeeded):
         for line_id in queryset.order_by("pk").values_list("pk", flat=True):

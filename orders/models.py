@@ -119,6 +119,7 @@ class Order(models.Model):
     trade_time = models.DateTimeField("下单时间", null=True, blank=True)
     pay_time = models.DateTimeField("付款时间", null=True, blank=True)
     platform_modified = models.DateTimeField("平台更新时间", null=True, blank=True)
+    logistics_no = models.CharField("物流单号", max_length=64, blank=True)  # set by 发货
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -126,10 +127,15 @@ class Order(models.Model):
         verbose_name = "系统订单"
         verbose_name_plural = "系统订单"
         ordering = ["-id"]
+        permissions = [
+            ("review_order", "可以审核订单（客审、财审、审核）"),
+            ("ship_order", "可以发货"),
+        ]
         constraints = [models.UniqueConstraint(fields=["shop", "tid"], name="order_tid_unique_per_shop")]
         indexes = [
             models.Index(fields=["status", "-id"], name="order_status_idx"),
-            models.Index(fields=["tid"], name="order_tid_idx"),
+            # Serves `=` and the order list's prefix search (LIKE 'x%') on PostgreSQL.
+            models.Index(fields=["tid"], name="order_tid_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["buyer_nick"], name="order_buyer_idx"),
             models.Index(fields=["trade_time"], name="order_trade_time_idx"),
         ]

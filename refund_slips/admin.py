@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin_utils import BigListMixin, EventLogMixin, badge, exact_search
+from core.admin_utils import BigListMixin, DateRangeFilter, ErpModelAdmin, EventLogMixin, badge, prefix_search
 from orders.models import Order
 from returns.models import ReturnSlip
 
@@ -68,7 +68,7 @@ class AttentionFilter(admin.SimpleListFilter):
 
 
 @admin.register(RefundSlip)
-class RefundSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
+class RefundSlipAdmin(BigListMixin, EventLogMixin, ErpModelAdmin):
     change_form_template = "admin/refund_slips/refundslip/change_form.html"
     change_list_template = "admin/refund_slips/refundslip/change_list.html"
     list_display = [
@@ -85,10 +85,11 @@ class RefundSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
         "created_by_name",
         "created_at",
     ]
-    list_filter = ["status", AttentionFilter, "source", "shop", ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["status", AttentionFilter, "source", "shop", ("created_at", DateRangeFilter)]
+    export_enabled = True
     list_select_related = ["shop", "order", "raw_refund"]
     search_fields = ["order__tid"]
-    search_help_text = "按平台订单号或平台退款单号精确查找"
+    search_help_text = "平台订单号、平台退款单号输入开头几位即可（前缀匹配）"
     readonly_fields = [
         "number",
         "order_link",
@@ -152,7 +153,7 @@ class RefundSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
         return False
 
     def get_search_results(self, request, queryset, search_term):
-        return exact_search(queryset, search_term, ["order__tid", "raw_refund__refund_no"])
+        return prefix_search(queryset, search_term, ["order__tid", "raw_refund__refund_no"])
 
     # --- columns ---------------------------------------------------------------------------------------
     @admin.display(description="退款单号", ordering="pk")
@@ -463,7 +464,7 @@ class RefundSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
 
 
 @admin.register(ShopRefundSettings)
-class ShopRefundSettingsAdmin(admin.ModelAdmin):
+class ShopRefundSettingsAdmin(ErpModelAdmin):
     """The shop's refund rules page: strategy, review levels, keyword lists."""
 
     list_display = ["shop", "strategy", "level1_limit", "level2_limit"]

@@ -1,12 +1,16 @@
 from django.conf import settings
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils.html import format_html
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from core.admin_utils import PlatformDataAdmin, badge, exact_search
-from orders.admin import lines_table
+from core.admin_utils import DateRangeFilter, PlatformDataAdmin, badge, prefix_search, readable_lines
+from orders.admin import ORDER_STATUS_COLOURS, lines_table
 from refund_slips.services import refund_slips_create_for_raw_refunds
 from returns.admin import returns_block
 from returns.services import ReturnRefused, return_slip_create
@@ -84,6 +88,30 @@ class WritebackReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SavedViewFilter(admin.SimpleListFilter):
+    """The views CS open all day, one click each (also linked above the list as 常用筛选)."""
+
+    title = "常用筛选"
+    parameter_name = "view"
+    VIEWS = {
+        "sendable": "可回传未回传",
+        "failed": "回传失败",
+        "attention": "需关注",
+    }
+
+    def lookups(self, request, model_admin):
+        return list(self.VIEWS.items())
+
+    def queryset(self, request, queryset):
+        if self.value() == "sendable":
+            return queryset.sendable().filter(writeback_status=WritebackStatus.NOT_SENT)
+        if self.value() == "failed":
+            return queryset.filter(writeback_status=WritebackStatus.FAILED)
+        if self.value() == "attention":
+            return queryset.exclude(attention="")
+        return queryset
+
+
 class AttentionFilter(admin.SimpleListFilter):
     title = "需关注"
     parameter_name = "attention"
@@ -102,24 +130,45 @@ class AttentionFilter(admin.SimpleListFilter):
 @admin.register(RawRefund)
 class RawRefundAdmin(PlatformDataAdmin):
     change_list_template = "admin/refunds/rawrefund/change_list.html"
+    # Fits 1366-1920 px: the numbers, the three states side by side (platform, our order, writeback),
+    # and one wrapping 回传结果 column that carries the message, the rule's decision and 需关注.
+    # The sub-order, quantity and buyer are on the slip's page.
     list_display = [
         "refund_no",
-        "shop",
+        "shop_name",
+        "tid",
+        "refund_type",
+        "platform_status_badge",
+        "order_status_badge",
+        "writeback_status_badge",
+        "reason",
+        "refund_amount",
+        "apply_time_short",
+        "writeback_result",
+    ]
+    export_enabled = True
+    export_fields = [
+        "refund_no",
+        "shop_name",
         "tid",
         "oid",
         "refund_type",
-        "platform_status_badge",
-        "writeback_status_badge",
+        "platform_status",
+        "order_status_text",
+        "writeback_status",
+        "writeback_message",
+        "auto_decision",
+        "auto_decision_reason",
+        "attention",
         "reason",
         "refund_amount",
         "num",
         "buyer_nick",
         "apply_time",
-        "writeback_message",
-        "auto_decision_text",
-        "attention_text",
+        "last_writeback_at",
     ]
     list_filter = [
+        SavedViewFilter,
         "shop",
         "refund_type",
         "platform_status",
@@ -128,15 +177,18 @@ class RawRefundAdmin(PlatformDataAdmin):
         "auto_decision",
         ReasonFilter,
         AttentionFilter,
-        ("apply_time", admin.DateFieldListFilter),
-        ("created_at", admin.DateFieldListFilter),
+        ("apply_time", DateRangeFilter),
+        ("created_at", DateRangeFilter),
     ]
-    list_select_related = ["shop"]
+    list_select_related = ["shop", "order"]
     search_fields = ["refund_no"]
-    search_help_text = "按平台退款单号、平台订单号、原始子单号或买家账号精确查找"
+    search_help_text = "平台退款单号、平台订单号、原始子单号输入开头几位即可（前缀匹配）；买家账号需完整输入"
     actions = [WRITEBACK_ACTION, "create_return_slip", "create_refund_slip"]
+    change_form_template = "admin/refunds/rawrefund/change_form.html"
     readonly_fields = [
+        "attention_text",
         "order_link",
+        "order_slips",
         "order_lines",
         "return_slips",
         "auto_decision_run",
@@ -172,7 +224,7 @@ class RawRefundAdmin(PlatformDataAdmin):
                 "fields": [
                     "writeback_status",
                     "writeback_message",
-                    "attention",
+                    "attention_text",
                     "keyword_warning",
                     "inbound_num",
                     "writeback_attempts",
@@ -186,12 +238,49 @@ class RawRefundAdmin(PlatformDataAdmin):
             "自动回传（最近一次运行对该单的判断）",
             {"fields": ["auto_decision", "auto_decision_reason", "auto_decision_at", "auto_decision_run"]},
         ),
-        ("系统订单", {"fields": ["order_link", "order_lines"]}),
+        ("系统订单", {"fields": ["order_link", "order_slips", "order_lines"]}),
         ("退货单与入库", {"fields": ["return_logistics_company", "return_logistics_no", "return_slips"]}),
         ("回传记录", {"fields": ["attempt_log"]}),
         ("操作日志", {"fields": ["event_log"]}),
         ("记录", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    # Bookkeeping CS never act on: JD's raw status code and the claim time of a writeback in flight.
+    INTERNAL_FIELDS = {"platform_status_code", "writeback_claimed_at"}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (title, {**opts, "fields": [f for f in opts["fields"] if f not in self.INTERNAL_FIELDS]})
+            for title, opts in fieldsets
+        ]
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<int:pk>/writeback/",
+                self.admin_site.admin_view(self.writeback_one_view),
+                name="refunds_rawrefund_writeback_one",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def writeback_one_view(self, request, pk):
+        """The 退款回传 button on the slip's own page: the same service as the list's action."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        slip = get_object_or_404(RawRefund, pk=pk)
+        if not self.has_writeback_permission(request):
+            raise PermissionDenied
+        results = refund_writeback([slip.pk], by=request.user, trigger=WritebackTrigger.MANUAL)
+        report_results(self, request, results)
+        return HttpResponseRedirect(reverse("admin:refunds_rawrefund_change", args=[slip.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_writeback": self.has_writeback_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     # --- the writeback action (right-click menu and the action dropdown post the same form) ----------
     def has_writeback_permission(self, request):
@@ -269,7 +358,7 @@ class RawRefundAdmin(PlatformDataAdmin):
 
     # --- columns and read-only blocks ---------------------------------------------------------------
     def get_search_results(self, request, queryset, search_term):
-        return exact_search(queryset, search_term, ["refund_no", "tid", "oid", "buyer_nick"])
+        return prefix_search(queryset, search_term, ["refund_no", "tid", "oid"], exact_fields=["buyer_nick"])
 
     @admin.display(description="平台状态", ordering="platform_status")
     def platform_status_badge(self, obj):
@@ -278,6 +367,43 @@ class RawRefundAdmin(PlatformDataAdmin):
     @admin.display(description="退款回传状态", ordering="writeback_status")
     def writeback_status_badge(self, obj):
         return badge(obj.get_writeback_status_display(), WRITEBACK_COLOURS[obj.writeback_status])
+
+    @admin.display(description="申请时间", ordering="apply_time")
+    def apply_time_short(self, obj):
+        # 11-29 22:20, not 2026年11月29日 22:20: the year is this year's for the slips CS work on.
+        if obj.apply_time is None:
+            return "-"
+        moment = timezone.localtime(obj.apply_time)
+        return f"{moment:%m-%d %H:%M}" if moment.year == timezone.localdate().year else f"{moment:%Y-%m-%d}"
+
+    @admin.display(description="店铺", ordering="shop__name")
+    def shop_name(self, obj):
+        return obj.shop.name
+
+    @admin.display(description="系统订单状态", ordering="order__status")
+    def order_status_badge(self, obj):
+        if obj.order is None:
+            return badge("未匹配", "grey")
+        return badge(obj.order.get_status_display(), ORDER_STATUS_COLOURS[obj.order.status])
+
+    @admin.display(description="系统订单状态")
+    def order_status_text(self, obj):
+        return obj.order.get_status_display() if obj.order else "未匹配"
+
+    @admin.display(description="回传结果")
+    def writeback_result(self, obj):
+        parts = []
+        if obj.writeback_message:
+            parts.append(format_html("<div>{}</div>", obj.writeback_message[:80]))
+        if obj.auto_decision:
+            parts.append(self.auto_decision_text(obj))
+        if obj.attention:
+            parts.append(format_html('<div style="color:#cf1322">需关注：{}</div>', obj.attention))
+        if not parts:
+            return "-"
+        return format_html(
+            '<div class="erp-wrap">{}</div>', format_html_join("", "{}", ((p,) for p in parts))
+        )
 
     @admin.display(description="自动回传", ordering="auto_decision")
     def auto_decision_text(self, obj):
@@ -301,6 +427,12 @@ class RawRefundAdmin(PlatformDataAdmin):
     def attention_text(self, obj):
         text = "；".join(t for t in (obj.attention, obj.keyword_warning) if t)
         return format_html('<span style="color:#cf1322">{}</span>', text) if text else ""
+
+    @admin.display(description="该订单的全部退款单")
+    def order_slips(self, obj):
+        if obj.order_id is None:
+            return "-"
+        return order_slips_table(obj.order.raw_refunds.order_by("-id")[:50], current=obj.pk)
 
     @admin.display(description="系统订单")
     def order_link(self, obj):
@@ -328,7 +460,40 @@ class RawRefundAdmin(PlatformDataAdmin):
     @admin.display(description="回传记录")
     def attempt_log(self, obj):
         attempts = list(obj.attempts.select_related("actor")[:100]) if obj.pk else []
+        for attempt in attempts:
+            attempt.request_lines = readable_lines(attempt.request_summary)
+            attempt.response_lines = readable_lines(attempt.response)
         return render_to_string("admin/sa_sync/attempt_log.html", {"attempts": attempts})
+
+
+def order_slips_table(slips, current=None):
+    """An order's raw refund slips (原始退款单) as a small table: number, type, states, amount."""
+    slips = list(slips)
+    if not slips:
+        return "暂无退款单"
+    rows = format_html_join(
+        "",
+        '<tr{}><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        (
+            (
+                mark_safe(' style="background:#ecf5ff"') if s.pk == current else "",
+                reverse("admin:refunds_rawrefund_change", args=[s.pk]),
+                s.refund_no,
+                s.get_refund_type_display(),
+                badge(s.get_platform_status_display(), PLATFORM_STATUS_COLOURS[s.platform_status]),
+                badge(s.get_writeback_status_display(), WRITEBACK_COLOURS[s.writeback_status]),
+                s.refund_amount,
+                s.writeback_message or "-",
+            )
+            for s in slips
+        ),
+    )
+    return format_html(
+        '<table class="erp-table erp-order-slips"><thead><tr><th>平台退款单号</th><th>退款类型</th>'
+        "<th>平台状态</th><th>退款回传状态</th><th>退款金额</th><th>回传结果</th></tr></thead>"
+        "<tbody>{}</tbody></table>",
+        rows,
+    )
 
 
 def report_results(model_admin, request, results):

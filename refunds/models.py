@@ -194,9 +194,13 @@ class RawRefund(FSMModelMixin, models.Model):
             models.UniqueConstraint(fields=["shop", "refund_no"], name="rawrefund_no_unique_per_shop")
         ]
         indexes = [
-            models.Index(fields=["refund_no"], name="rawrefund_refund_no_idx"),
-            models.Index(fields=["tid"], name="rawrefund_tid_idx"),
-            models.Index(fields=["oid"], name="rawrefund_oid_idx"),
+            # Pattern-ops btrees serve both `=` and the list's prefix search (LIKE 'x%') on
+            # PostgreSQL; they replace the plain ones, so writes maintain no extra index.
+            models.Index(
+                fields=["refund_no"], name="rawrefund_refund_no_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["tid"], name="rawrefund_tid_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["oid"], name="rawrefund_oid_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["buyer_nick"], name="rawrefund_buyer_idx"),
             models.Index(fields=["writeback_status", "-id"], name="rawrefund_wb_status_idx"),
             models.Index(fields=["platform_status", "-id"], name="rawrefund_pf_status_idx"),

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin_utils import BigListMixin, EventLogMixin, badge, exact_search
+from core.admin_utils import BigListMixin, ErpModelAdmin, EventLogMixin, badge, prefix_search
 from orders.models import Order
 
 from .models import DEFAULT_INBOUND_TIME_LIMIT_DAYS, ReturnSlip, ReturnStatus, ShopReturnSettings
@@ -81,7 +81,8 @@ def lines_and_inbound_table(slip):
 
 
 @admin.register(ReturnSlip)
-class ReturnSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
+class ReturnSlipAdmin(BigListMixin, EventLogMixin, ErpModelAdmin):
+    export_enabled = True
     change_form_template = "admin/returns/returnslip/change_form.html"
     change_list_template = "admin/returns/returnslip/change_list.html"
     list_display = [
@@ -101,7 +102,7 @@ class ReturnSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
     list_filter = ["status", "shop", OverdueFilter, ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["shop", "order", "raw_refund"]
     search_fields = ["logistics_no"]
-    search_help_text = "按物流单号、平台订单号或平台退款单号精确查找"
+    search_help_text = "物流单号、平台退款单号输入开头几位即可（前缀匹配）；平台订单号需完整输入"
     readonly_fields = ["number", "order_link", "lines_block", "inbound_block", "event_log"]
     fieldsets = [
         (
@@ -150,7 +151,9 @@ class ReturnSlipAdmin(BigListMixin, EventLogMixin, admin.ModelAdmin):
         return False
 
     def get_search_results(self, request, queryset, search_term):
-        return exact_search(queryset, search_term, ["logistics_no", "order__tid", "raw_refund__refund_no"])
+        return prefix_search(
+            queryset, search_term, ["logistics_no", "raw_refund__refund_no"], exact_fields=["order__tid"]
+        )
 
     # --- columns -------------------------------------------------------------------------------------
     @admin.display(description="退货单号", ordering="pk")
@@ -369,7 +372,7 @@ def report_audit(model_admin, request, result):
 
 
 @admin.register(ShopReturnSettings)
-class ShopReturnSettingsAdmin(admin.ModelAdmin):
+class ShopReturnSettingsAdmin(ErpModelAdmin):
     list_display = ["shop", "auto_create_from_refunds", "inbound_time_limit_days"]
     list_select_related = ["shop"]
 

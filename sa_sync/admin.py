@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from core.admin_utils import BigListMixin, ReadOnlyMixin, badge, exact_search
+from core.admin_utils import BigListMixin, ErpModelAdmin, ReadOnlyMixin, badge, exact_search
 
 from . import admin_rules  # noqa: F401  (registers the auto-writeback settings page and run history)
 from .models import SyncRejectedRow, SyncRowOutcome, SyncRun, SyncRunStatus, WritebackJob, WritebackOutcome
@@ -28,7 +28,7 @@ def rejected_rows_link(count: int, **lookup):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyMixin, BigListMixin, admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyMixin, BigListMixin, ErpModelAdmin):
     list_display = [
         "started_at",
         "shop",
@@ -63,7 +63,7 @@ class SyncRunAdmin(ReadOnlyMixin, BigListMixin, admin.ModelAdmin):
 
 
 @admin.register(SyncRejectedRow)
-class SyncRejectedRowAdmin(ReadOnlyMixin, BigListMixin, admin.ModelAdmin):
+class SyncRejectedRowAdmin(ReadOnlyMixin, BigListMixin, ErpModelAdmin):
     """同步异常数据: JD rows the sync set aside (未保存) or saved cut to their columns, with why."""
 
     list_display = ["created_at", "shop", "kind", "outcome_badge", "platform_id", "reason", "run_link"]
@@ -94,7 +94,7 @@ class SyncRejectedRowAdmin(ReadOnlyMixin, BigListMixin, admin.ModelAdmin):
 
 
 @admin.register(WritebackJob)
-class WritebackJobAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class WritebackJobAdmin(ReadOnlyMixin, ErpModelAdmin):
     """批量回传任务: a big selection written back in the background; its page shows the progress."""
 
     list_display = [

@@ -12,8 +12,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from core.admin_utils import ReadOnlyMixin
+from core.admin_utils import ErpModelAdmin, ReadOnlyMixin
 from orders.models import Shop
+from refunds.models import AutoDecision
 
 from . import auto_writeback
 from .forms import AutoWritebackRuleForm, CopyRuleForm
@@ -27,7 +28,7 @@ def _settings_url(shop) -> str:
 
 
 @admin.register(AutoWritebackRule)
-class AutoWritebackRuleAdmin(admin.ModelAdmin):
+class AutoWritebackRuleAdmin(ErpModelAdmin):
     """No raw model form: the changelist URL is the settings page of one shop (?shop=)."""
 
     def has_add_permission(self, request):
@@ -41,6 +42,7 @@ class AutoWritebackRuleAdmin(admin.ModelAdmin):
         return [
             path("preview/", view(self.preview_view), name="sa_sync_autowritebackrule_preview"),
             path("copy/", view(self.copy_view), name="sa_sync_autowritebackrule_copy"),
+            path("run-now/", view(self.run_now_view), name="sa_sync_autowritebackrule_run_now"),
             *super().get_urls(),
         ]
 
@@ -169,16 +171,38 @@ class AutoWritebackRuleAdmin(admin.ModelAdmin):
                 for err in errs:
                     self.message_user(request, err, messages.ERROR)
             return HttpResponseRedirect(_settings_url(shop))
+        copy_enabled = form.cleaned_data["copy_enabled"]
         done = auto_writeback.auto_writeback_rule_copy(
-            rule, form.cleaned_data["target_shops"], by=request.user
+            rule, form.cleaned_data["target_shops"], by=request.user, copy_enabled=copy_enabled
         )
         names = "、".join(s.name for s, _ in done)
-        self.message_user(request, f"已将 {shop.name} 的规则复制到：{names}。", messages.SUCCESS)
+        switch = "，含“开启自动回传”开关" if copy_enabled else "；各店铺的开启开关保持不变"
+        self.message_user(request, f"已将 {shop.name} 的规则复制到：{names}{switch}。", messages.SUCCESS)
         return HttpResponseRedirect(_settings_url(shop))
+
+    def run_now_view(self, request):
+        """立即运行一次: the saved rule runs now (the same run as the schedule's), then its record."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        shop, _ = self._shop(request)
+        if shop is None or not AutoWritebackRule.objects.filter(shop=shop).exists():
+            self.message_user(request, "请先保存本店铺的规则，再立即运行。", messages.ERROR)
+            return HttpResponseRedirect(_settings_url(shop) if shop else reverse("admin:index"))
+        run = auto_writeback.auto_writeback_run(shop.pk, by=request.user)
+        if run.status == AutoWritebackRun.Status.SKIPPED:
+            self.message_user(request, f"{shop.name}：本次未运行：{run.note}", messages.WARNING)
+        else:
+            self.message_user(
+                request,
+                f"{shop.name}：已运行一次：发送 {run.sent} 条（成功 {run.succeeded}，失败 {run.failed}），"
+                f"未发送 {sum(run.skipped.values())} 条，逐单原因见下方。",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:sa_sync_autowritebackrun_change", args=[run.pk]))
 
 
 @admin.register(AutoWritebackRun)
-class AutoWritebackRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AutoWritebackRunAdmin(ReadOnlyMixin, ErpModelAdmin):
     """自动回传记录: every run, read-only."""
 
     list_display = [
@@ -210,9 +234,46 @@ class AutoWritebackRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "skipped_by_reason",
         "failed_slips_all",
         "note",
+        "started_by",
         "rule_text",
+        "sent_slips",
+        "not_sent_slips",
     ]
     readonly_fields = fields
+
+    def _outcome_rows(self, obj, sent: bool):
+        sent_decisions = {AutoDecision.SUCCEEDED, AutoDecision.FAILED}
+        rows = [o for o in obj.outcomes if (o["decision"] in sent_decisions) == sent]
+        if not rows:
+            return "-"
+        labels = dict(AutoDecision.choices)
+        body = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td class="erp-wrap">{}</td></tr>',
+            (
+                (
+                    reverse("admin:refunds_rawrefund_change", args=[o["slip_id"]]),
+                    o["refund_no"] or f"#{o['slip_id']}",
+                    labels.get(o["decision"], o["decision"]),
+                    o["reason"] or "-",
+                )
+                for o in rows
+            ),
+        )
+        return format_html(
+            '<table class="erp-table" id="{}"><thead><tr><th>平台退款单号</th><th>结果</th><th>原因/说明</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
+            "run-sent" if sent else "run-not-sent",
+            body,
+        )
+
+    @admin.display(description="已发送的退款单")
+    def sent_slips(self, obj):
+        return self._outcome_rows(obj, sent=True)
+
+    @admin.display(description="未发送的退款单及原因")
+    def not_sent_slips(self, obj):
+        return self._outcome_rows(obj, sent=False)
 
     @admin.display(description="耗时")
     def duration(self, obj):

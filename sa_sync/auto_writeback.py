@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from core.audit import record_event
+from core.audit import actor_fields, record_event
 from core.bulk import update_rows
 from orders.models import ArrivalRule, Shop
 from refunds.models import WRITEBACK_LEASE, AutoDecision, PlatformStatus, RawRefund, RefundType
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 ACTOR = "系统：自动回传"
 TASK_NAME = "refunds.run_auto_writeback"
+OUTCOMES_KEPT = 1000  # per-slip rows kept on a run record (a rule sends at most 200 at a time)
 RULE_FIELDS = ["enabled", "refund_types", "platform_statuses", "reasons", "interval_minutes", "batch_size"]
 
 
@@ -106,14 +107,22 @@ def auto_writeback_rule_save(shop, values: dict, *, by) -> tuple[AutoWritebackRu
     return rule, changed
 
 
-def auto_writeback_rule_copy(rule, target_shops, *, by) -> list[tuple[Shop, list[str]]]:
-    """The same settings (rule and arrival rule) on other shops, each saved as if typed there."""
+def auto_writeback_rule_copy(
+    rule, target_shops, *, by, copy_enabled: bool = False
+) -> list[tuple[Shop, list[str]]]:
+    """The same settings (rule and arrival rule) on other shops, each saved as if typed there.
+
+    开启 (enabled) is copied only when asked: a copy once switched another shop on, and it started
+    sending within a minute. Otherwise each target keeps its own switch (off for a new rule)."""
     values = {f: getattr(rule, f) for f in RULE_FIELDS}
     values["arrival_rule"] = rule.shop.arrival_rule
     done = []
     for shop in target_shops:
         if shop.pk == rule.shop_id:
             continue
+        if not copy_enabled:
+            own = AutoWritebackRule.objects.filter(shop=shop).values_list("enabled", flat=True).first()
+            values["enabled"] = bool(own)
         _, changed = auto_writeback_rule_save(shop, values, by=by)
         done.append((shop, changed))
     return done
@@ -197,9 +206,13 @@ def _over_batch(rule, selection, now) -> int:
 
 
 # --- the run ------------------------------------------------------------------------------------------
-def auto_writeback_run(shop_id: int, now=None) -> AutoWritebackRun | None:
-    """One run for one shop (the beat task's body). None when the shop has no rule switched on."""
-    rule = AutoWritebackRule.objects.filter(shop_id=shop_id, enabled=True).first()
+def auto_writeback_run(shop_id: int, now=None, *, by=None) -> AutoWritebackRun | None:
+    """One run for one shop (the beat task's body). None when the shop has no rule switched on.
+
+    `by` (a person) is 立即运行一次 on the rules page: the saved rule runs now, switched on or not
+    (ops try a rule before turning it on), through the same selection and writeback path."""
+    rules = AutoWritebackRule.objects.filter(shop_id=shop_id)
+    rule = (rules if by is not None else rules.filter(enabled=True)).first()
     if rule is None:
         return None
     started = timezone.now()
@@ -207,8 +220,10 @@ def auto_writeback_run(shop_id: int, now=None) -> AutoWritebackRun | None:
         # The rule row is the shop's mutex for starting a run (held for this short transaction).
         rule = AutoWritebackRule.objects.select_for_update().select_related("shop").get(pk=rule.pk)
         shop = rule.shop
-        if not rule.enabled:
+        if not rule.enabled and by is None:
             return None
+        if by is not None:
+            record_event(rule, action="立即运行一次", reason="在售后设置页手动运行", by=by)
         snapshot = {f: getattr(rule, f) for f in RULE_FIELDS} | {"arrival_rule": shop.arrival_rule}
         if shop.credential_error:
             return _skipped_run(shop, started, snapshot, f"{selectors.CREDENTIALS}：{shop.credential_error}")
@@ -224,7 +239,11 @@ def auto_writeback_run(shop_id: int, now=None) -> AutoWritebackRun | None:
             other.note = "运行中断（处理进程退出），已由下一次运行接手"
             other.save(update_fields=["status", "finished_at", "lease_until", "note"])
         run = AutoWritebackRun.objects.create(
-            shop=shop, started_at=started, lease_until=started + WRITEBACK_LEASE, rule_snapshot=snapshot
+            shop=shop,
+            started_at=started,
+            lease_until=started + WRITEBACK_LEASE,
+            rule_snapshot=snapshot,
+            started_by=actor_fields(by)["actor_name"] if by is not None else "",
         )
         selection = selectors.select_candidates(rule, now or started, lock=True)
         skipped = Counter(group for _, group, _ in selection.refused)
@@ -296,9 +315,29 @@ def _record_decisions(run, decisions: dict) -> None:
         update_rows(RawRefund, rows, DECISION_FIELDS)
 
 
+def run_outcomes(decisions: dict, numbers: dict) -> list[dict]:
+    """The run record's per-slip list: sent (成功/失败) first, then not sent, each with its reason;
+    at most OUTCOMES_KEPT (the counts above it stay exact)."""
+    order = {AutoDecision.SUCCEEDED: 0, AutoDecision.FAILED: 0, AutoDecision.NOT_SENT: 1}
+    rows = sorted(decisions.items(), key=lambda kv: (order[kv[1][0]], kv[0]))
+    return [
+        {
+            "slip_id": slip_id,
+            "refund_no": numbers.get(slip_id, ""),
+            "decision": decision,
+            "reason": reason[:300],
+        }
+        for slip_id, (decision, reason) in rows[:OUTCOMES_KEPT]
+    ]
+
+
 def _finish(run, rule, selection, results, stopped, skipped, now) -> AutoWritebackRun:
     sent = [r for r in results if r.outcome in (WritebackOutcome.SUCCEEDED, WritebackOutcome.FAILED)]
     decisions = {}  # slip id -> (decision, reason): written on the slips below
+    numbers = {s.pk: s.refund_no for s in selection.slips} | {
+        s.pk: s.refund_no for s, _, _ in selection.refused
+    }
+    numbers |= {r.slip_id: r.refund_no for r in results}
     for r in results:
         if r.outcome in (WritebackOutcome.SKIPPED, WritebackOutcome.REFUSED):
             skipped[r.message[:60]] += 1
@@ -317,8 +356,10 @@ def _finish(run, rule, selection, results, stopped, skipped, now) -> AutoWriteba
         rule, now, skip_ids=[s.pk for s in selection.slips] + [s.pk for s, _, _ in selection.refused]
     ):
         skipped[group] += 1
+        numbers.setdefault(slip.pk, slip.refund_no)
         decisions.setdefault(slip.pk, (AutoDecision.NOT_SENT, f"{group}：{detail}"))
     _record_decisions(run, decisions)
+    run.outcomes = run_outcomes(decisions, numbers)
     run.sent = len(sent)
     run.succeeded = sum(1 for r in sent if r.outcome == WritebackOutcome.SUCCEEDED)
     run.failed = run.sent - run.succeeded

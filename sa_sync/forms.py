@@ -97,6 +97,11 @@ class CopyRuleForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "复制到店铺：请至少选择一个店铺"},
     )
+    copy_enabled = forms.BooleanField(
+        label="同时复制“开启自动回传”开关",
+        required=False,
+        help_text="不勾选时，各店铺保持自己的开关（新建的规则为关闭），以免复制后立即开始回传。",
+    )
 
     def __init__(self, *args, source_shop=None, **kwargs):
         super().__init__(*args, **kwargs)

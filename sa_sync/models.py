@@ -12,6 +12,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from orders.models import Shop
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind
@@ -76,7 +77,9 @@ class SyncRun(models.Model):
         indexes = [models.Index(fields=["shop", "kind", "-id"], name="syncrun_shop_kind_idx")]
 
     def __str__(self):
-        return f"{self.shop} {self.get_kind_display()} {self.started_at:%Y-%m-%d %H:%M:%S}"
+        return (
+            f"{self.shop} {self.get_kind_display()} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M:%S}"
+        )
 
     @property
     def duration_seconds(self):
@@ -354,6 +357,10 @@ class AutoWritebackRun(models.Model):
     skipped = models.JSONField("跳过（按原因）", default=dict, blank=True)
     failures = models.JSONField("失败的退款单", default=list, blank=True)
     slip_ids = models.JSONField("本次处理的退款单", default=list, blank=True)
+    # Per slip the run looked at: [{slip_id, refund_no, decision, reason}], sent ones first; the
+    # slip itself only keeps its latest run's verdict, so the record keeps its own.
+    outcomes = models.JSONField("逐单结果", default=list, blank=True)
+    started_by = models.CharField("手动运行人", max_length=150, blank=True)  # 立即运行一次; empty = 定时
     note = models.CharField("说明", max_length=300, blank=True)
     rule_snapshot = models.JSONField("当时的规则", default=dict, blank=True)
 
@@ -365,7 +372,10 @@ class AutoWritebackRun(models.Model):
         indexes = [models.Index(fields=["shop", "-started_at"], name="autowbrun_shop_started_idx")]
 
     def __str__(self):
-        return f"{self.shop} {self.started_at:%Y-%m-%d %H:%M:%S} {self.get_status_display()}"
+        # Local time, like the page's fields (a UTC title read as eight hours off).
+        return (
+            f"{self.shop} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M:%S} {self.get_status_display()}"
+        )
 
     @property
     def duration_seconds(self) -> float | None:

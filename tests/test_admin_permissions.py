@@ -125,6 +125,24 @@ def custom_urls(opts, obj, shops):
             ("GET", [obj.pk], None, change, True),
             ("POST", [obj.pk], None, change, True),
         ],
+        # The 退款回传 button on a slip's page: the list action's permission.
+        "refunds_rawrefund_writeback_one": [
+            ("POST", [obj.pk], {}, frozenset({"refunds.writeback_rawrefund"}), True),
+        ],
+        # The warehouse worklist's row buttons: 拦截失败 shows a confirmation first (GET).
+        "orders_pendinginterception_confirm": [
+            ("GET", [obj.pk, "failed"], None, frozenset({"orders.confirm_interception"}), True),
+            ("POST", [obj.pk, "succeeded"], {}, frozenset({"orders.confirm_interception"}), True),
+        ],
+        # Order processing: 客审通过 needs review_order; 发货 (needs a waybill) ship_order.
+        "orders_order_step": [
+            ("POST", [obj.pk, "cs_review"], {}, frozenset({"orders.review_order"}), True),
+            ("POST", [obj.pk, "ship"], {"logistics_no": "SF1"}, frozenset({"orders.ship_order"}), True),
+        ],
+        "sa_sync_autowritebackrule_run_now": [
+            ("GET", [], None, change, False),  # running is a POST from the settings page
+            ("POST", [], {"shop": shops[0].pk}, change, True),
+        ],
         "sa_sync_autowritebackrule_copy": [
             ("GET", [], None, change, False),  # copying is a POST from the settings page
             ("POST", [], {"shop": shops[0].pk, "target_shops": [shops[1].pk]}, change, True),

@@ -507,12 +507,35 @@ def test_copy_rules_to_other_shops(client, ops_user):
     )
     assert response.status_code == 302
     rule = AutoWritebackRule.objects.get(shop=other)
-    assert (rule.enabled, rule.reasons, rule.batch_size) == (True, ["不想要了"], 20)
+    # 开启 is not copied unless asked: the other shop must not start sending by surprise.
+    assert (rule.enabled, rule.reasons, rule.batch_size) == (False, ["不想要了"], 20)
     other.refresh_from_db()
     assert other.arrival_rule == "partial"
     assert events_for(rule).filter(field="batch_size", actor_name=ops_user.username).exists()
-    assert PeriodicTask.objects.filter(task="refunds.run_auto_writeback", enabled=True).count() == 2
+    assert PeriodicTask.objects.filter(task="refunds.run_auto_writeback", enabled=True).count() == 1
     assert not AutoWritebackRule.objects.filter(shop=untouched).exists()
+    # Asked to, the switch is copied too, and the other shop's schedule starts.
+    client.post(
+        reverse("admin:sa_sync_autowritebackrule_copy"),
+        {"shop": source.pk, "target_shops": [other.pk], "copy_enabled": "on"},
+    )
+    rule.refresh_from_db()
+    assert rule.enabled
+    assert PeriodicTask.objects.filter(task="refunds.run_auto_writeback", enabled=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_copy_without_the_switch_keeps_the_targets_own_switch(client, ops_user):
+    source, other = ShopFactory(), ShopFactory()
+    client.force_login(ops_user)
+    client.post(SETTINGS_URL, form_data(source, reasons="不想要了"))
+    client.post(SETTINGS_URL, form_data(other, reasons="拍错/多拍"))  # on, its own rule
+    AutoWritebackRule.objects.filter(shop=source).update(enabled=False)
+    client.post(
+        reverse("admin:sa_sync_autowritebackrule_copy"), {"shop": source.pk, "target_shops": [other.pk]}
+    )
+    rule = AutoWritebackRule.objects.get(shop=other)
+    assert rule.enabled and rule.reasons == ["不想要了"]
 
 
 @pytest.mark.django_db
@@ -551,3 +574,39 @@ def test_the_menu_puts_both_pages_under_system_settings(client, ops_user):
     settings_menu = next(a for a in apps if a["name"] == "系统设置")
     names = [m["object_name"] for m in settings_menu["models"]]
     assert "AutoWritebackRule" in names and "AutoWritebackRun" in names
+
+
+@pytest.mark.django_db
+def test_run_now_runs_the_saved_rule_and_its_record_lists_each_slip(sandbox, aw, client, ops_user):
+    sendable = make_slip(aw)
+    shipped = make_slip(aw, order_status=OrderStatus.SHIPPED)
+    seed(sandbox, aw)
+    auto_writeback.auto_writeback_rule_save(aw, {"enabled": False}, by="测试")  # saved, switched off
+    client.force_login(ops_user)
+    response = client.post(reverse("admin:sa_sync_autowritebackrule_run_now"), {"shop": aw.pk})
+    run = AutoWritebackRun.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:sa_sync_autowritebackrun_change", args=[run.pk])
+    assert run.started_by == ops_user.username and (run.sent, run.succeeded) == (1, 1)
+    by_slip = {o["refund_no"]: o for o in run.outcomes}
+    assert by_slip[sendable.refund_no]["decision"] == "succeeded"
+    assert by_slip[shipped.refund_no]["decision"] == "not_sent"
+    assert "订单已发货" in by_slip[shipped.refund_no]["reason"]
+    assert [str(c["params"]["refId"]) for c in sandbox.calls(method=WRITEBACK)] == [sendable.refund_no]
+    page = client.get(response["Location"]).content.decode()
+    sent_table = page.split('id="run-sent"')[1].split("</table>")[0]
+    not_sent_table = page.split('id="run-not-sent"')[1].split("</table>")[0]
+    assert sendable.refund_no in sent_table and shipped.refund_no not in sent_table
+    assert shipped.refund_no in not_sent_table and "订单已发货" in not_sent_table
+    assert events_for(AutoWritebackRule.objects.get(shop=aw)).filter(action="立即运行一次").exists()
+
+
+@pytest.mark.django_db
+def test_run_now_needs_a_saved_rule_and_the_change_permission(client, ops_user, cs_user, shop):
+    client.force_login(cs_user)
+    url = reverse("admin:sa_sync_autowritebackrule_run_now")
+    assert client.post(url, {"shop": shop.pk}).status_code == 403
+    client.force_login(ops_user)
+    response = client.post(url, {"shop": shop.pk}, follow=True)
+    assert "请先保存本店铺的规则" in response.content.decode()
+    assert not AutoWritebackRun.objects.exists()

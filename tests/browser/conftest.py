@@ -44,10 +44,10 @@ def page(browser, live_server):
     context.close()
 
 
-def login(page, username, password):
-    """Through the real login form, landing on the raw refund slip list."""
-    page.goto(f"{page.base_url}/admin/login/?next=/admin/refunds/rawrefund/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("#login-form [type=submit]")
-    page.wait_for_url("**/admin/refunds/rawrefund/")
+def login(page, username, password, next_url="/admin/refunds/rawrefund/"):
+    """Through the real login form (the theme's), landing on `next_url` (the raw refund slip list)."""
+    page.goto(f"{page.base_url}/admin/login/?next={next_url}")
+    page.fill("#login-form input[name=username]", username)
+    page.fill("#login-form input[name=password]", password)
+    page.click("#login-form .login-btn button")
+    page.wait_for_url(f"**{next_url}")

@@ -12,6 +12,7 @@ from sa_sync.mapping import jd_refund_item
 
 from ..conftest import PASSWORD, make_user
 from ..factories import OrderFactory, OrderLineFactory, RawRefundFactory
+from .conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,11 +33,7 @@ def return_waiting_for_warehouse(sandbox, shop, waybill, num=2):
 
 
 def login_warehouse(page, username):
-    page.goto(f"{page.base_url}/admin/login/?next=/admin/returns/returnslip/scan/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form [type=submit]")
-    page.wait_for_url("**/admin/returns/returnslip/scan/")
+    login(page, username, PASSWORD, next_url="/admin/returns/returnslip/scan/")
 
 
 def test_scan_record_and_audit(page, sandbox, jd, django_user_model):

@@ -231,7 +231,9 @@ def test_no_menu_without_the_writeback_permission(page, sandbox, jd, django_user
     else:
         expect(row(page, slip)).to_have_count(1)
     expect(page.locator("#writeback-menu")).to_have_count(0)
+    # Neither the stock action dropdown nor the theme's action buttons offer it.
     expect(page.locator('select[name=action] option[value="refund_writeback"]')).to_have_count(0)
+    expect(page.locator('.actions [data-name="refund_writeback"]')).to_have_count(0)
     expect(page.get_by_text(re.compile("退款回传（|Shift\\+F10"))).to_have_count(0)
 
     if group == "运营":

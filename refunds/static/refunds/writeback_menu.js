@@ -18,8 +18,15 @@
   ready(function () {
     const form = document.getElementById("changelist-form");
     const table = document.getElementById("result_list");
-    const actionSelect = form && form.querySelector("select[name=action]");
-    if (!form || !table || !actionSelect || !actionSelect.querySelector('option[value="' + ACTION + '"]')) {
+    // Stock Django renders the actions as a <select>; the admin theme (simpleui) as one button per
+    // action beside a hidden input. Either way the server only runs actions the user may run.
+    const actionField = form && form.querySelector("select[name=action], input[name=action]");
+    const offered =
+      actionField &&
+      (actionField.tagName === "SELECT"
+        ? actionField.querySelector('option[value="' + ACTION + '"]')
+        : form.querySelector('.actions [data-name="' + ACTION + '"]'));
+    if (!form || !table || !offered) {
       return; // no permission to write back: no menu
     }
     const boxes = () => Array.from(table.querySelectorAll("tbody input.action-select"));
@@ -100,10 +107,10 @@
       close();
       if (target) tick(include ? [target] : [...checked(), target]);
       target = null;
-      actionSelect.value = ACTION;
+      actionField.value = ACTION;
       const go = form.querySelector("button[name=index]");
-      if (form.requestSubmit) form.requestSubmit(go);
-      else go.click();
+      if (go) form.requestSubmit(go);
+      else form.requestSubmit();
     }
 
     table.addEventListener("contextmenu", function (event) {
