@@ -11,16 +11,13 @@ from refund_slips.models import RefundSlip, RefundSlipStatus, ShopRefundSettings
 
 from ..conftest import PASSWORD, make_user
 from ..factories import OrderFactory, OrderLineFactory, ShopFactory
+from .conftest import login as theme_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def login(page, username, next_url):
-    page.goto(f"{page.base_url}/admin/login/?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form [type=submit]")
-    page.wait_for_url(f"**{next_url}")
+    theme_login(page, username, PASSWORD, next_url)
 
 
 def test_quote_create_compensate_and_two_level_review(page, django_user_model):
