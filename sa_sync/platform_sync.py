@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils import timezone
 
 from core.audit import build_event, state_label
@@ -302,11 +302,13 @@ def _sync_refunds(client, shop, run, start, end):
                 },
             )
             result = check_business_result(payload, "queryResult")
-            return _rows_and_total(result, "result", "totalCount")
+            items, total = _rows_and_total(result, "result", "totalCount")
+            # Read and checked here, in the fetching thread, while the previous page is written.
+            return prepare_refunds(items), total
 
-        for items in _pages(fetch, REFUND_PAGE_SIZE):
-            if items:
-                counts = upsert_refunds(shop, items, run=run)
+        for page in _pages(fetch, REFUND_PAGE_SIZE):
+            if page:
+                counts = upsert_refunds(shop, page, run=run)
                 _count(run, counts)
                 if counts.to_intercept:
                     _intercept(shop, refund_no__in=counts.to_intercept)
@@ -446,51 +448,95 @@ def _may_intercept(fields: dict, order_line_id) -> bool:
     )
 
 
-def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
-    incoming = {}
-    set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
+@dataclass
+class PreparedRefund:
+    """One of JD's rows read into our fields (None when it is set aside) and what was wrong with it."""
+
+    item: object
+    fields: dict | None
+    problem: str = ""
+
+
+def prepare_refunds(items: list) -> list[PreparedRefund]:
+    """Read and check a page's rows, without the database: it runs in the thread that fetches the
+    next page, so this CPU work overlaps the previous page's writes instead of adding to them."""
+    prepared = []
     for item in items:
         notes: list[str] = []
         try:
             fields = mapping.refund_fields(item, notes)
         except mapping.BadRow as problem:
-            set_aside.add(SyncRowOutcome.REJECTED, item, problem.reason)
+            prepared.append(PreparedRefund(item, None, problem.reason))
             continue
-        if notes:
-            set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
-        incoming[fields["refund_no"]] = fields
-    new = updated = unchanged = 0
+        prepared.append(PreparedRefund(item, fields, "；".join(notes)))
+    return prepared
+
+
+def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
+    """`items`: JD's rows, or `prepare_refunds()` of them."""
+    if items and not isinstance(items[0], PreparedRefund):
+        items = prepare_refunds(items)
+    incoming = {}
+    set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
+    for row in items:
+        if row.fields is None:
+            set_aside.add(SyncRowOutcome.REJECTED, row.item, row.problem)
+            continue
+        if row.problem:
+            set_aside.add(SyncRowOutcome.CUT, row.item, row.problem)
+        incoming[row.fields["refund_no"]] = row.fields
+    updated = unchanged = 0
     counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
         set_aside.save(counts)
-        existing = {
-            r.refund_no: r
-            for r in lock_raw_refunds(RawRefund.objects.filter(shop=shop, refund_no__in=incoming))
+        order_ids, line_ids = _order_and_line_ids(
+            shop,
+            {f["tid"] for f in incoming.values()},
+            {f["oid"] for f in incoming.values() if f["oid"]},
+        )
+        links = {
+            refund_no: {"order_id": order_ids.get(f["tid"]), "order_line_id": line_ids.get(f["oid"])}
+            for refund_no, f in incoming.items()
         }
-        order_ids = dict(
-            Order.objects.filter(shop=shop, tid__in={f["tid"] for f in incoming.values()}).values_list(
-                "tid", "id"
+        # New slips first, in one INSERT that leaves the slips we already have alone: the unique
+        # (shop, refund_no) index alone decides which are new. A page of new slips (the bulk of a
+        # busy day) then needs no lookup of existing slips at all; a lookup by refund_no on a table
+        # whose statistics are behind (a fresh table, a new shop's first download) was planned as a
+        # scan of the shop's slips and grew with every page.
+        created = set(
+            insert_rows(
+                RawRefund,
+                [{"shop_id": shop.pk, **fields, **links[no]} for no, fields in incoming.items()],
+                skip_conflicts_on=("shop", "refund_no"),
+                returning="refund_no",
             )
         )
-        line_ids = dict(
-            OrderLine.objects.filter(
-                shop=shop, oid__in={f["oid"] for f in incoming.values() if f["oid"]}
-            ).values_list("oid", "id")
+        known = [no for no in incoming if no not in created]
+        # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
+        existing = (
+            {
+                r.refund_no: r
+                for r in lock_raw_refunds(RawRefund.objects.filter(shop=shop, refund_no__in=known))
+            }
+            if known
+            else {}
         )
-        to_create, to_update, update_fields, events = [], [], set(), []
+        to_update, update_fields, events = [], set(), []
         for refund_no, fields in incoming.items():
-            links = {"order_id": order_ids.get(fields["tid"]), "order_line_id": line_ids.get(fields["oid"])}
             slip = existing.get(refund_no)
-            if _may_intercept(fields, links["order_line_id"] or (slip and slip.order_line_id)):
+            found = links[refund_no]
+            # Interception is decided for the whole page here, in memory: a page with no refund-only
+            # slip on a known line costs no interception query.
+            if _may_intercept(fields, found["order_line_id"] or (slip and slip.order_line_id)):
                 counts.to_intercept.append(refund_no)
-            if slip is None:
-                to_create.append({"shop_id": shop.pk, **fields, **links})
+            if refund_no in created:
                 continue
-            if _is_stale(slip.platform_modified, fields["platform_modified"]):
+            if slip is None or _is_stale(slip.platform_modified, fields["platform_modified"]):
+                # None: deleted between the INSERT and the lock; the next run's overlap sees it again.
                 unchanged += 1
                 continue
             # Writeback state is ours: the platform's data never touches it.
-            fields.update({k: v for k, v in links.items() if v is not None})
+            fields.update({k: v for k, v in found.items() if v is not None})
             code = int(fields["platform_status_code"])
             reason = f"京东退款状态：{mapping.JD_REFUND_STATUS_LABELS.get(code, code)}"
             if _merge(
@@ -505,15 +551,34 @@ def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
                 updated += 1
             else:
                 unchanged += 1
-        insert_rows(RawRefund, to_create)
-        new = len(to_create)
         if to_update:
             RawRefund.objects.bulk_update(to_update, [*update_fields, "updated_at"])
         # New slips get no event of their own: their 下载时间 and the run (同步记录) say when and how
         # they arrived, and a per-row event would double the write cost of every downloaded page.
         Event.objects.bulk_create(events)
+    new = len(created)
     counts.new, counts.updated, counts.unchanged = new, updated, unchanged
     return counts
+
+
+def _order_and_line_ids(shop, tids, oids) -> tuple[dict, dict]:
+    """The ids of the page's known orders (by tid) and lines (by oid), in one round trip."""
+    orders = (
+        Order.objects.filter(shop=shop, tid__in=tids)
+        .annotate(kind=Value("o"))
+        .values_list("kind", "tid", "id")
+        .order_by()
+    )
+    lines = (
+        OrderLine.objects.filter(shop=shop, oid__in=oids)
+        .annotate(kind=Value("l"))
+        .values_list("kind", "oid", "id")
+        .order_by()
+    )
+    found = {"o": {}, "l": {}}
+    for kind, key, pk in orders.union(lines, all=True) if oids else orders:
+        found[kind][key] = pk
+    return found["o"], found["l"]
 
 
 def shops_to_sync():
