@@ -1,6 +1,6 @@
 """Platform sync throughput against the SA sandbox (PostgreSQL).
 
-Run: `.venv/bin/python bench/sync.py [--rows 20000]`. Starts a sandbox subprocess holding N refund
+Run: `.venv/bin/python bench/sync.py [--rows 20000] [--latency-ms 50]`. Starts a sandbox subprocess holding N refund
 applications for one shop, runs a full refund sync into an emptied bench database
 ($BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/erp_bench), then makes the same number
 of bare signed queryPageList page requests with the same client and page size. The rate limit is off
@@ -30,6 +30,9 @@ from sandbox.testing import start_sandbox  # noqa: E402
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="the sandbox answers every JOS call this late (JD: ~50)"
+    )
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     with connection.cursor() as cur:
@@ -74,6 +77,8 @@ def main():
         )
         for i in range(0, len(apps), 5000):
             sandbox.seed_refunds("BENCHKEY", apps[i : i + 5000])
+        if args.latency_ms:
+            sandbox.set_faults(app_key="BENCHKEY", latency_ms=args.latency_ms)
         sandbox.clear_calls()
 
         client = JosClient.for_shop(shop)
@@ -101,7 +106,7 @@ def main():
             check_business_result(payload, "queryResult")
         bare_seconds = time.perf_counter() - start
 
-    print(f"refund applications:   {args.rows:,}")
+    print(f"refund applications:   {args.rows:,}  (JOS latency {args.latency_ms} ms)")
     print(f"page requests:         {requests} (page size {REFUND_PAGE_SIZE})")
     print(f"full sync:             {sync_seconds:.2f} s  ({args.rows / sync_seconds:,.0f} rows/s)")
     print(f"bare signed requests:  {bare_seconds:.2f} s  ({args.rows / bare_seconds:,.0f} rows/s)")

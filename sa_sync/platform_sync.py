@@ -583,3 +583,9 @@ def _order_and_line_ids(shop, tids, oids) -> tuple[dict, dict]:
 
 def shops_to_sync():
     return Shop.objects.filter(is_active=True).exclude(app_key="")
+
+
+def running_syncs(now: datetime | None = None) -> set[tuple[int, str]]:
+    """(shop id, kind) of the downloads running now (their lease not run out)."""
+    now = now or timezone.now()
+    return set(SyncCursor.objects.filter(running_since__gt=now - LEASE).values_list("shop_id", "kind"))

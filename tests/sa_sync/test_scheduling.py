@@ -1,0 +1,67 @@
+"""Busy-day scheduling: queues per kind of work, no pile-up of ticks, rules spread over their interval."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from sa_sync import tasks
+from sa_sync.auto_writeback import auto_writeback_rule_save
+from sa_sync.models import SyncCursor, SyncKind
+
+from ..factories import ShopFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_downloads_and_rule_runs_have_their_own_queues():
+    from erp_aftersales.celery import app
+
+    def queue(name):
+        return app.amqp.router.route({}, name, (), {})["queue"].name
+
+    assert queue("sa_sync.sync_shop") == "sync"
+    assert queue("refunds.run_auto_writeback") == "auto_writeback"
+    assert queue("refunds.run_writeback_job") == "celery"
+    # A worker started without -Q consumes every declared queue.
+    assert {q.name for q in app.conf.task_queues} == {"celery", "sync", "auto_writeback"}
+
+
+def test_tick_skips_running_downloads_and_its_tasks_expire(settings):
+    settings.PLATFORM_SYNC_INTERVAL_SECONDS = 60
+    busy, idle = ShopFactory(), ShopFactory()
+    SyncCursor.objects.create(shop=busy, kind=SyncKind.REFUNDS, running_since=timezone.now())
+    # A lease older than the sync's 15 minutes is a dead run: its shop gets a task again.
+    SyncCursor.objects.create(
+        shop=idle, kind=SyncKind.REFUNDS, running_since=timezone.now() - timedelta(hours=1)
+    )
+    with mock.patch.object(tasks.sync_shop, "apply_async") as send:
+        tasks.sync_all_shops()
+    sent = sorted((call.args[0], call.kwargs["expires"]) for call in send.call_args_list)
+    assert sent == sorted(
+        [
+            ((busy.pk, SyncKind.ORDERS), 60),
+            ((idle.pk, SyncKind.ORDERS), 60),
+            ((idle.pk, SyncKind.REFUNDS), 60),
+        ]
+    )
+
+
+def test_rules_switched_on_together_run_spread_over_their_interval_and_expire():
+    shops = [ShopFactory() for _ in range(5)]
+    before = timezone.now()
+    for shop in shops:
+        auto_writeback_rule_save(shop, {"enabled": True, "interval_minutes": 5}, by="ops")
+    entries = list(PeriodicTask.objects.filter(task="refunds.run_auto_writeback"))
+    assert len(entries) == 5
+    assert all(entry.expire_seconds == 300 for entry in entries)
+    starts = sorted(entry.last_run_at for entry in entries)
+    assert all(before - timedelta(minutes=5) < start <= timezone.now() for start in starts)
+    # Not one tick for all: the five first runs are at least 30 s apart (golden-ratio spread).
+    assert min((b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)) >= 30
+
+    # Changing the interval keeps the expiry in step.
+    auto_writeback_rule_save(shops[0], {"interval_minutes": 10}, by="ops")
+    assert PeriodicTask.objects.get(args=f"[{shops[0].pk}]").expire_seconds == 600
