@@ -180,7 +180,9 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # never makes a shop's auto-writeback run wait behind it, nor the other way round. "celery" keeps
 # what people start (writeback jobs, manual syncs' fan-out) and beat's sweeps.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("sync"), Queue("auto_writeback"))
+# Each queue its own routing key: queues sharing one key on the direct exchange would each get
+# a copy of every message.
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in ("celery", "sync", "auto_writeback"))
 CELERY_TASK_ROUTES = {
     "sa_sync.sync_shop": {"queue": "sync"},
     "refunds.run_auto_writeback": {"queue": "auto_writeback"},

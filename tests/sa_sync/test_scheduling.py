@@ -27,6 +27,9 @@ def test_downloads_and_rule_runs_have_their_own_queues():
     assert queue("refunds.run_writeback_job") == "celery"
     # A worker started without -Q consumes every declared queue.
     assert {q.name for q in app.conf.task_queues} == {"celery", "sync", "auto_writeback"}
+    # On the direct exchange a routing key shared by two queues would copy every message to both.
+    keys = [q.routing_key for q in app.amqp.queues.values()]
+    assert len(keys) == len(set(keys)) == 3
 
 
 def test_tick_skips_running_downloads_and_its_tasks_expire(settings):
