@@ -324,24 +324,31 @@ def report(workers, shops, logs, started, ended, activity, samples, memory, load
     )
 
     sends = beat_sends(logs / "beat.log")
-    ticks = sorted(at for at, name, _ in sends if name == PLATFORM_SYNC_TASK_NAME)
     runs_by_shop = defaultdict(list)
-    for shop_id, kind, at in SyncRun.objects.filter(trigger="定时任务").values_list(
-        "shop_id", "kind", "started_at"
-    ):
+    for shop_id, kind, at in SyncRun.objects.values_list("shop_id", "kind", "started_at"):
         runs_by_shop[(shop_id, kind)].append(at)
-    sync_waits = []
-    for tick, following in zip(ticks, [*ticks[1:], None], strict=True):
-        for runs in runs_by_shop.values():
-            mine = [at for at in runs if at >= tick and (following is None or at < following)]
-            if mine:
-                sync_waits.append((min(mine) - tick).total_seconds())
-    if sync_waits:
+    firsts = sorted(min(times) for times in runs_by_shop.values())
+    never = args.shops * len(SyncKind.values) - len(runs_by_shop)
+    if firsts:
         print(
-            f"download ticks: {len(ticks)}; wait tick → run start over {len(sync_waits)} runs: "
-            f"median {statistics.median(sync_waits):.1f} s, p95 {quantile(sync_waits, 0.95):.1f} s, "
-            f"max {max(sync_waits):.1f} s"
+            f"first download of each shop and kind: the last began {(firsts[-1] - started).total_seconds():.0f} s "
+            f"after the start; shop×kind never downloaded: {never}"
         )
+    gaps = [
+        (b - a).total_seconds()
+        for times in runs_by_shop.values()
+        for a, b in zip(sorted(times), sorted(times)[1:], strict=False)
+    ]
+    if gaps:
+        print(
+            f"gap between a shop's consecutive downloads: median {statistics.median(gaps):.0f} s, "
+            f"p95 {quantile(gaps, 0.95):.0f} s, max {max(gaps):.0f} s (tick every "
+            f"{settings.PLATFORM_SYNC_INTERVAL_SECONDS} s)"
+        )
+    print(
+        f"downloads per shop and kind: min {min(map(len, runs_by_shop.values()), default=0)}, "
+        f"max {max(map(len, runs_by_shop.values()), default=0)}"
+    )
 
     # Writebacks: slips JD answered, per second, from the first send to the last.
     done = RawRefund.objects.filter(writeback_status__in=[WritebackStatus.SUCCEEDED, WritebackStatus.FAILED])

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.utils import timezone
 
 from core.audit import build_event, state_label
@@ -102,10 +102,13 @@ def _claim(shop, kind, now) -> SyncCursor | None:
     with transaction.atomic():
         cursor, _ = SyncCursor.objects.get_or_create(shop=shop, kind=kind)
         cursor = SyncCursor.objects.select_for_update().get(pk=cursor.pk)
+        # The tick's task for this shop has left the queue: the next tick may queue another.
+        cursor.queued_at = None
         if cursor.running_since and cursor.running_since > now - LEASE:
+            cursor.save(update_fields=["queued_at"])
             return None
         cursor.running_since = now
-        cursor.save(update_fields=["running_since"])
+        cursor.save(update_fields=["running_since", "queued_at"])
         return cursor
 
 
@@ -585,7 +588,29 @@ def shops_to_sync():
     return Shop.objects.filter(is_active=True).exclude(app_key="")
 
 
-def running_syncs(now: datetime | None = None) -> set[tuple[int, str]]:
-    """(shop id, kind) of the downloads running now (their lease not run out)."""
+def syncs_to_queue(now: datetime | None = None) -> list[tuple[int, str]]:
+    """What beat's tick queues: (shop id, kind) of every active shop and kind that has neither a task
+    waiting in the queue nor a run holding its lease, the least recently downloaded first; they are
+    marked queued in the same transaction.
+
+    With at most one waiting task per shop and kind, the queue is a round: a shop the workers did
+    not reach in this tick keeps its place, and the shops done meanwhile queue behind it. (Dropping
+    late tasks instead would let the first shops of every tick go again and again and the others
+    never.) A mark older than the lease is a task the broker lost: the shop is queued again."""
     now = now or timezone.now()
-    return set(SyncCursor.objects.filter(running_since__gt=now - LEASE).values_list("shop_id", "kind"))
+    shop_ids = list(shops_to_sync().values_list("pk", flat=True))
+    SyncCursor.objects.bulk_create(
+        [SyncCursor(shop_id=shop_id, kind=kind) for shop_id in shop_ids for kind in SyncKind.values],
+        ignore_conflicts=True,
+    )
+    busy = Q(queued_at__gt=now - LEASE) | Q(running_since__gt=now - LEASE)
+    with transaction.atomic():
+        due = list(
+            SyncCursor.objects.filter(shop_id__in=shop_ids)
+            .exclude(busy)
+            .order_by(F("synced_until").asc(nulls_first=True), "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "shop_id", "kind")
+        )
+        SyncCursor.objects.filter(pk__in=[pk for pk, _, _ in due]).update(queued_at=now)
+    return [(shop_id, kind) for _, shop_id, kind in due]

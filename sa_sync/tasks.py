@@ -6,12 +6,10 @@ Task names are wire identifiers: queued messages and beat's rows carry them, so 
 were when the writeback lived in `refunds`."""
 
 from celery import shared_task
-from django.conf import settings
 
 from orders.models import Shop
 
 from . import auto_writeback, platform_sync, writeback
-from .models import SyncKind
 
 
 @shared_task(name="sa_sync.sync_all_shops", ignore_result=True)
@@ -19,16 +17,11 @@ def sync_all_shops():
     """Beat's tick: one task per shop and kind, so a slow or failing shop never holds up the others
     (each run's lease keeps a shop's runs from overlapping).
 
-    A busy day must not pile ticks up: a shop whose download is running now gets no new task (it
-    would find the lease and do nothing), and a task not started within one interval expires
-    (the next tick's covers the same window), so the sync queue never holds more than about one
-    tick per shop, and a slow shop's backlog cannot push the others back."""
-    running = platform_sync.running_syncs()
-    expires = max(settings.PLATFORM_SYNC_INTERVAL_SECONDS, 30)
-    for shop_id in platform_sync.shops_to_sync().values_list("pk", flat=True):
-        for kind in SyncKind.values:
-            if (shop_id, kind) not in running:
-                sync_shop.apply_async((shop_id, kind), {"trigger": "定时任务"}, expires=expires)
+    A busy day must not pile ticks up, nor favour the first shops: a shop and kind whose task still
+    waits in the queue, or whose download is running, gets no second one (`syncs_to_queue`), so the
+    sync queue holds at most one task per shop and kind and the workers go round all the shops."""
+    for shop_id, kind in platform_sync.syncs_to_queue():
+        sync_shop.delay(shop_id, kind, trigger="定时任务")
 
 
 @shared_task(name="sa_sync.sync_shop", ignore_result=True)

@@ -32,24 +32,35 @@ def test_downloads_and_rule_runs_have_their_own_queues():
     assert len(keys) == len(set(keys)) == 3
 
 
-def test_tick_skips_running_downloads_and_its_tasks_expire(settings):
-    settings.PLATFORM_SYNC_INTERVAL_SECONDS = 60
-    busy, idle = ShopFactory(), ShopFactory()
-    SyncCursor.objects.create(shop=busy, kind=SyncKind.REFUNDS, running_since=timezone.now())
-    # A lease older than the sync's 15 minutes is a dead run: its shop gets a task again.
-    SyncCursor.objects.create(
-        shop=idle, kind=SyncKind.REFUNDS, running_since=timezone.now() - timedelta(hours=1)
-    )
-    with mock.patch.object(tasks.sync_shop, "apply_async") as send:
-        tasks.sync_all_shops()
-    sent = sorted((call.args[0], call.kwargs["expires"]) for call in send.call_args_list)
-    assert sent == sorted(
-        [
-            ((busy.pk, SyncKind.ORDERS), 60),
-            ((idle.pk, SyncKind.ORDERS), 60),
-            ((idle.pk, SyncKind.REFUNDS), 60),
-        ]
-    )
+def test_tick_queues_each_shop_once_until_its_task_has_started():
+    """On a day the workers fall behind, the tick goes round the shops instead of queueing the same
+    first shops again: a shop with a task still waiting, or a download running, gets no second one."""
+    first, second, running = ShopFactory(), ShopFactory(), ShopFactory()
+    SyncCursor.objects.create(shop=running, kind=SyncKind.REFUNDS, running_since=timezone.now())
+
+    def tick():
+        with mock.patch.object(tasks.sync_shop, "delay") as send:
+            tasks.sync_all_shops()
+        return sorted(call.args[:2] for call in send.call_args_list)
+
+    everyone = [(shop.pk, kind) for shop in (first, second, running) for kind in SyncKind.values]
+    assert tick() == sorted(set(everyone) - {(running.pk, SyncKind.REFUNDS)})
+    # Nothing has started yet: the next tick queues nothing.
+    assert tick() == []
+    # The first shop's orders task starts (and finishes): only it is queued again.
+    shop_sync_claim = SyncCursor.objects.get(shop=first, kind=SyncKind.ORDERS)
+    from sa_sync.platform_sync import _claim
+
+    cursor = _claim(first, SyncKind.ORDERS, timezone.now())
+    assert cursor.pk == shop_sync_claim.pk
+    SyncCursor.objects.filter(pk=cursor.pk).update(running_since=None)
+    assert tick() == [(first.pk, SyncKind.ORDERS)]
+    # A mark older than the lease is a task the broker lost: queued again.
+    SyncCursor.objects.filter(shop=second).update(queued_at=timezone.now() - timedelta(hours=1))
+    assert tick() == sorted((second.pk, kind) for kind in SyncKind.values)
+    # A running download's lease runs out (its worker died): its shop is queued again.
+    SyncCursor.objects.filter(shop=running).update(running_since=timezone.now() - timedelta(hours=1))
+    assert tick() == [(running.pk, SyncKind.REFUNDS)]
 
 
 def test_rules_switched_on_together_run_spread_over_their_interval_and_expire():
