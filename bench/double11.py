@@ -287,12 +287,31 @@ def rehearse(workers, sandbox):
                         downloaded_at = time.monotonic() - t0
                 time.sleep(1)
     finally:
+        # What the logs said while running; the stop itself (SIGTERM to the pool) logs lost tasks.
+        running_logs = {
+            name: (logs / f"{name}.log").read_text(errors="replace") for name in ("worker", "beat")
+        }
         stack.stop_all()
     ended = timezone.now()
-    report(workers, shops, logs, started, ended, activity, samples, memory, loads, load_before, sandbox)
+    report(
+        workers,
+        shops,
+        logs,
+        started,
+        ended,
+        activity,
+        samples,
+        memory,
+        loads,
+        load_before,
+        sandbox,
+        running_logs,
+    )
 
 
-def report(workers, shops, logs, started, ended, activity, samples, memory, loads, load_before, sandbox):
+def report(
+    workers, shops, logs, started, ended, activity, samples, memory, loads, load_before, sandbox, running_logs
+):
     interval = timedelta(minutes=args.interval_minutes)
     print(
         f"\n=== {workers} worker process(es): {args.shops} shops × {args.apps} applications, "
@@ -441,11 +460,13 @@ def report(workers, shops, logs, started, ended, activity, samples, memory, load
             print(f"  {row[0]:<32} {row[1]:>8} {row[2] or 0:>10} {row[3]:>9} {row[4]:>9}")
     errors = [
         line
-        for name in ("worker", "beat")
-        for line in (logs / f"{name}.log").read_text(errors="replace").splitlines()
+        for text in running_logs.values()
+        for line in text.splitlines()
         if "ERROR" in line or "Traceback" in line or "CRITICAL" in line
     ]
-    print(f"errors in the logs: {len(errors)}" + "".join(f"\n  {e[:200]}" for e in errors[:5]))
+    print(
+        f"errors in the logs before the stop: {len(errors)}" + "".join(f"\n  {e[:200]}" for e in errors[:5])
+    )
 
 
 def quantile(values, q):
