@@ -309,9 +309,9 @@ def _sync_refunds(client, shop, run, start, end):
             # are read and checked in the writing thread while the next page is on its way.
             return _rows_and_total(result, "result", "totalCount")
 
-        for page in _pages(fetch, REFUND_PAGE_SIZE):
-            if page:
-                counts = upsert_refunds(shop, page, run=run)
+        for items in _pages(fetch, REFUND_PAGE_SIZE):
+            if items:
+                counts = upsert_refunds(shop, items, run=run)
                 _count(run, counts)
                 if counts.to_intercept:
                     _intercept(shop, refund_no__in=counts.to_intercept)
@@ -451,42 +451,19 @@ def _may_intercept(fields: dict, order_line_id) -> bool:
     )
 
 
-@dataclass
-class PreparedRefund:
-    """One of JD's rows read into our fields (None when it is set aside) and what was wrong with it."""
-
-    item: object
-    fields: dict | None
-    problem: str = ""
-
-
-def prepare_refunds(items: list) -> list[PreparedRefund]:
-    """Read and check a page's rows, without the database (before the page's transaction)."""
-    prepared = []
+def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
+    incoming = {}
+    set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
     for item in items:
         notes: list[str] = []
         try:
             fields = mapping.refund_fields(item, notes)
         except mapping.BadRow as problem:
-            prepared.append(PreparedRefund(item, None, problem.reason))
+            set_aside.add(SyncRowOutcome.REJECTED, item, problem.reason)
             continue
-        prepared.append(PreparedRefund(item, fields, "；".join(notes)))
-    return prepared
-
-
-def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
-    """`items`: JD's rows, or `prepare_refunds()` of them."""
-    if items and not isinstance(items[0], PreparedRefund):
-        items = prepare_refunds(items)
-    incoming = {}
-    set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
-    for row in items:
-        if row.fields is None:
-            set_aside.add(SyncRowOutcome.REJECTED, row.item, row.problem)
-            continue
-        if row.problem:
-            set_aside.add(SyncRowOutcome.CUT, row.item, row.problem)
-        incoming[row.fields["refund_no"]] = row.fields
+        if notes:
+            set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
+        incoming[fields["refund_no"]] = fields
     updated = unchanged = 0
     counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
