@@ -24,6 +24,9 @@ PAGES = {
     "writeback 未回传": {"writeback_status__exact": "0"},
     "writeback 回传失败": {"writeback_status__exact": "3"},
     "type 退款 + 申请退款": {"refund_type__exact": "1", "platform_status__exact": "2"},
+    "type 换货": {"refund_type__exact": "3"},
+    "platform 取消退款": {"platform_status__exact": "1"},
+    "自动回传 回传失败": {"auto_decision__exact": "failed"},
     "search refund_no": {"q": "B000000777"},
     # Prefix search: the beginning of a number (refund_no, tid, oid by prefix; buyer exact).
     "search refund_no prefix": {"q": "B00000077"},
@@ -44,12 +47,14 @@ def fill_to(total):
             INSERT INTO refunds_rawrefund (shop_id, refund_no, tid, oid, refund_type, platform_status,
                 platform_status_code, reason, description, refund_amount, num, buyer_nick, apply_time,
                 writeback_status, writeback_message, writeback_attempts, attention, inbound_num,
-                auto_decision, auto_decision_reason, created_at, updated_at)
+                auto_decision, auto_decision_reason, keyword_warning, return_logistics_company, return_logistics_no,
+                created_at, updated_at)
             SELECT (ARRAY[%s, %s])[1 + g %% 2], 'B' || lpad(g::text, 9, '0'), 'T' || (g / 2), 'O' || g,
                 1 + g %% 4, (ARRAY[1,2,3,4,5,7])[1 + (g / 4) %% 6], '', (ARRAY['不想要了','拍错/多拍','商品质量问题',
                 '7天无理由退货','未按约定时间发货'])[1 + g %% 5], '', 99.00, 1, 'buyer' || (g %% 50000),
                 now() - (g || ' seconds')::interval, (ARRAY[0,2,2,2,2,2,2,2,2,3])[1 + g %% 10], '', 0, '', 0,
-                '', '', now(), now()
+                (ARRAY['','','','','','','','succeeded','not_sent','failed'])[1 + (g / 10) %% 10], '',
+                '', '', '', now(), now()
             FROM generate_series(%s, %s) AS g
             """,
             [shops[0], shops[1], have + 1, total],

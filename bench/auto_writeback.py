@@ -53,13 +53,14 @@ def fill_to(shops, total):
             INSERT INTO refunds_rawrefund (shop_id, order_id, refund_no, tid, oid, refund_type, platform_status,
                 platform_status_code, reason, description, refund_amount, num, buyer_nick, apply_time,
                 attention, inbound_num, writeback_status, writeback_message, writeback_attempts,
-                next_attempt_at, created_at, updated_at)
+                next_attempt_at, auto_decision, auto_decision_reason, keyword_warning, return_logistics_company,
+                return_logistics_no, created_at, updated_at)
             SELECT (ARRAY[%s, %s])[1 + g %% 2], g, 'B' || lpad(g::text, 9, '0'), 'T' || g, 'O' || g,
                 1 + g %% 4, (ARRAY[1,2,3,4,5,7])[1 + (g / 4) %% 6], '',
                 (ARRAY['不想要了','拍错/多拍','商品质量问题','7天无理由退货','未按约定时间发货'])[1 + g %% 5],
                 '', 99.00, 1, 'buyer' || (g %% 50000), now() - (g || ' seconds')::interval, '', 0,
                 (ARRAY[0,2,2,2,2,2,2,2,2,2,3,2,2,2,2,2,2,2,2,2])[1 + (g / 7) %% 20], '', 1,
-                now() + ((g %% 3 - 1) || ' hours')::interval, now(), now()
+                now() + ((g %% 3 - 1) || ' hours')::interval, '', '', '', '', '', now(), now()
             FROM generate_series(%s, %s) AS g
             """,
             [shops[0], shops[1], have + 1, total],

@@ -30,10 +30,22 @@ def _value(row, field):
     return True, getattr(row, field.attname)
 
 
-def insert_rows(model, rows, using: str = "default") -> None:
-    """INSERT rows (dicts of column values, or unsaved instances) in one statement. No ids back."""
+def insert_rows(
+    model,
+    rows,
+    using: str = "default",
+    *,
+    skip_conflicts_on: tuple[str, ...] = (),
+    returning: str | None = None,
+) -> list | None:
+    """INSERT rows (dicts of column values, or unsaved instances) in one statement. No ids back.
+
+    `skip_conflicts_on` (the fields of a unique constraint): rows whose key is already there are
+    left as they are (ON CONFLICT DO NOTHING), decided by the constraint's own index, with no
+    planner choice involved. `returning` (a field name): the list of that field's values for the
+    rows actually inserted."""
     if not rows:
-        return
+        return [] if returning else None
     connection = connections[using]
     now = timezone.now()
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
@@ -43,7 +55,20 @@ def insert_rows(model, rows, using: str = "default") -> None:
         default = now if auto_now else (field.get_default() if field.has_default() or field.null else "")
         plan.append((field, default, auto_now, _needs_adapting(field, connection)))
     params = []
+    missing = object()
     for row in rows:
+        if isinstance(row, dict):
+            # The hot path (a downloaded page): one dict lookup per column.
+            for field, default, auto_now, adapt in plan:
+                value = row.get(field.attname, missing)
+                if value is missing:
+                    value = row.get(field.name, default)
+                if value is None and auto_now:
+                    value = default
+                if adapt and value is not None:
+                    value = field.get_db_prep_save(value, connection)
+                params.append(value)
+            continue
         for field, default, auto_now, adapt in plan:
             found, value = _value(row, field)
             if not found or (auto_now and value is None):
@@ -57,8 +82,14 @@ def insert_rows(model, rows, using: str = "default") -> None:
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f, *_ in plan)}) "
         f"VALUES {', '.join([row_sql] * len(rows))}"
     )
+    if skip_conflicts_on:
+        columns = ", ".join(quote(model._meta.get_field(name).column) for name in skip_conflicts_on)
+        sql += f" ON CONFLICT ({columns}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {quote(model._meta.get_field(returning).column)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()] if returning else None
 
 
 def update_rows(model, objs, fields: list[str], using: str = "default") -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ERP_VAR_DIR", BASE_DIR / "var"))
@@ -184,6 +185,18 @@ if CELERY_VISIBILITY_TIMEOUT_SECONDS < WRITEBACK_LEASE_SECONDS:
     )
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
+# Three queues, every worker consumes all three (a worker started without -Q takes every queue
+# listed here), and the Redis transport takes them in turn: a tick's burst of per-shop downloads
+# never makes a shop's auto-writeback run wait behind it, nor the other way round. "celery" keeps
+# what people start (writeback jobs, manual syncs' fan-out) and beat's sweeps.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Each queue its own routing key: queues sharing one key on the direct exchange would each get
+# a copy of every message.
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in ("celery", "sync", "auto_writeback"))
+CELERY_TASK_ROUTES = {
+    "sa_sync.sync_shop": {"queue": "sync"},
+    "refunds.run_auto_writeback": {"queue": "auto_writeback"},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

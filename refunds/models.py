@@ -120,7 +120,10 @@ class RawRefund(FSMModelMixin, models.Model):
         "mark_writeback_refused": "退款回传未发送（不满足条件）",
     }
 
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="raw_refunds", verbose_name="店铺")
+    # No index of its own: (shop, refund_no) and (shop, -id) both start with the shop.
+    shop = models.ForeignKey(
+        Shop, on_delete=models.PROTECT, related_name="raw_refunds", verbose_name="店铺", db_index=False
+    )
     refund_no = models.CharField("平台退款单号", max_length=64)
     tid = models.CharField("平台订单号", max_length=64)
     oid = models.CharField("原始子单号", max_length=96, blank=True)
@@ -174,9 +177,7 @@ class RawRefund(FSMModelMixin, models.Model):
 
     # Written by each auto-writeback run for the slips it selected, sent or refused (sa_sync).
     # The run is kept by id: refunds sits below sa_sync, where the run lives.
-    auto_decision = models.CharField(
-        "自动回传结果", max_length=16, choices=AutoDecision.choices, blank=True, db_index=True
-    )
+    auto_decision = models.CharField("自动回传结果", max_length=16, choices=AutoDecision.choices, blank=True)
     auto_decision_reason = models.CharField("自动回传原因", max_length=500, blank=True)
     auto_decision_at = models.DateTimeField("自动回传判断时间", null=True, blank=True)
     auto_decision_run_id = models.PositiveBigIntegerField("自动回传运行编号", null=True, blank=True)
@@ -211,6 +212,13 @@ class RawRefund(FSMModelMixin, models.Model):
             models.Index(fields=["shop", "-id"], name="rawrefund_shop_idx"),
             models.Index(fields=["apply_time"], name="rawrefund_apply_time_idx"),
             models.Index(fields=["created_at"], name="rawrefund_created_idx"),
+            # The 自动回传 filter: only slips a run has judged, so a downloaded slip (always blank
+            # here) costs this index nothing.
+            models.Index(
+                fields=["auto_decision", "-id"],
+                name="rawrefund_auto_decision_idx",
+                condition=~models.Q(auto_decision=""),
+            ),
             # The auto-writeback's candidates: open slips only, so its cost does not grow with the
             # slips already written back (sa_sync/selectors.py).
             models.Index(

@@ -1,8 +1,8 @@
 """The refunds app's verbs on raw refund slips: interception on their behalf (拦截发货).
 
 A refund-only slip (退款 + 申请退款) stops its order line from shipping through the orders app's
-verbs, and the slip says what came of it (需关注) so CS see it in the list. Locks: order, line,
-then the slip (core.locks explains the order), all in one transaction per slip.
+verbs, and the slip says what came of it (需关注) so CS see it in the list. Locks: orders, lines,
+then the slips (core.locks explains the order), all in one transaction per call.
 """
 
 from __future__ import annotations
@@ -46,18 +46,24 @@ def raw_refund_intercept(slips, *, by=INTERCEPT_ACTOR) -> int:
         .order_by("pk")
         .values_list("pk", "order_id", "order_line_id", "refund_no", "num")
     )
+    if not candidates:
+        return 0
     touched = 0
-    for slip_id, order_id, line_id, refund_no, num in candidates:
-        with transaction.atomic():
-            list(lock_orders([order_id]))
-            list(lock_order_lines([line_id]))
-            slip = lock_raw_refunds([slip_id]).get()
+    # One transaction for the set (the platform sync passes a downloaded page's slips): its orders,
+    # lines and slips locked up front, in the order every verb locks them, and one commit instead of
+    # one per slip, which was most of a busy day's download time. A failure rolls the set back; the
+    # next sync meets the slips again and intercepts them then.
+    with transaction.atomic():
+        list(lock_orders(sorted({order_id for _, order_id, _, _, _ in candidates})))
+        list(lock_order_lines(sorted({line_id for _, _, line_id, _, _ in candidates})))
+        slips = {slip.pk: slip for slip in lock_raw_refunds([slip_id for slip_id, *_ in candidates])}
+        for slip_id, _order_id, line_id, refund_no, num in candidates:
             result = order_line_intercept(
                 line_id, quantity=num, by=by, reason=f"退款单 {refund_no} 申请退款 {num} 件"
             )
             if result.decision is None:
                 continue
-            _flag([slip], ATTENTION_FOR[result.decision])
+            _flag([slips[slip_id]], ATTENTION_FOR[result.decision])
             touched += 1
     return touched
 

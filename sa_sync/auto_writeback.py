@@ -20,6 +20,7 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -153,20 +154,35 @@ def sync_schedule(rule) -> PeriodicTask | None:
         "args": json.dumps([rule.shop_id]),
         "interval": interval,
         "enabled": rule.enabled,
+        # A run still queued when the next one is due is dropped (the next one does the same work):
+        # on a day the workers fall behind, a shop's runs never pile up, and the queue holds at
+        # most one interval of runs.
+        "expire_seconds": rule.interval_minutes * 60,
         "description": f"按“售后设置：原始退款单”的规则，自动回传 {rule.shop.name} 的退款单（每次至多 {rule.batch_size} 条）。",
     }
     if task is None:
-        task = PeriodicTask.objects.create(**fields)
+        task = PeriodicTask.objects.create(**fields, last_run_at=_staggered_start(rule))
     else:
         changed = [k for k, v in fields.items() if getattr(task, k) != v]
         if changed:
             for k in changed:
                 setattr(task, k, fields[k])
+            if rule.enabled and ("enabled" in changed or "interval" in changed):
+                task.last_run_at = _staggered_start(rule)
             task.save()
     if rule.periodic_task_id != task.pk:
         rule.periodic_task = task
         AutoWritebackRule.objects.filter(pk=rule.pk).update(periodic_task=task)
     return task
+
+
+def _staggered_start(rule):
+    """A "last run" that puts the shop's first run at its own point of the interval (by shop id),
+    so 200 shops switched on together run spread over the interval instead of all at one tick and
+    queueing behind each other."""
+    interval = rule.interval_minutes * 60
+    offset = (rule.shop_id * 0.6180339887 % 1) * interval  # golden-ratio spread: even for any count
+    return timezone.now() - timedelta(seconds=offset)
 
 
 # --- preview ----------------------------------------------------------------------------------------

@@ -34,12 +34,16 @@ class SyncCursor(models.Model):
 
     `synced_until` advances only when a whole window was downloaded, so a run that fails half-way is
     simply repeated (upserts are idempotent). `running_since` is a lease: one run per shop and kind.
+    `queued_at`: beat's tick has a task for it waiting in the queue; the tick queues no second one,
+    so on a day the workers fall behind every shop waits its turn instead of the first shops of
+    each tick going again and again (sa_sync.platform_sync.syncs_to_queue).
     """
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="sync_cursors", verbose_name="店铺")
     kind = models.CharField("同步内容", max_length=16, choices=SyncKind.choices)
     synced_until = models.DateTimeField("已同步到", null=True, blank=True)
     running_since = models.DateTimeField("当前同步开始于", null=True, blank=True)
+    queued_at = models.DateTimeField("排队等待同步自", null=True, blank=True)
 
     class Meta:
         verbose_name = "同步进度"

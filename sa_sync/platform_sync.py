@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
 from django.utils import timezone
 
 from core.audit import build_event, state_label, write_events
@@ -102,10 +102,13 @@ def _claim(shop, kind, now) -> SyncCursor | None:
     with transaction.atomic():
         cursor, _ = SyncCursor.objects.get_or_create(shop=shop, kind=kind)
         cursor = SyncCursor.objects.select_for_update().get(pk=cursor.pk)
+        # The tick's task for this shop has left the queue: the next tick may queue another.
+        cursor.queued_at = None
         if cursor.running_since and cursor.running_since > now - LEASE:
+            cursor.save(update_fields=["queued_at"])
             return None
         cursor.running_since = now
-        cursor.save(update_fields=["running_since"])
+        cursor.save(update_fields=["running_since", "queued_at"])
         return cursor
 
 
@@ -302,6 +305,8 @@ def _sync_refunds(client, shop, run, start, end):
                 },
             )
             result = check_business_result(payload, "queryResult")
+            # Only the network here: at JD's latency this thread is the critical path, and the rows
+            # are read and checked in the writing thread while the next page is on its way.
             return _rows_and_total(result, "result", "totalCount")
 
         for items in _pages(fetch, REFUND_PAGE_SIZE):
@@ -474,38 +479,58 @@ def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
         if notes:
             set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
         incoming[fields["refund_no"]] = fields
-    new = updated = unchanged = 0
+    updated = unchanged = 0
     counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
         set_aside.save(counts)
-        existing = {
-            r.refund_no: r
-            for r in lock_raw_refunds(RawRefund.objects.filter(shop=shop, refund_no__in=incoming))
+        order_ids, line_ids = _order_and_line_ids(
+            shop,
+            {f["tid"] for f in incoming.values()},
+            {f["oid"] for f in incoming.values() if f["oid"]},
+        )
+        links = {
+            refund_no: {"order_id": order_ids.get(f["tid"]), "order_line_id": line_ids.get(f["oid"])}
+            for refund_no, f in incoming.items()
         }
-        order_ids = dict(
-            Order.objects.filter(shop=shop, tid__in={f["tid"] for f in incoming.values()}).values_list(
-                "tid", "id"
+        # New slips first, in one INSERT that leaves the slips we already have alone: the unique
+        # (shop, refund_no) index alone decides which are new. A page of new slips (the bulk of a
+        # busy day) then needs no lookup of existing slips at all; a lookup by refund_no on a table
+        # whose statistics are behind (a fresh table, a new shop's first download) was planned as a
+        # scan of the shop's slips and grew with every page.
+        created = set(
+            insert_rows(
+                RawRefund,
+                [{"shop_id": shop.pk, **fields, **links[no]} for no, fields in incoming.items()],
+                skip_conflicts_on=("shop", "refund_no"),
+                returning="refund_no",
             )
         )
-        line_ids = dict(
-            OrderLine.objects.filter(
-                shop=shop, oid__in={f["oid"] for f in incoming.values() if f["oid"]}
-            ).values_list("oid", "id")
+        known = [no for no in incoming if no not in created]
+        # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
+        existing = (
+            {
+                r.refund_no: r
+                for r in lock_raw_refunds(RawRefund.objects.filter(shop=shop, refund_no__in=known))
+            }
+            if known
+            else {}
         )
-        to_create, to_update, update_fields, events = [], [], set(), []
+        to_update, update_fields, events = [], set(), []
         for refund_no, fields in incoming.items():
-            links = {"order_id": order_ids.get(fields["tid"]), "order_line_id": line_ids.get(fields["oid"])}
             slip = existing.get(refund_no)
-            if _may_intercept(fields, links["order_line_id"] or (slip and slip.order_line_id)):
+            found = links[refund_no]
+            # Interception is decided for the whole page here, in memory: a page with no refund-only
+            # slip on a known line costs no interception query.
+            if _may_intercept(fields, found["order_line_id"] or (slip and slip.order_line_id)):
                 counts.to_intercept.append(refund_no)
-            if slip is None:
-                to_create.append({"shop_id": shop.pk, **fields, **links})
+            if refund_no in created:
                 continue
-            if _is_stale(slip.platform_modified, fields["platform_modified"]):
+            if slip is None or _is_stale(slip.platform_modified, fields["platform_modified"]):
+                # None: deleted between the INSERT and the lock; the next run's overlap sees it again.
                 unchanged += 1
                 continue
             # Writeback state is ours: the platform's data never touches it.
-            fields.update({k: v for k, v in links.items() if v is not None})
+            fields.update({k: v for k, v in found.items() if v is not None})
             code = int(fields["platform_status_code"])
             reason = f"京东退款状态：{mapping.JD_REFUND_STATUS_LABELS.get(code, code)}"
             if _merge(
@@ -520,13 +545,12 @@ def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
                 updated += 1
             else:
                 unchanged += 1
-        insert_rows(RawRefund, to_create)
-        new = len(to_create)
         if to_update:
             RawRefund.objects.bulk_update(to_update, [*update_fields, "updated_at"])
         # New slips get no event of their own: their 下载时间 and the run (同步记录) say when and how
         # they arrived, and a per-row event would double the write cost of every downloaded page.
         write_events(events)
+    new = len(created)
     counts.new, counts.updated, counts.unchanged = new, updated, unchanged
     # The page is committed: the apps above react (keyword check, 退款完成 on 退款成功) without this
     # module knowing them. A failing receiver is logged; it never undoes the page.
@@ -536,5 +560,53 @@ def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
     return counts
 
 
+def _order_and_line_ids(shop, tids, oids) -> tuple[dict, dict]:
+    """The ids of the page's known orders (by tid) and lines (by oid), in one round trip."""
+    orders = (
+        Order.objects.filter(shop=shop, tid__in=tids)
+        .annotate(kind=Value("o"))
+        .values_list("kind", "tid", "id")
+        .order_by()
+    )
+    lines = (
+        OrderLine.objects.filter(shop=shop, oid__in=oids)
+        .annotate(kind=Value("l"))
+        .values_list("kind", "oid", "id")
+        .order_by()
+    )
+    found = {"o": {}, "l": {}}
+    for kind, key, pk in orders.union(lines, all=True) if oids else orders:
+        found[kind][key] = pk
+    return found["o"], found["l"]
+
+
 def shops_to_sync():
     return Shop.objects.filter(is_active=True).exclude(app_key="")
+
+
+def syncs_to_queue(now: datetime | None = None) -> list[tuple[int, str]]:
+    """What beat's tick queues: (shop id, kind) of every active shop and kind that has neither a task
+    waiting in the queue nor a run holding its lease, the least recently downloaded first; they are
+    marked queued in the same transaction.
+
+    With at most one waiting task per shop and kind, the queue is a round: a shop the workers did
+    not reach in this tick keeps its place, and the shops done meanwhile queue behind it. (Dropping
+    late tasks instead would let the first shops of every tick go again and again and the others
+    never.) A mark older than the lease is a task the broker lost: the shop is queued again."""
+    now = now or timezone.now()
+    shop_ids = list(shops_to_sync().values_list("pk", flat=True))
+    SyncCursor.objects.bulk_create(
+        [SyncCursor(shop_id=shop_id, kind=kind) for shop_id in shop_ids for kind in SyncKind.values],
+        ignore_conflicts=True,
+    )
+    busy = Q(queued_at__gt=now - LEASE) | Q(running_since__gt=now - LEASE)
+    with transaction.atomic():
+        due = list(
+            SyncCursor.objects.filter(shop_id__in=shop_ids)
+            .exclude(busy)
+            .order_by(F("synced_until").asc(nulls_first=True), "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "shop_id", "kind")
+        )
+        SyncCursor.objects.filter(pk__in=[pk for pk, _, _ in due]).update(queued_at=now)
+    return [(shop_id, kind) for _, shop_id, kind in due]

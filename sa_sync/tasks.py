@@ -10,16 +10,18 @@ from celery import shared_task
 from orders.models import Shop
 
 from . import auto_writeback, platform_sync, writeback
-from .models import SyncKind
 
 
 @shared_task(name="sa_sync.sync_all_shops", ignore_result=True)
 def sync_all_shops():
     """Beat's tick: one task per shop and kind, so a slow or failing shop never holds up the others
-    (each run's lease keeps a shop's runs from overlapping)."""
-    for shop_id in platform_sync.shops_to_sync().values_list("pk", flat=True):
-        for kind in SyncKind.values:
-            sync_shop.delay(shop_id, kind, trigger="定时任务")
+    (each run's lease keeps a shop's runs from overlapping).
+
+    A busy day must not pile ticks up, nor favour the first shops: a shop and kind whose task still
+    waits in the queue, or whose download is running, gets no second one (`syncs_to_queue`), so the
+    sync queue holds at most one task per shop and kind and the workers go round all the shops."""
+    for shop_id, kind in platform_sync.syncs_to_queue():
+        sync_shop.delay(shop_id, kind, trigger="定时任务")
 
 
 @shared_task(name="sa_sync.sync_shop", ignore_result=True)

@@ -46,7 +46,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--fault-seed", type=int, default=None, help="seed the random faults (error_rate...)")
     parser.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0, help="answer every JOS call this late (JD: ~50); default 0"
+    )
+    parser.add_argument(
+        "--call-limit-per-second",
+        type=int,
+        default=None,
+        help="per shop (app_key): calls beyond this many in one wall-clock second answer code 2",
+    )
     args = parser.parse_args(argv)
+    if args.latency_ms < 0:
+        parser.error("--latency-ms must be >= 0")
+    if args.call_limit_per_second is not None and args.call_limit_per_second < 0:
+        parser.error("--call-limit-per-second must be >= 0")
     if args.policy_delay < 0:
         parser.error("--policy-delay must be >= 0")
     if args.buyer_ships_after is not None and args.buyer_ships_after < 0:
@@ -71,6 +84,12 @@ def main(argv=None) -> int:
     )
     if args.demo:
         state.load_demo(demo.build_demo())
+    # The global faults: every shop inherits them (a shop's own faults, set later, go on top).
+    defaults = {"latency_ms": args.latency_ms} if args.latency_ms else {}
+    if args.call_limit_per_second is not None:
+        defaults["call_limit_per_second"] = args.call_limit_per_second
+    if defaults:
+        state.set_faults(defaults)
     server = SandboxServer((args.host, args.port), state, quiet=args.quiet)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -10,10 +10,10 @@ class Migration(migrations.Migration):
     dependencies = [
         ("core", "0005_export_jobs_and_order_processing_roles"),
         ("orders", "0008_order_prefix_search_and_processing"),
-        ("sa_sync", "0008_run_outcomes_and_run_now"),
+        ("sa_sync", "0009_synccursor_queued_at"),
         ("refund_slips", "0002_roles_and_sweep"),
         ("api", "0001_api_keys_webhooks_outbox"),
-        ("refunds", "0010_prefix_search_indexes"),
+        ("refunds", "0011_write_path_indexes"),
     ]
 
     operations = [migrations.RunPython(apply_roles, migrations.RunPython.noop)]
