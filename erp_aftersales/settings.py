@@ -177,6 +177,9 @@ if CELERY_BROKER_URL == "filesystem://":
 # job with a fresh heartbeat ignores a duplicate, but wasteful). The default lets Redis and the
 # sweep agree: both act about a minute after the lease.
 WRITEBACK_LEASE_SECONDS = env_int("WRITEBACK_LEASE_SECONDS", 300)
+# Downloaded pages of JD's data commit without waiting for the disk (core.bulk: a crash loses at most
+# the last moments of pages, which the next run downloads again). True: every commit waits.
+SYNC_WAIT_FOR_DISK = env_bool("SYNC_WAIT_FOR_DISK", False)
 CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", WRITEBACK_LEASE_SECONDS + 60)
 if CELERY_VISIBILITY_TIMEOUT_SECONDS < WRITEBACK_LEASE_SECONDS:
     raise ImproperlyConfigured(

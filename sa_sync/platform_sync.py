@@ -25,7 +25,7 @@ from django.db.models import F, Q, Value
 from django.utils import timezone
 
 from core.audit import build_event, state_label, write_events
-from core.bulk import insert_rows
+from core.bulk import commit_without_waiting_for_disk, insert_rows
 from orders.locks import lock_orders
 from orders.models import Order, OrderLine, OrderPromotion, Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
@@ -361,6 +361,7 @@ def upsert_orders(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
     new = updated = unchanged = 0
     counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
+        commit_without_waiting_for_disk()  # JD's data, downloaded again if lost: core.bulk says why
         set_aside.save(counts)
         # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
         existing = {o.tid: o for o in lock_orders(Order.objects.filter(shop=shop, tid__in=incoming))}
@@ -482,6 +483,7 @@ def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
     updated = unchanged = 0
     counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
+        commit_without_waiting_for_disk()  # JD's data, downloaded again if lost: core.bulk says why
         set_aside.save(counts)
         order_ids, line_ids = _order_and_line_ids(
             shop,
