@@ -7,7 +7,14 @@ import logging
 
 from django.conf import settings
 from django.db import DataError, IntegrityError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
@@ -168,6 +175,22 @@ ERRORS = {
 }
 
 
+SLIP_ID = OpenApiParameter(
+    "id",
+    OpenApiTypes.INT,
+    OpenApiParameter.PATH,
+    description="退款单 id",
+    examples=[OpenApiExample("退款单", value=424242)],
+)
+ORDER_TID = OpenApiParameter(
+    "tid",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="平台订单号",
+    examples=[OpenApiExample("订单", value="3000000001")],
+)
+
+
 def push_schema(serializer, label):
     return extend_schema(
         summary=f"批量推送{label}",
@@ -281,6 +304,7 @@ class OrderViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
             "返回金额和中文计算过程；不能退时 refusal 说明原因。不创建任何数据，可反复调用。"
             "已有退款单（驳回、已取消的除外）退过的数量不再计入。"
         ),
+        parameters=[ORDER_TID],
         request=s.RefundQuoteIn,
         responses={200: s.RefundQuoteOut, **ERRORS},
     )
@@ -468,7 +492,7 @@ class AutoWritebackRunViewSet(
         summary="退款单列表",
         description="按 id 倒序、游标分页；可按状态、来源、创建时间范围、订单号列表、是否需关注筛选。",
     ),
-    retrieve=extend_schema(summary="读取一张退款单（含明细、金额调整与审核记录）"),
+    retrieve=extend_schema(summary="读取一张退款单（含明细、金额调整与审核记录）", parameters=[SLIP_ID]),
 )
 class RefundSlipViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"  # a non-number answers the JSON 404, not the site's HTML page
@@ -539,6 +563,7 @@ class RefundSlipViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixi
             "超过则待二级审核；2 级同财务，做二级审核。同一退款单的两级审核不能由同一密钥完成。"
             "密钥审核级别为 0 时返回 403；状态或级别不允许时返回 409 并说明原因。"
         ),
+        parameters=[SLIP_ID],
         request=None,
         responses={
             200: s.ReviewOut,
@@ -560,6 +585,7 @@ class RefundSlipViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @extend_schema(
         summary="驳回",
         description="驳回待审核或待退款的退款单（须填写原因）；驳回后其子订单可再建售后。",
+        parameters=[SLIP_ID],
         request=s.RejectIn,
         responses={200: s.RefundSlipOut, **ERRORS},
     )
@@ -578,6 +604,7 @@ class RefundSlipViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixi
             "amount 为实退金额（可选），与应退金额不同时记录差异待财务核对。"
             "对应京东退款申请的退款单以京东“退款成功”为准，返回 409。"
         ),
+        parameters=[SLIP_ID],
         request=s.MarkRefundedIn,
         responses={200: s.RefundSlipOut, **ERRORS},
     )
