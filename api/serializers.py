@@ -627,15 +627,15 @@ class CompensationIn(StrictMixin, serializers.Serializer):
 
 @extend_schema_serializer(
     examples=[
-        OpenApiExample("按原始退款单建", value={"raw_refund_no": "JD-R-1001"}),
+        OpenApiExample("按原始退款单建", value={"raw_refund_no": "8000000001"}),
         OpenApiExample("按退货单建（入库完成）", value={"return_slip_id": 12}),
         OpenApiExample(
-            "手工：部分子订单", value={"tid": "JD-T-2001", "lines": {"JD-O-1": 1}, "reason": "少件"}
+            "手工：部分子订单", value={"tid": "3000000002", "lines": {"3000000002-2": 1}, "reason": "少件"}
         ),
-        OpenApiExample("手工：整单", value={"tid": "JD-T-2001", "whole_order": True}),
+        OpenApiExample("手工：整单", value={"tid": "3000000002", "whole_order": True}),
         OpenApiExample(
             "手工：超时赔付",
-            value={"tid": "JD-T-2001", "compensation": {"amount": "5.00", "reason": "超时赔付"}},
+            value={"tid": "3000000002", "compensation": {"amount": "5.00", "reason": "超时赔付"}},
         ),
     ]
 )
@@ -779,7 +779,7 @@ class MarkRefundedIn(StrictMixin, serializers.Serializer):
 
 @extend_schema_serializer(
     examples=[
-        OpenApiExample("部分退款试算", value={"lines": {"JD-O-1": 1}}),
+        OpenApiExample("部分退款试算", value={"lines": {"3000000002-0": 1}}),
         OpenApiExample("整单试算（重算优惠）", value={"whole_order": True, "strategy": "recompute"}),
     ]
 )

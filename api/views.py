@@ -180,14 +180,14 @@ SLIP_ID = OpenApiParameter(
     OpenApiTypes.INT,
     OpenApiParameter.PATH,
     description="退款单 id",
-    examples=[OpenApiExample("退款单", value=424242)],
+    examples=[OpenApiExample("待审核的退款单", value=424242), OpenApiExample("待退款的退款单", value=424243)],
 )
 ORDER_TID = OpenApiParameter(
     "tid",
     OpenApiTypes.STR,
     OpenApiParameter.PATH,
     description="平台订单号",
-    examples=[OpenApiExample("订单", value="3000000001")],
+    examples=[OpenApiExample("订单", value="3000000002")],
 )
 
 
