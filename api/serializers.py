@@ -611,8 +611,18 @@ WRITEBACK_STATUS_CHOICES = WritebackStatus.choices
 REFUND_LINES_HELP = "退款的子订单及数量：{原始子单号: 数量}"
 
 
+class RefundLinesField(serializers.DictField):
+    """{原始子单号: 数量}: at most as many entries as an order may have lines."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > MAX_LINES_PER_ORDER:
+            raise serializers.ValidationError(f"最多 {MAX_LINES_PER_ORDER} 个子订单，本次 {len(value)} 个")
+        return value
+
+
 def refund_lines_field(**kwargs):
-    return serializers.DictField(
+    return RefundLinesField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY),
         required=False,
         help_text=REFUND_LINES_HELP,

@@ -93,6 +93,9 @@ def test_quote_bad_input_names_the_field(api, shop_key):
     assert both.status_code == 400
     zero = api.post(url, {"lines": {a.oid: 0}}, format="json")
     assert zero.status_code == 400 and fields(zero) == {(None, f"lines.{a.oid}")}
+    many = api.post(url, {"lines": {f"x{n}": 1 for n in range(201)}}, format="json")
+    assert many.status_code == 400 and fields(many) == {(None, "lines")}
+    assert "最多 200 个子订单" in many.json()["errors"][0]["message"]
     strategy = api.post(url, {"whole_order": True, "strategy": "cheapest"}, format="json")
     assert strategy.status_code == 400 and fields(strategy) == {(None, "strategy")}
 
