@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from core.admin_utils import BigListMixin, ErpModelAdmin, EventLogMixin, ReadOnlyMixin, badge
 
-from .keys import KeyRefused, api_key_create, api_key_revoke
+from .keys import KeyRefused, api_key_create, api_key_revoke, api_key_set_review_level
 from .models import ApiKey, DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookSubscription
 from .outbox import EVENT_TYPES, event_type_choices
 
@@ -24,12 +24,21 @@ DELIVERY_COLOURS = {
 class ApiKeyForm(forms.ModelForm):
     class Meta:
         model = ApiKey
-        fields = ["shop", "name", "expires_at"]
+        fields = ["shop", "name", "expires_at", "review_level"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "review_level" in self.fields:
+            self.fields["review_level"].required = False  # left out: 不可审核
+
+    def clean_review_level(self):
+        return self.cleaned_data.get("review_level") or 0
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(EventLogMixin, ErpModelAdmin):
-    """Keys are created here (shown once, in the message after saving) and revoked; never edited."""
+    """Keys are created here (shown once, in the message after saving) and revoked; only their refund-slip
+    review level is edited later."""
 
     form = ApiKeyForm
     list_display = [
@@ -37,6 +46,7 @@ class ApiKeyAdmin(EventLogMixin, ErpModelAdmin):
         "shop",
         "lookup",
         "state_badge",
+        "review_level",
         "expires_at",
         "last_used_at",
         "created_by_name",
@@ -58,10 +68,11 @@ class ApiKeyAdmin(EventLogMixin, ErpModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["shop", "name", "expires_at"]
+            return ["shop", "name", "expires_at", "review_level"]
         return [
             "shop",
             "name",
+            "review_level",
             "lookup",
             "state_badge",
             "expires_at",
@@ -88,6 +99,10 @@ class ApiKeyAdmin(EventLogMixin, ErpModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
+            # Only the review level changes on a saved key (the rest is read-only).
+            api_key_set_review_level(
+                obj.pk, by=request.user, review_level=form.cleaned_data.get("review_level") or 0
+            )
             return
         try:
             key, raw = api_key_create(
@@ -95,6 +110,7 @@ class ApiKeyAdmin(EventLogMixin, ErpModelAdmin):
                 name=form.cleaned_data["name"],
                 by=request.user,
                 expires_at=form.cleaned_data.get("expires_at"),
+                review_level=form.cleaned_data.get("review_level") or 0,
             )
         except KeyRefused as refused:
             form.add_error(None, refused.message)

@@ -7,6 +7,7 @@ from django import forms
 from django_filters.fields import IsoDateTimeField
 
 from orders.models import Order, OrderStatus
+from refund_slips.models import RefundSlip, RefundSlipStatus, RefundSource
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
 from returns.models import ReturnSlip, ReturnStatus
 from sa_sync.models import AutoWritebackRun
@@ -97,3 +98,21 @@ class AutoWritebackRunFilter(filters.FilterSet):
     class Meta:
         model = AutoWritebackRun
         fields = []
+
+
+class RefundSlipFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=RefundSlipStatus.choices, help_text="退款单状态")
+    source = filters.ChoiceFilter(choices=RefundSource.choices, help_text="来源")
+    tid = CharIn(field_name="order__tid", help_text="平台订单号，逗号分隔多个")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte", help_text="创建时间起")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt", help_text="创建时间止（不含）")
+    attention = filters.BooleanFilter(
+        method="filter_attention", help_text="需关注：true 只看有关键词提醒的，false 只看没有的"
+    )
+
+    class Meta:
+        model = RefundSlip
+        fields = []
+
+    def filter_attention(self, queryset, name, value):
+        return queryset.exclude(attention="") if value else queryset.filter(attention="")

@@ -25,6 +25,12 @@ class ApiKey(models.Model):
     lookup = models.CharField("密钥前缀", max_length=16, unique=True, editable=False)
     key_hash = models.CharField("密钥哈希", max_length=64, editable=False)
     expires_at = models.DateTimeField("过期时间", null=True, blank=True, help_text="留空表示不过期")
+    review_level = models.PositiveSmallIntegerField(
+        "退款单审核级别",
+        choices=[(0, "不可审核"), (1, "一级审核（同客服）"), (2, "二级审核（同财务）")],
+        default=0,
+        help_text="用此密钥调用退款单审核接口时按哪一级审核；同一退款单的两级审核不能由同一密钥完成",
+    )
     revoked_at = models.DateTimeField("吊销时间", null=True, blank=True, editable=False)
     revoked_by_name = models.CharField("吊销人", max_length=150, blank=True, editable=False)
     last_used_at = models.DateTimeField("最近使用时间", null=True, blank=True, editable=False)

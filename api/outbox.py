@@ -84,6 +84,22 @@ def return_slip_payload(slip) -> dict:
     }
 
 
+def refund_slip_payload(slip) -> dict:
+    return {
+        "id": slip.pk,
+        "number": slip.number,
+        "status": slip.status,
+        "source": slip.source,
+        "order_id": slip.order_id,
+        "raw_refund_id": slip.raw_refund_id,
+        "return_slip_id": slip.return_slip_id,
+        "amount": _text(slip.amount),
+        "level1_by_name": slip.level1_by_name,
+        "level2_by_name": slip.level2_by_name,
+        "attention": slip.attention,
+    }
+
+
 register_event_type(
     "raw_refund.writeback",
     "原始退款单回传状态变化",
@@ -96,6 +112,12 @@ register_event_type(
 )
 register_event_type(
     "return_slip.changed", "退货单新建或状态变化", model="returns.ReturnSlip", payload=return_slip_payload
+)
+register_event_type(
+    "refund_slip.changed",
+    "退款单新建或状态变化",
+    model="refund_slips.RefundSlip",
+    payload=refund_slip_payload,
 )
 
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from orders.models import Order, OrderLine, OrderStatus, PayType
+from orders.models import Order, OrderLine, OrderStatus, PayType, PromotionKind
+from refund_slips.models import RefundSlip, RefundStrategy
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
 from returns.models import ReturnSlip
 from sa_sync.models import AutoWritebackRun, WritebackJob, WritebackOutcome
@@ -172,6 +173,22 @@ class OrderLineIn(StrictMixin, serializers.Serializer):
     paid = Amount(required=False, default=Decimal("0.00"), help_text="实付分摊")
 
 
+class OrderPromotionIn(StrictMixin, serializers.Serializer):
+    promotion_no = text(64, "平台优惠编号")
+    kind = serializers.ChoiceField(
+        choices=PromotionKind.choices, default=PromotionKind.FULL_REDUCTION, help_text="优惠类型"
+    )
+    name = text(128, "优惠名称，例如 满150减20")
+    threshold = Amount(required=False, default=Decimal("0.00"), help_text="门槛金额（满），无门槛填 0")
+    discount = Amount(help_text="优惠金额（减）")
+    oids = serializers.ListField(
+        child=serializers.CharField(max_length=96),
+        default=list,
+        max_length=MAX_LINES_PER_ORDER,
+        help_text="参与优惠的原始子单号；空表示整单所有子订单",
+    )
+
+
 ORDER_EXAMPLE = {
     "tid": "3000012345",
     "status": 30,
@@ -188,6 +205,15 @@ ORDER_EXAMPLE = {
             "num": 1,
             "price": "158.00",
             "paid": "158.00",
+        }
+    ],
+    "promotions": [
+        {
+            "kind": "full_reduction",
+            "name": "满150减20",
+            "threshold": "150.00",
+            "discount": "20.00",
+            "oids": [],
         }
     ],
 }
@@ -216,6 +242,22 @@ class OrderIn(StrictMixin, serializers.Serializer):
     pay_time = serializers.DateTimeField(required=False, allow_null=True, default=None, help_text="付款时间")
     modified = serializers.DateTimeField(help_text="平台更新时间：更新的版本覆盖旧的，更旧的版本被忽略")
     lines = OrderLineIn(many=True, max_length=MAX_LINES_PER_ORDER, default=list, help_text="子订单")
+    promotions = OrderPromotionIn(
+        many=True,
+        required=False,
+        max_length=50,
+        help_text="订单级优惠（满减等），部分退款时据此计算可退金额；提供时整体替换已有优惠，不提供则保持不变",
+    )
+
+    def validate(self, data):
+        oids = {line["oid"] for line in data["lines"]}
+        for position, promotion in enumerate(data.get("promotions") or []):
+            unknown = [oid for oid in promotion["oids"] if oid not in oids]
+            if unknown:
+                raise serializers.ValidationError(
+                    {f"promotions.{position}.oids": [f"子订单 {'、'.join(unknown)} 不在本订单的 lines 中"]}
+                )
+        return data
 
     def validate_lines(self, lines):
         seen = set()
@@ -563,3 +605,219 @@ class ErrorOut(serializers.Serializer):
 
 
 WRITEBACK_STATUS_CHOICES = WritebackStatus.choices
+
+
+# --- refund slips ------------------------------------------------------------------------------
+REFUND_LINES_HELP = "退款的子订单及数量：{原始子单号: 数量}"
+
+
+class RefundLinesField(serializers.DictField):
+    """{原始子单号: 数量}: at most as many entries as an order may have lines."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > MAX_LINES_PER_ORDER:
+            raise serializers.ValidationError(f"最多 {MAX_LINES_PER_ORDER} 个子订单，本次 {len(value)} 个")
+        return value
+
+
+def refund_lines_field(**kwargs):
+    return RefundLinesField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY),
+        required=False,
+        help_text=REFUND_LINES_HELP,
+        **kwargs,
+    )
+
+
+class CompensationIn(StrictMixin, serializers.Serializer):
+    amount = Amount(min_value=Decimal("0.01"), help_text="补偿金额（字符串形式的小数）")
+    reason = ident(200, "补偿原因，例如：超时赔付")
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("按原始退款单建", value={"raw_refund_no": "8000000001"}),
+        OpenApiExample("按退货单建（入库完成）", value={"return_slip_id": 12}),
+        OpenApiExample(
+            "手工：部分子订单", value={"tid": "3000000002", "lines": {"3000000002-2": 1}, "reason": "少件"}
+        ),
+        OpenApiExample("手工：整单", value={"tid": "3000000002", "whole_order": True}),
+        OpenApiExample(
+            "手工：超时赔付",
+            value={"tid": "3000000002", "compensation": {"amount": "5.00", "reason": "超时赔付"}},
+        ),
+    ]
+)
+class RefundSlipIn(StrictMixin, serializers.Serializer):
+    raw_refund_no = ident(64, "按原始退款单建：平台退款单号", required=False)
+    return_slip_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_QUANTITY, required=False, help_text="按退货单建（须入库完成）：退货单 id"
+    )
+    tid = ident(64, "手工建单：平台订单号", required=False)
+    lines = refund_lines_field(allow_empty=False)
+    whole_order = serializers.BooleanField(default=False, help_text="手工建单：整单退款")
+    compensation = CompensationIn(required=False, help_text="手工建单：补偿（无退货商品的赔付）")
+    reason = text(200, "退款原因")
+
+    def validate(self, data):
+        given = [k for k in ("raw_refund_no", "return_slip_id", "tid") if data.get(k) is not None]
+        if len(given) != 1:
+            raise serializers.ValidationError("raw_refund_no、return_slip_id、tid 须且只能填写一个")
+        manual = ("lines", "compensation")
+        if given[0] != "tid":
+            extra = [k for k in manual if data.get(k) is not None] + (
+                ["whole_order"] if data["whole_order"] else []
+            )
+            if extra:
+                raise serializers.ValidationError({k: ["只有手工建单（tid）时填写"] for k in extra})
+        elif data.get("lines") and data["whole_order"]:
+            raise serializers.ValidationError({"whole_order": ["整单退款时不填写 lines"]})
+        elif not data.get("lines") and not data["whole_order"] and data.get("compensation") is None:
+            raise serializers.ValidationError({"lines": ["手工建单须填写子订单及数量、整单退款或补偿"]})
+        return data
+
+
+class RefundSlipLineOut(serializers.Serializer):
+    oid = serializers.CharField(help_text="原始子单号")
+    goods_name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+
+
+class RefundAdjustmentOut(serializers.Serializer):
+    kind = serializers.CharField()
+    kind_label = serializers.CharField(source="get_kind_display")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    reason = serializers.CharField()
+    by_name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class RefundSlipOut(serializers.ModelSerializer):
+    number = serializers.CharField(help_text="退款单号")
+    status_label = serializers.CharField(source="get_status_display", help_text="状态（中文）")
+    source_label = serializers.CharField(source="get_source_display", help_text="来源（中文）")
+    strategy_label = serializers.CharField(source="get_strategy_display")
+    tid = serializers.CharField(source="order.tid", help_text="平台订单号")
+    raw_refund_no = serializers.CharField(
+        source="raw_refund.refund_no", allow_null=True, default=None, help_text="原始退款单号"
+    )
+    return_slip_number = serializers.CharField(
+        source="return_slip.number", allow_null=True, default=None, help_text="退货单号"
+    )
+    computed_amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, coerce_to_string=True, help_text="应退金额（计算金额加调整）"
+    )
+    platform_refund_amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, coerce_to_string=True, allow_null=True
+    )
+    follows_platform = serializers.BooleanField(
+        help_text="对应京东退款申请：退款完成以京东“退款成功”为准，不能经接口确认"
+    )
+    awaiting_level2 = serializers.BooleanField(help_text="一级审核已通过，待二级审核")
+    lines = serializers.SerializerMethodField()
+    adjustments = RefundAdjustmentOut(many=True, read_only=True)
+
+    class Meta:
+        model = RefundSlip
+        fields = [
+            "id",
+            "number",
+            "status",
+            "status_label",
+            "source",
+            "source_label",
+            "tid",
+            "raw_refund_no",
+            "return_slip_id",
+            "return_slip_number",
+            "reason",
+            "whole_order",
+            "strategy",
+            "strategy_label",
+            "computed_amount",
+            "amount",
+            "quote",
+            "attention",
+            "levels_required",
+            "awaiting_level2",
+            "level1_by_name",
+            "level1_at",
+            "level2_by_name",
+            "level2_at",
+            "follows_platform",
+            "refunded_at",
+            "refunded_by_name",
+            "platform_refund_amount",
+            "amount_difference",
+            "created_by_name",
+            "created_at",
+            "updated_at",
+            "lines",
+            "adjustments",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(RefundSlipLineOut(many=True))
+    def get_lines(self, slip):
+        return [
+            {
+                "oid": line.order_line.oid,
+                "goods_name": line.order_line.goods_name,
+                "quantity": line.quantity,
+                "amount": f"{line.amount:.2f}",
+            }
+            for line in slip.lines.all()
+        ]
+
+
+class ReviewOut(serializers.Serializer):
+    message = serializers.CharField(help_text="审核结果说明（中文）")
+    refund_slip = RefundSlipOut()
+
+
+class RejectIn(StrictMixin, serializers.Serializer):
+    reason = ident(200, "驳回原因（必填）")
+
+
+class MarkRefundedIn(StrictMixin, serializers.Serializer):
+    amount = Amount(required=False, allow_null=True, default=None, help_text="实退金额；与应退不同时标记差异")
+    reason = text(200, "备注")
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("部分退款试算", value={"lines": {"3000000002-0": 1}}),
+        OpenApiExample("整单试算（重算优惠）", value={"whole_order": True, "strategy": "recompute"}),
+    ]
+)
+class RefundQuoteIn(StrictMixin, serializers.Serializer):
+    lines = refund_lines_field(allow_empty=False)
+    whole_order = serializers.BooleanField(default=False, help_text="整单退款")
+    strategy = serializers.ChoiceField(
+        choices=RefundStrategy.choices, required=False, help_text="优惠处理方式；不填按店铺设置"
+    )
+
+    def validate(self, data):
+        if bool(data.get("lines")) == bool(data["whole_order"]):
+            raise serializers.ValidationError("lines（部分退款）与 whole_order（整单）须且只能填写一个")
+        return data
+
+
+class RefundQuoteLineOut(serializers.Serializer):
+    oid = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+
+
+class RefundQuoteOut(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, coerce_to_string=True, help_text="可退金额（字符串形式的小数）"
+    )
+    strategy = serializers.ChoiceField(choices=RefundStrategy.choices)
+    whole_order = serializers.BooleanField()
+    steps = serializers.ListField(child=serializers.CharField(), help_text="计算过程（中文，每步一行）")
+    text = serializers.CharField(help_text="计算过程全文")
+    refusal = serializers.CharField(allow_null=True, help_text="不能退款时的原因；可退时为 null")
+    lines = RefundQuoteLineOut(many=True, help_text="每个子订单的金额")

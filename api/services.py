@@ -9,18 +9,23 @@ with the key's name as the actor (which also feeds the webhook outbox)."""
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
 from core.audit import build_event, state_label, write_events
 from core.bulk import insert_rows, update_rows
 from orders.locks import lock_orders
-from orders.models import Order, OrderLine, Shop
+from orders.models import Order, OrderLine, OrderPromotion, Shop
 from refunds.locks import lock_raw_refunds
 from refunds.models import RawRefund
 from refunds.services import raw_refund_intercept
+from refunds.signals import raw_refunds_saved
 from sa_sync import mapping
 from sa_sync.platform_sync import _is_stale, _may_intercept
+
+logger = logging.getLogger(__name__)
 
 CREATED, UPDATED, UNCHANGED, IGNORED = "created", "updated", "unchanged", "ignored_older"
 MESSAGES = {
@@ -183,7 +188,17 @@ def raw_refunds_push(shop: Shop, items: list[dict], *, by: str) -> list[dict]:
     if to_intercept:
         # After the upsert's transaction, as the sync does: interception locks orders → lines → slips.
         raw_refund_intercept(RawRefund.objects.filter(shop=shop, refund_no__in=to_intercept), by=by)
+    saved = [r["key"] for r in results if r["result"] in (CREATED, UPDATED)]
+    if saved:
+        # Committed: the apps above react as they do to a sync page (keyword check, 退款完成).
+        transaction.on_commit(lambda: _announce_raw_refunds(shop, saved))
     return results
+
+
+def _announce_raw_refunds(shop: Shop, refund_nos: list[str]) -> None:
+    for _, error in raw_refunds_saved.send_robust(RawRefund, shop_id=shop.pk, refund_nos=refund_nos):
+        if isinstance(error, Exception):
+            logger.error("raw_refunds_saved receiver failed shop=%s: %r", shop.shop_no, error)
 
 
 # --- orders ------------------------------------------------------------------------------------
@@ -323,9 +338,39 @@ def orders_push(shop: Shop, items: list[dict], *, by: str) -> list[dict]:
         OrderLine.objects.bulk_create(new_lines)
         if changed_lines:
             OrderLine.objects.bulk_update(changed_lines, sorted(line_fields))
+        _replace_promotions(items, written, results, events, by=by)
         write_events(events)
         _link_refunds(shop, [order for _, order in to_create], new_lines)
     return results
+
+
+PROMOTION_FIELDS = ["promotion_no", "kind", "name", "threshold", "discount", "oids"]
+
+
+def _replace_promotions(items, written, results, events, *, by) -> None:
+    """An order pushed with `promotions` gets exactly those order-level promotions (满减…), as the
+    sync replaces them from JD's couponDetailList; without `promotions` they stay as they are."""
+    given = [(index, order) for index, order in written if items[index].get("promotions") is not None]
+    if not given:
+        return
+    stored = {}
+    for promotion in OrderPromotion.objects.filter(order_id__in=[o.pk for _, o in given]).order_by("pk"):
+        stored.setdefault(promotion.order_id, []).append(
+            tuple(getattr(promotion, name) for name in PROMOTION_FIELDS)
+        )
+    replace, rows = [], []
+    for index, order in given:
+        wanted = [{name: p[name] for name in PROMOTION_FIELDS} for p in items[index]["promotions"]]
+        if [tuple(p.values()) for p in wanted] == stored.get(order.pk, []):
+            continue
+        replace.append(order.pk)
+        rows += [OrderPromotion(order=order, **p) for p in wanted]
+        if results[index]["result"] == UNCHANGED:
+            events.append(build_event(order, action="接口推送更新", by=by, reason="订单优惠更新"))
+            results[index] = _result(index, order.tid, order.pk, UPDATED)
+    if replace:
+        OrderPromotion.objects.filter(order_id__in=replace).delete()
+        OrderPromotion.objects.bulk_create(rows)
 
 
 def summary(results: list[dict]) -> dict:

@@ -10,6 +10,7 @@ router.register("orders", views.OrderViewSet, basename="order")
 router.register("raw-refunds", views.RawRefundViewSet, basename="raw-refund")
 router.register("writeback-jobs", views.WritebackJobViewSet, basename="writeback-job")
 router.register("return-slips", views.ReturnSlipViewSet, basename="return-slip")
+router.register("refund-slips", views.RefundSlipViewSet, basename="refund-slip")
 router.register("auto-writeback/runs", views.AutoWritebackRunViewSet, basename="auto-writeback-run")
 
 urlpatterns = router.urls

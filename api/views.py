@@ -7,7 +7,14 @@ import logging
 
 from django.conf import settings
 from django.db import DataError, IntegrityError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
@@ -15,6 +22,16 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from orders.models import Order, OrderLine
+from refund_slips.models import RefundSlip
+from refund_slips.services import (
+    RefundSlipRefused,
+    refund_quote,
+    refund_slip_approve,
+    refund_slip_create,
+    refund_slip_mark_refunded,
+    refund_slip_reject,
+    shop_refund_settings,
+)
 from refunds.models import RawRefund
 from returns.models import ReturnSlip
 from returns.services import ReturnRefused, return_inbound_audit, return_inbound_record, return_slip_create
@@ -24,7 +41,7 @@ from sa_sync.writeback import refund_writeback, writeback_job_start
 from . import serializers as s
 from .auth import ApiKeyAuthentication, HasApiKey
 from .errors import BulkValidationError, PayloadTooLarge, Refused, exception_handler, flatten
-from .filters import AutoWritebackRunFilter, OrderFilter, RawRefundFilter, ReturnSlipFilter
+from .filters import AutoWritebackRunFilter, OrderFilter, RawRefundFilter, RefundSlipFilter, ReturnSlipFilter
 from .models import ApiWritebackJob
 from .pagination import IdCursorPagination
 from .services import PushConflict, orders_push, raw_refunds_push, summary
@@ -78,7 +95,7 @@ class ApiView:
             # Two writers raced on the same new row: the request changed nothing, and may be repeated.
             logger.warning("API write conflict: %s", exc)
             exc = Refused("与同时进行的另一次写入冲突，本次未做任何修改，请重试")
-        elif isinstance(exc, ReturnRefused):
+        elif isinstance(exc, ReturnRefused | RefundSlipRefused):
             exc = Refused(exc.message)
         return super().handle_exception(exc)
 
@@ -134,6 +151,20 @@ def bulk_items(request, serializer_class) -> list[dict]:
     return serializer.validated_data
 
 
+def order_lines_by_oid(order: Order, lines: dict[str, int], field: str = "lines") -> dict[int, int]:
+    """{原始子单号: 数量} → {order line id: 数量}; an oid the order does not have is a 400 naming it."""
+    known = dict(OrderLine.objects.filter(order=order).values_list("oid", "id"))
+    missing = [oid for oid in lines if oid not in known]
+    if missing:
+        raise BulkValidationError(
+            [
+                {"index": None, "field": f"{field}.{oid}", "message": f"订单 {order.tid} 没有子订单 {oid}"}
+                for oid in missing
+            ]
+        )
+    return {known[oid]: quantity for oid, quantity in lines.items()}
+
+
 ERRORS = {
     400: OpenApiResponse(s.ErrorOut, description="请求数据有误：errors 列出每个出错条目的 index 与 field"),
     401: OpenApiResponse(s.ErrorOut, description="未认证、密钥无效、已吊销或已过期"),
@@ -142,6 +173,22 @@ ERRORS = {
     413: OpenApiResponse(s.ErrorOut, description="请求体过大"),
     429: OpenApiResponse(s.ErrorOut, description="请求过于频繁（见 Retry-After 头）"),
 }
+
+
+SLIP_ID = OpenApiParameter(
+    "id",
+    OpenApiTypes.INT,
+    OpenApiParameter.PATH,
+    description="退款单 id",
+    examples=[OpenApiExample("待审核的退款单", value=424242), OpenApiExample("待退款的退款单", value=424243)],
+)
+ORDER_TID = OpenApiParameter(
+    "tid",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="平台订单号",
+    examples=[OpenApiExample("订单", value="3000000002")],
+)
 
 
 def push_schema(serializer, label):
@@ -249,6 +296,38 @@ class OrderViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         except PushConflict as conflict:
             raise BulkValidationError(conflict.errors) from None
         return Response(summary(results))
+
+    @extend_schema(
+        summary="退款试算",
+        description=(
+            "按店铺的优惠处理方式（或 strategy 指定的方式）计算退这些子订单（或整单）可退多少，"
+            "返回金额和中文计算过程；不能退时 refusal 说明原因。不创建任何数据，可反复调用。"
+            "已有退款单（驳回、已取消的除外）退过的数量不再计入。"
+        ),
+        parameters=[ORDER_TID],
+        request=s.RefundQuoteIn,
+        responses={200: s.RefundQuoteOut, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="refund-quote")
+    def refund_quote(self, request, tid=None):
+        order = self.get_object()
+        serializer = s.RefundQuoteIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        lines = None if data["whole_order"] else order_lines_by_oid(order, data["lines"])
+        strategy = data.get("strategy") or shop_refund_settings(order.shop_id).strategy
+        quote = refund_quote(order_id=order.pk, lines=lines, strategy=strategy)
+        oid_of = {line.pk: line.oid for line in order.lines.all()}
+        body = {
+            "amount": quote.amount,
+            "strategy": strategy,
+            "whole_order": quote.whole_order,
+            "steps": quote.steps,
+            "text": quote.text,
+            "refusal": quote.refusal,
+            "lines": [{"oid": oid_of[i], "amount": a} for i, a in sorted(quote.line_amounts.items())],
+        }
+        return Response(s.RefundQuoteOut(body).data)
 
 
 @extend_schema_view(retrieve=extend_schema(summary="查询后台回传任务进度与结果"))
@@ -406,3 +485,134 @@ class AutoWritebackRunViewSet(
 
     def get_queryset(self):
         return self.for_shop(AutoWritebackRun.objects.all())
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="退款单列表",
+        description="按 id 倒序、游标分页；可按状态、来源、创建时间范围、订单号列表、是否需关注筛选。",
+    ),
+    retrieve=extend_schema(summary="读取一张退款单（含明细、金额调整与审核记录）", parameters=[SLIP_ID]),
+)
+class RefundSlipViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = "[^/]+"  # a non-number answers the JSON 404, not the site's HTML page
+    serializer_class = s.RefundSlipOut
+    filterset_class = RefundSlipFilter
+
+    def get_queryset(self):
+        return self.for_shop(
+            RefundSlip.objects.select_related("order", "raw_refund", "return_slip").prefetch_related(
+                "lines__order_line", "adjustments"
+            )
+        )
+
+    def answer(self, slip_id, status_code=status.HTTP_200_OK, message=None):
+        body = s.RefundSlipOut(self.get_queryset().get(pk=slip_id)).data
+        if message is not None:
+            body = {"message": message, "refund_slip": body}
+        return Response(body, status=status_code)
+
+    def not_found(self, field, message):
+        return BulkValidationError([{"index": None, "field": field, "message": message}])
+
+    @extend_schema(
+        summary="建退款单",
+        description=(
+            "三种方式，须且只能选一种：按原始退款单（raw_refund_no）；按入库完成的退货单（return_slip_id）；"
+            "按订单手工建（tid，加 lines 子订单及数量、whole_order 整单，和/或 compensation 补偿金额与原因）。"
+            "金额按店铺的优惠处理方式计算，规则与后台“建退款单”相同；同一子订单已有未驳回、未取消的退款单时返回 409。"
+        ),
+        request=s.RefundSlipIn,
+        responses={201: s.RefundSlipOut, **ERRORS},
+    )
+    def create(self, request):
+        serializer = s.RefundSlipIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        common = {"by": self.actor, "reason": data["reason"]}
+        if data.get("raw_refund_no") is not None:
+            raw = RawRefund.objects.filter(shop=self.shop, refund_no=data["raw_refund_no"]).first()
+            if raw is None:
+                raise self.not_found("raw_refund_no", "原始退款单不存在")
+            slip = refund_slip_create(raw_refund_id=raw.pk, **common)
+        elif data.get("return_slip_id") is not None:
+            if not ReturnSlip.objects.filter(shop=self.shop, pk=data["return_slip_id"]).exists():
+                raise self.not_found("return_slip_id", "退货单不存在")
+            slip = refund_slip_create(return_slip_id=data["return_slip_id"], **common)
+        else:
+            order = Order.objects.filter(shop=self.shop, tid=data["tid"]).first()
+            if order is None:
+                raise self.not_found("tid", "系统订单不存在")
+            lines = order_lines_by_oid(order, data["lines"]) if data.get("lines") else None
+            compensation = data.get("compensation")
+            if compensation is not None:
+                common["reason"] = common["reason"] or compensation["reason"]
+            slip = refund_slip_create(
+                order_id=order.pk,
+                lines=lines,
+                whole_order=data["whole_order"],
+                compensation=compensation["amount"] if compensation else None,
+                **common,
+            )
+        return self.answer(slip.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="审核通过（按密钥的审核级别）",
+        description=(
+            "按 API 密钥的“退款单审核级别”审核：1 级同客服，金额不超过店铺一级审核上限即审核通过（待退款），"
+            "超过则待二级审核；2 级同财务，做二级审核。同一退款单的两级审核不能由同一密钥完成。"
+            "密钥审核级别为 0 时返回 403；状态或级别不允许时返回 409 并说明原因。"
+        ),
+        parameters=[SLIP_ID],
+        request=None,
+        responses={
+            200: s.ReviewOut,
+            403: OpenApiResponse(s.ErrorOut, description="此 API 密钥没有退款单审核级别"),
+            **ERRORS,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="approve")
+    def approve(self, request, pk=None):
+        slip = self.get_object()
+        level = request.auth.review_level
+        if not level:
+            raise exceptions.PermissionDenied(
+                f"API密钥“{request.auth.name}”没有退款单审核级别，请在后台“API密钥”中设置后再审核"
+            )
+        result = refund_slip_approve(slip.pk, by=self.actor, level=level)
+        return self.answer(slip.pk, message=result.message)
+
+    @extend_schema(
+        summary="驳回",
+        description="驳回待审核或待退款的退款单（须填写原因）；驳回后其子订单可再建售后。",
+        parameters=[SLIP_ID],
+        request=s.RejectIn,
+        responses={200: s.RefundSlipOut, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="reject")
+    def reject(self, request, pk=None):
+        slip = self.get_object()
+        serializer = s.RejectIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        refund_slip_reject(slip.pk, by=self.actor, reason=serializer.validated_data["reason"])
+        return self.answer(slip.pk)
+
+    @extend_schema(
+        summary="确认退款完成（自有渠道订单）",
+        description=(
+            "商家自有渠道的退款单（不对应京东退款申请）由对接系统确认已退款：待退款 → 退款完成。"
+            "amount 为实退金额（可选），与应退金额不同时记录差异待财务核对。"
+            "对应京东退款申请的退款单以京东“退款成功”为准，返回 409。"
+        ),
+        parameters=[SLIP_ID],
+        request=s.MarkRefundedIn,
+        responses={200: s.RefundSlipOut, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="mark-refunded")
+    def mark_refunded(self, request, pk=None):
+        slip = self.get_object()
+        serializer = s.MarkRefundedIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        refund_slip_mark_refunded(slip.pk, by=self.actor, amount=data["amount"], reason=data["reason"])
+        return self.answer(slip.pk)

@@ -551,12 +551,21 @@ class ReviewResult:
     message: str
 
 
-def refund_slip_approve(slip_id: int, *, by) -> ReviewResult:
+def refund_slip_approve(slip_id: int, *, by, level: int | None = None) -> ReviewResult:
     """审核通过. Level 1 (CS) approves up to the shop's level-1 limit; above it the slip waits for a
     level-2 (finance) approval by someone else, up to the level-2 limit (empty: no limit); above that
-    only an administrator. Who approved what, and when, stays on the slip."""
-    if not getattr(by, "pk", None):
+    only an administrator. Who approved what, and when, stays on the slip.
+
+    A user's level comes from their permissions. A non-user actor (`by` a string, e.g. an API key)
+    has no permissions: it states its `level` (1 gives level-1 approvals like 客服, 2 level-2 ones like
+    财务; 0 or None may not approve), and is told apart from the level-1 approver by its name."""
+    is_user = bool(getattr(by, "pk", None))
+    if not is_user and not (isinstance(by, str) and by and level):
         raise RefundSlipRefused("审核须由登录用户操作")
+
+    def may(perm: str, needed: int) -> bool:
+        return _has_perm(by, perm) if is_user else level == needed
+
     now = timezone.now()
     with transaction.atomic(), batched_events():
         [slip] = list(lock_refund_slips([slip_id]))
@@ -565,9 +574,9 @@ def refund_slip_approve(slip_id: int, *, by) -> ReviewResult:
         settings = shop_refund_settings(slip.shop_id)
         needs_level2 = slip.amount > settings.level1_limit
         if slip.level1_at is None:
-            if not _has_perm(by, LEVEL1_PERM):
+            if not may(LEVEL1_PERM, 1):
                 raise RefundSlipRefused(f"退款单 {slip.number}：没有一级审核（客服）权限")
-            slip.level1_by, slip.level1_by_name, slip.level1_at = by, _actor_name(by), now
+            slip.level1_by, slip.level1_by_name, slip.level1_at = _user(by), _actor_name(by), now
             slip.levels_required = 2 if needs_level2 else 1
             if needs_level2:
                 slip.save()
@@ -584,19 +593,24 @@ def refund_slip_approve(slip_id: int, *, by) -> ReviewResult:
             slip.save()
             return ReviewResult(slip, f"退款单 {slip.number} 审核通过，待退款")
         # Level 2.
-        if not _has_perm(by, LEVEL2_PERM):
+        if not may(LEVEL2_PERM, 2):
             raise RefundSlipRefused(
                 f"退款单 {slip.number} 金额 {slip.amount} 元超过一级审核上限 {settings.level1_limit} 元，须由财务二级审核"
             )
-        if slip.level1_by_id == by.pk:
+        same = slip.level1_by_id == by.pk if is_user else slip.level1_by_name == _actor_name(by)
+        if same:
             raise RefundSlipRefused(
                 f"退款单 {slip.number}：一级审核人 {slip.level1_by_name} 不能再做二级审核，请由其他人审核"
             )
-        if settings.level2_limit is not None and slip.amount > settings.level2_limit and not by.is_superuser:
+        if (
+            settings.level2_limit is not None
+            and slip.amount > settings.level2_limit
+            and not getattr(by, "is_superuser", False)
+        ):
             raise RefundSlipRefused(
                 f"退款单 {slip.number} 金额 {slip.amount} 元超过二级审核上限 {settings.level2_limit} 元，须由管理员审核"
             )
-        slip.level2_by, slip.level2_by_name, slip.level2_at = by, _actor_name(by), now
+        slip.level2_by, slip.level2_by_name, slip.level2_at = _user(by), _actor_name(by), now
         slip.approve(by=by, reason=f"二级审核通过（金额 {slip.amount} 元）")
         slip.save()
     return ReviewResult(slip, f"退款单 {slip.number} 二级审核通过，待退款")

@@ -2,6 +2,8 @@
 authenticated with a real key, served by the real WSGI application (no mocks). Checks: no server
 error, status codes, content types, headers and bodies as the schema documents them."""
 
+from decimal import Decimal
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -15,7 +17,8 @@ from schemathesis.checks import (
 
 from api.keys import api_key_create
 from erp_aftersales.wsgi import application
-from orders.models import OrderStatus
+from orders.models import OrderPromotion, OrderStatus
+from refund_slips.models import RefundSlip, RefundSlipLine, RefundSlipStatus, RefundSource
 from refunds.models import PlatformStatus, RefundType
 from tests.factories import OrderFactory, OrderLineFactory, RawRefundFactory
 
@@ -46,7 +49,7 @@ def keep_test_connection():
 @pytest.fixture
 def api_key(db, jd, settings, keep_test_connection):
     """A key for a shop the sandbox plays JD for (a writeback that finds a slip reaches it over
-    HTTP), with an order, a line and a 退货 slip for the generated requests to meet."""
+    HTTP), with an order, a line and a 退货 slip, and refund slips, for the generated requests to meet."""
     settings.API_RATE_LIMIT_PER_MINUTE = 0  # hypothesis sends hundreds of requests
     order = OrderFactory(shop=jd, tid="3000000001", status=OrderStatus.COMPLETED)
     line = OrderLineFactory(order=order, oid="3000000001-1", num=2)
@@ -56,7 +59,31 @@ def api_key(db, jd, settings, keep_test_connection):
         refund_type=RefundType.RETURN,
         platform_status=PlatformStatus.AWAITING_RECEIPT,
     )
-    _, raw = api_key_create(shop=jd, name="schemathesis", by="测试")
+    # Refund slips at the id the schema's examples name, one per state the verbs meet; a second order
+    # (three lines, a 满减) for the refund quote and for creating slips by hand.
+    other = OrderFactory(shop=jd, tid="3000000002", status=OrderStatus.COMPLETED, paid=Decimal("180.00"))
+    lines = [
+        OrderLineFactory(order=other, oid=f"3000000002-{n}", num=1, price=Decimal(p), paid=Decimal(p))
+        for n, p in enumerate(("100.00", "60.00", "40.00"))
+    ]
+    OrderPromotion.objects.create(order=other, threshold=Decimal("150"), discount=Decimal("20"), oids=[])
+    for pk, status, line in (
+        (424242, RefundSlipStatus.PENDING_REVIEW, lines[0]),
+        (424243, RefundSlipStatus.AWAITING_REFUND, lines[1]),
+    ):
+        slip = RefundSlip.objects.create(
+            pk=pk,
+            shop=jd,
+            order=other,
+            source=RefundSource.MANUAL,
+            strategy="proportional",
+            computed_amount=Decimal("36.00"),
+            amount=Decimal("36.00"),
+            quote="示例",
+        )
+        RefundSlip.objects.filter(pk=pk).update(status=status)
+        RefundSlipLine.objects.create(refund_slip=slip, order_line=line, quantity=1, amount=Decimal("36.00"))
+    _, raw = api_key_create(shop=jd, name="schemathesis", by="测试", review_level=1)
     return raw
 
 

@@ -14,6 +14,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--shop", required=True, help="店铺编号，例如 JD-FLAGSHIP")
         parser.add_argument("--name", required=True, help="密钥名称，例如 wms（操作日志中以此记录）")
+        parser.add_argument(
+            "--review-level",
+            type=int,
+            choices=[0, 1, 2],
+            default=0,
+            help="退款单审核级别：0 不可审核（默认），1 一级审核（同客服），2 二级审核（同财务）",
+        )
         parser.add_argument("--expires-days", type=int, default=None, help="多少天后过期；不填表示不过期")
 
     def handle(self, *args, **options):
@@ -26,7 +33,11 @@ class Command(BaseCommand):
         expires_at = timezone.now() + timedelta(days=days) if days else None
         try:
             key, raw = api_key_create(
-                shop=shop, name=options["name"], by="命令行：create_api_key", expires_at=expires_at
+                shop=shop,
+                name=options["name"],
+                by="命令行：create_api_key",
+                expires_at=expires_at,
+                review_level=options["review_level"],
             )
         except KeyRefused as refused:
             raise CommandError(refused.message) from None
