@@ -770,11 +770,38 @@ def raw_refunds_keyword_check(*, shop_id: int, refund_nos=None) -> int:
     return _apply_keywords(shop_id, _raw_rows(shop_id, refund_nos))
 
 
-def on_raw_refunds_saved(sender, *, shop_id: int, refund_nos, **kwargs):
+def _rows_from_states(shop_id: int, states: dict) -> list[tuple]:
+    """_KEYWORD_ROW rows from what the writer just stored, reading only the ids of the slips whose
+    warning changes (few) or that JD settled (to follow them): a page of new slips reads nothing."""
+    keywords = None
+    wanted = set()
+    for refund_no, state in states.items():
+        if state.platform_status in (PlatformStatus.REFUNDED, PlatformStatus.CANCELLED):
+            wanted.add(refund_no)
+        elif state.description or state.keyword_warning:
+            if keywords is None:
+                keywords = shop_keywords(shop_refund_settings(shop_id))
+            if keyword_warning(state.description, state.refund_type, keywords)[:200] != state.keyword_warning:
+                wanted.add(refund_no)
+    if not wanted:
+        return []
+    ids = dict(
+        RawRefund.objects.filter(refund_no__in=list(wanted), shop_id=shop_id).values_list("refund_no", "pk")
+    )
+    return [
+        (ids[no], shop_id, s.description, s.refund_type, s.keyword_warning, s.platform_status)
+        for no, s in states.items()
+        if no in ids
+    ]
+
+
+def on_raw_refunds_saved(sender, *, shop_id: int, refund_nos, states=None, **kwargs):
     """refunds.signals.raw_refunds_saved: after a platform sync page (or an API push) is committed.
-    One read of the page's slips; the shop's keywords only if someone wrote something, the refund
-    slips only for slips JD refunded or the buyer cancelled (bench/sync.py: a page stays cheap)."""
-    rows = _raw_rows(shop_id, refund_nos)
+    With the writer's `states`, no read of the page: only the slips whose keyword warning changes or
+    that JD settled are looked up (bench/sync.py: a page stays cheap); without, one read of the page.
+    The shop's keywords only if someone wrote something, the refund slips only for slips JD refunded
+    or the buyer cancelled."""
+    rows = _rows_from_states(shop_id, states) if states is not None else _raw_rows(shop_id, refund_nos)
     _apply_keywords(shop_id, rows)
     settled = [row[0] for row in rows if row[5] in (PlatformStatus.REFUNDED, PlatformStatus.CANCELLED)]
     if settled:

@@ -32,7 +32,7 @@ from orders.services import shop_mark_credentials_refused, shop_mark_credentials
 from refunds.locks import lock_raw_refunds
 from refunds.models import PlatformStatus, RawRefund, RefundType
 from refunds.services import raw_refund_intercept
-from refunds.signals import raw_refunds_saved
+from refunds.signals import SavedState, raw_refunds_saved
 
 from . import mapping
 from .errors import JosError, JosProtocolError
@@ -554,9 +554,20 @@ def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
         write_events(events)
     new = len(created)
     counts.new, counts.updated, counts.unchanged = new, updated, unchanged
+    # What the receivers above need, as stored now (merged slips hold their new values): they need
+    # not read the page back.
+    states = {}
+    for refund_no, fields in incoming.items():
+        slip = existing.get(refund_no)
+        states[refund_no] = (
+            SavedState(slip.description, slip.refund_type, slip.platform_status, slip.keyword_warning)
+            if slip is not None
+            else SavedState(fields["description"], fields["refund_type"], fields["platform_status"], "")
+        )
     # The page is committed: the apps above react (keyword check, 退款完成 on 退款成功) without this
     # module knowing them. A failing receiver is logged; it never undoes the page.
-    for _, error in raw_refunds_saved.send_robust(RawRefund, shop_id=shop.pk, refund_nos=counts.saved):
+    sent = raw_refunds_saved.send_robust(RawRefund, shop_id=shop.pk, refund_nos=counts.saved, states=states)
+    for _, error in sent:
         if isinstance(error, Exception):
             logger.error("raw_refunds_saved receiver failed shop=%s: %r", shop.shop_no, error)
     return counts

@@ -480,3 +480,24 @@ def test_return_slip_page_offers_the_refund_slip_once_inbound_is_done(client, cs
     )
     slip = RefundSlip.objects.get(return_slip=returned)
     assert f"已创建退款单 {slip.number}（待审核，应退 90.00 元）" in response.content.decode()
+
+
+def test_a_later_sync_clears_a_warning_the_buyer_no_longer_earns(sandbox, jd, cs_user):
+    """The sync hands the receivers what it stored: a slip whose description changes is re-checked
+    against its stored warning, on the raw refund slip and on its open refund slip."""
+    sandbox.seed_orders(jd.app_key, [jd_order(820000000009, SKUS)])
+    sandbox.seed_refunds(
+        jd.app_key,
+        [jd_refund(7100000091, 820000000009, "100000000001", afs_type=2, desc="鞋码小了，想换个大一码的")],
+    )
+    shop_sync(jd, kind=SyncKind.ORDERS)
+    shop_sync(jd, kind=SyncKind.REFUNDS)
+    raw = RawRefund.objects.get(refund_no="7100000091")
+    assert raw.keyword_warning == "描述像换货（“换个”），类型为退货"
+    slip = refund_slip_create(raw_refund_id=raw.pk, by=cs_user)
+    assert slip.attention == raw.keyword_warning
+
+    sandbox.update_refund(7100000091, app_key=jd.app_key, buyerDesc="不想要了，退货")
+    shop_sync(jd, kind=SyncKind.REFUNDS)
+    assert reload(raw).keyword_warning == ""
+    assert reload(slip).attention == ""
