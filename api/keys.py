@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import record_event
+from core.audit import actor_name, record_event
 
 from .models import ApiKey
 
@@ -14,12 +14,6 @@ class KeyRefused(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def _actor_name(by) -> str:
-    if by is None:
-        return "系统"
-    return by if isinstance(by, str) else by.get_username()
 
 
 def api_key_create(*, shop, name: str, by, expires_at=None, review_level: int = 0) -> tuple[ApiKey, str]:
@@ -44,7 +38,7 @@ def api_key_create(*, shop, name: str, by, expires_at=None, review_level: int = 
             key_hash=key_hash,
             expires_at=expires_at,
             review_level=review_level,
-            created_by_name=_actor_name(by),
+            created_by_name=actor_name(by),
         )
         expiry = f"，{timezone.localtime(expires_at):%Y-%m-%d %H:%M} 过期" if expires_at else "，不过期"
         record_event(
@@ -61,7 +55,7 @@ def api_key_revoke(key_id: int, *, by) -> ApiKey:
         key = ApiKey.objects.select_for_update().get(pk=key_id)
         if key.revoked_at is None:
             key.revoked_at = timezone.now()
-            key.revoked_by_name = _actor_name(by)
+            key.revoked_by_name = actor_name(by)
             key.save(update_fields=["revoked_at", "revoked_by_name"])
             record_event(
                 key, action="吊销API密钥", by=by, field="state", from_state="有效", to_state="已吊销"

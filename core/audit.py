@@ -19,13 +19,20 @@ from .models import Event
 SYSTEM = "系统"
 
 
-def actor_fields(by) -> dict:
+def actor_name(by) -> str:
     """`by` is a user, a string naming a system actor (e.g. "系统：平台同步"), or None (系统)."""
     if by is None:
-        return {"actor": None, "actor_name": SYSTEM}
-    if isinstance(by, str):
-        return {"actor": None, "actor_name": by}
-    return {"actor": by, "actor_name": by.get_username()}
+        return SYSTEM
+    return by if isinstance(by, str) else by.get_username()
+
+
+def actor_user(by):
+    """The user behind `by`, or None for a system actor (a string, None, an unsaved user)."""
+    return by if getattr(by, "pk", None) else None
+
+
+def actor_fields(by) -> dict:
+    return {"actor": actor_user(by), "actor_name": actor_name(by)}
 
 
 def build_event(

@@ -18,7 +18,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from core.audit import batched_events, record_event
+from core.audit import actor_name, actor_user, batched_events, record_event
 from orders.after_sales import after_sales_refusal
 from orders.locks import lock_order_lines, lock_orders
 from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, PayType
@@ -58,16 +58,6 @@ class RefundSlipRefused(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def _actor_name(by) -> str:
-    if by is None:
-        return "系统"
-    return by if isinstance(by, str) else by.get_username()
-
-
-def _user(by):
-    return by if getattr(by, "pk", None) else None
 
 
 def _has_perm(by, perm: str) -> bool:
@@ -288,8 +278,8 @@ def refund_slip_create(
             amount=quote.amount,
             quote=quote.text,
             attention=raw.keyword_warning if raw else "",
-            created_by=_user(by),
-            created_by_name=_actor_name(by),
+            created_by=actor_user(by),
+            created_by_name=actor_name(by),
         )
         wanted = lines if lines else {i: locked_lines[i].num for i in line_ids}
         RefundSlipLine.objects.bulk_create(
@@ -438,8 +428,8 @@ def _create_chunk(ids, *, by, reason, result: BatchResult):
                 amount=quote.amount,
                 quote=quote.text,
                 attention=raw.keyword_warning,
-                created_by=_user(by),
-                created_by_name=_actor_name(by),
+                created_by=actor_user(by),
+                created_by_name=actor_name(by),
             )
             pending.append((slip, line, raw, quote.line_amounts.get(line.pk, quote.amount)))
             # Later raw refund slips of the chunk see this one like any earlier slip.
@@ -483,7 +473,7 @@ def _amount_or_refuse(label: str, value) -> Decimal:
 # --- amount changes ---------------------------------------------------------------------------------------
 def _add_adjustment(slip: RefundSlip, *, by, kind: str, amount: Decimal, reason: str) -> RefundAdjustment:
     adjustment = RefundAdjustment.objects.create(
-        refund_slip=slip, kind=kind, amount=amount, reason=reason, by=_user(by), by_name=_actor_name(by)
+        refund_slip=slip, kind=kind, amount=amount, reason=reason, by=actor_user(by), by_name=actor_name(by)
     )
     before = slip.amount
     slip.amount = money(slip.amount + amount)
@@ -576,7 +566,7 @@ def refund_slip_approve(slip_id: int, *, by, level: int | None = None) -> Review
         if slip.level1_at is None:
             if not may(LEVEL1_PERM, 1):
                 raise RefundSlipRefused(f"退款单 {slip.number}：没有一级审核（客服）权限")
-            slip.level1_by, slip.level1_by_name, slip.level1_at = _user(by), _actor_name(by), now
+            slip.level1_by, slip.level1_by_name, slip.level1_at = actor_user(by), actor_name(by), now
             slip.levels_required = 2 if needs_level2 else 1
             if needs_level2:
                 slip.save()
@@ -597,7 +587,7 @@ def refund_slip_approve(slip_id: int, *, by, level: int | None = None) -> Review
             raise RefundSlipRefused(
                 f"退款单 {slip.number} 金额 {slip.amount} 元超过一级审核上限 {settings.level1_limit} 元，须由财务二级审核"
             )
-        same = slip.level1_by_id == by.pk if is_user else slip.level1_by_name == _actor_name(by)
+        same = slip.level1_by_id == by.pk if is_user else slip.level1_by_name == actor_name(by)
         if same:
             raise RefundSlipRefused(
                 f"退款单 {slip.number}：一级审核人 {slip.level1_by_name} 不能再做二级审核，请由其他人审核"
@@ -610,7 +600,7 @@ def refund_slip_approve(slip_id: int, *, by, level: int | None = None) -> Review
             raise RefundSlipRefused(
                 f"退款单 {slip.number} 金额 {slip.amount} 元超过二级审核上限 {settings.level2_limit} 元，须由管理员审核"
             )
-        slip.level2_by, slip.level2_by_name, slip.level2_at = _user(by), _actor_name(by), now
+        slip.level2_by, slip.level2_by_name, slip.level2_at = actor_user(by), actor_name(by), now
         slip.approve(by=by, reason=f"二级审核通过（金额 {slip.amount} 元）")
         slip.save()
     return ReviewResult(slip, f"退款单 {slip.number} 二级审核通过，待退款")
@@ -671,7 +661,7 @@ def refund_slip_mark_refunded(slip_id: int, *, by, amount=None, reason: str = ""
                 f"实退 {refunded} 元，退款单应退 {slip.amount} 元，相差 {refunded - slip.amount} 元"
             )
             slip.platform_refund_amount = refunded
-        slip.mark_refunded(by=by, reason=reason or "确认退款完成", at=timezone.now(), by_name=_actor_name(by))
+        slip.mark_refunded(by=by, reason=reason or "确认退款完成", at=timezone.now(), by_name=actor_name(by))
         slip.save()
     return slip
 

@@ -18,7 +18,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from core.audit import batched_events, record_event
+from core.audit import actor_name, actor_user, batched_events, record_event
 from orders.after_sales import after_sales_refusal
 from orders.locks import lock_order_lines, lock_orders
 from orders.models import Order, OrderLine
@@ -51,16 +51,6 @@ class ReturnRefused(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def _actor_name(by) -> str:
-    if by is None:
-        return "系统"
-    return by if isinstance(by, str) else by.get_username()
-
-
-def _user(by):
-    return by if getattr(by, "pk", None) else None
 
 
 def _line_label(line: OrderLine) -> str:
@@ -175,8 +165,8 @@ def return_slip_create(
             logistics_company=logistics_company,
             logistics_no=logistics_no.strip(),
             remark=remark,
-            created_by=_user(by),
-            created_by_name=_actor_name(by),
+            created_by=actor_user(by),
+            created_by_name=actor_name(by),
         )
         ReturnLine.objects.bulk_create(
             [ReturnLine(return_slip=slip, order_line_id=i, quantity=lines[i]) for i in line_ids]
@@ -245,7 +235,7 @@ def _record_inbound(slip: ReturnSlip, received: dict[int, tuple[int, int]], *, b
         )
     InboundLine.objects.filter(inbound=inbound).delete()
     InboundLine.objects.bulk_create(rows)
-    inbound.recorded_by_name = _actor_name(by)
+    inbound.recorded_by_name = actor_name(by)
     inbound.save()
     summary = "；".join(
         f"{r.return_line.order_line.oid} 良品 {r.good_quantity} 残次 {r.damaged_quantity}" for r in rows
@@ -373,7 +363,7 @@ def _complete(slip, inbound, raws, *, by, transition, reason="入库审核通过
     """Inside the caller's locked transaction: audit the inbound, then decide per raw refund slip."""
     now = timezone.now()
     inbound.audited, inbound.audited_at = True, now
-    inbound.audited_by, inbound.audited_by_name = _user(by), _actor_name(by)
+    inbound.audited_by, inbound.audited_by_name = actor_user(by), actor_name(by)
     inbound.save()
     transition(by=by, reason=reason)
     slip.save()
