@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.audit import actor_fields, batched_events, write_events
+from core.audit import actor_fields, actor_user, batched_events, write_events
 from core.bulk import insert_rows, update_rows
 from orders.models import Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
@@ -480,7 +480,7 @@ def writeback_job_start(slip_ids, *, by, trigger=WritebackTrigger.MANUAL) -> Wri
     The task is found by name: tasks call services, so services do not import tasks."""
     ids = list(dict.fromkeys(int(i) for i in slip_ids))
     job = WritebackJob.objects.create(
-        created_by=by if getattr(by, "pk", None) else None,
+        created_by=actor_user(by),
         created_by_name=by if isinstance(by, str) else "",
         trigger=trigger,
         slip_ids=ids,
