@@ -90,6 +90,7 @@ def prepare():
             "RESTART IDENTITY CASCADE"
         )
         cur.execute("SELECT pg_stat_reset()")
+    statements_reset()
     PeriodicTask.objects.filter(task=TASK_NAME).delete()
     # The first download tick at once, then every interval; the sweep as deployed.
     PeriodicTask.objects.filter(name=PLATFORM_SYNC_TASK_NAME).update(
@@ -215,6 +216,67 @@ def group_rss_mib(pgid):
     return found
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu():
+    """{pid: (name, process group, CPU seconds so far)} of every process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        found[int(entry.name)] = (name, int(fields[2]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return found
+
+
+class CpuShare:
+    """CPU seconds used by each part of the stack between the first and the last sample: the
+    worker's processes, beat, the sandbox (JD's side) and PostgreSQL's backends. Sampled every few
+    seconds; a process that ended between two samples loses its last few seconds (the database
+    connections live for DB_CONN_MAX_AGE, so backends rarely do)."""
+
+    def __init__(self, groups):
+        self.groups = groups  # {part: predicate(pid, name, pgid)}
+        self.first, self.last, self.sampled = {}, {}, False
+
+    def sample(self):
+        for pid, (name, pgid, seconds) in process_cpu().items():
+            part = next((p for p, wanted in self.groups.items() if wanted(pid, name, pgid)), None)
+            if part is None:
+                continue
+            # A process born after the first sample counts from zero.
+            self.first.setdefault(pid, (part, seconds if not self.sampled else 0.0))
+            self.last[pid] = (part, seconds)
+        self.sampled = True
+
+    def seconds(self):
+        used = Counter()
+        for pid, (part, seconds) in self.last.items():
+            used[part] += seconds - self.first[pid][1]
+        return used
+
+
+def statements_reset():
+    """pg_stat_statements, when the server loads it (shared_preload_libraries): the busiest
+    statements by total time. Otherwise the report falls back to sampling pg_stat_activity."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT 1 FROM pg_settings WHERE name = 'shared_preload_libraries' AND setting LIKE %s",
+            ["%pg_stat_statements%"],
+        )
+        if not cur.fetchone():
+            return False
+        cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        cur.execute("SELECT pg_stat_statements_reset()")
+        return True
+
+
 def normalised(query):
     query = re.sub(r"\s+", " ", query)
     query = re.sub(r"'[^']*'", "?", query)
@@ -261,6 +323,18 @@ def rehearse(workers, sandbox):
         str(logs / "beat.pid"),
     )
     activity, memory, loads = Counter(), defaultdict(list), []
+    worker_group, beat_group = stack.processes["worker"].pid, stack.processes["beat"].pid
+    sandbox_pid = sandbox.process.pid
+    cpu = CpuShare(
+        {
+            "worker": lambda pid, name, pgid: pgid == worker_group,
+            "beat": lambda pid, name, pgid: pgid == beat_group,
+            "sandbox": lambda pid, name, pgid: pid == sandbox_pid,
+            "postgres": lambda pid, name, pgid: name == "postgres",
+        }
+    )
+    cpu.sample()
+    sandbox_rss = []
     samples = 0
     full = args.shops * args.apps
     downloaded_at = None
@@ -282,7 +356,9 @@ def rehearse(workers, sandbox):
                 tick = int(time.monotonic() - t0)
                 if tick % 5 == 0 and tick not in memory:
                     memory[tick] = group_rss_mib(stack.processes["worker"].pid)
+                    sandbox_rss.append(group_rss_mib(os.getpgid(sandbox_pid)).get(sandbox_pid, 0))
                     loads.append(os.getloadavg()[0])
+                    cpu.sample()
                     if downloaded_at is None and RawRefund.objects.count() >= full:
                         downloaded_at = time.monotonic() - t0
                 time.sleep(1)
@@ -291,8 +367,10 @@ def rehearse(workers, sandbox):
         running_logs = {
             name: (logs / f"{name}.log").read_text(errors="replace") for name in ("worker", "beat")
         }
+        cpu.sample()
         stack.stop_all()
     ended = timezone.now()
+    elapsed = time.monotonic() - t0
     report(
         workers,
         shops,
@@ -306,11 +384,28 @@ def rehearse(workers, sandbox):
         load_before,
         sandbox,
         running_logs,
+        cpu.seconds(),
+        elapsed,
+        max(sandbox_rss, default=0),
     )
 
 
 def report(
-    workers, shops, logs, started, ended, activity, samples, memory, loads, load_before, sandbox, running_logs
+    workers,
+    shops,
+    logs,
+    started,
+    ended,
+    activity,
+    samples,
+    memory,
+    loads,
+    load_before,
+    sandbox,
+    running_logs,
+    cpu_seconds,
+    elapsed,
+    sandbox_rss,
 ):
     interval = timedelta(minutes=args.interval_minutes)
     print(
@@ -445,11 +540,30 @@ def report(
         f"{sorted(round(v) for v in memory[max(memory)].values()) if memory else '-'}; "
         f"peak per process {max((v for m in memory.values() for v in m.values()), default=0):.0f}"
     )
+    print(f"sandbox (JD's side) RSS, peak: {sandbox_rss:.0f} MiB")
+    cores = os.cpu_count()
     print(
-        f"busiest statements ({samples} samples of pg_stat_activity, 1/s; share of samples with it running):"
+        f"CPU over {elapsed:.0f} s on {cores} cores ({elapsed * cores:.0f} CPU-s): "
+        + ", ".join(
+            f"{part} {seconds:.0f} s ({seconds / (elapsed * cores):.0%})"
+            for part, seconds in cpu_seconds.most_common()
+        )
     )
+    print(f"statements most often running ({samples} samples of pg_stat_activity, 1/s; share of samples):")
     for query, hits in activity.most_common(8):
         print(f"  {hits / samples:6.1%}  {query}")
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")
+        if cur.fetchone():
+            cur.execute(
+                "SELECT query, calls, total_exec_time, mean_exec_time, rows FROM pg_stat_statements "
+                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = %s) "
+                "ORDER BY total_exec_time DESC LIMIT 10",
+                [DB_NAME],
+            )
+            print("busiest statements by total time (pg_stat_statements: calls, total s, mean ms, rows):")
+            for query, calls, total, mean, rows in cur.fetchall():
+                print(f"  {calls:>8} {total / 1000:8.1f} s {mean:7.2f} ms {rows:>9}  {normalised(query)}")
     with connection.cursor() as cur:
         cur.execute(
             "SELECT relname, seq_scan, idx_scan, n_tup_ins, n_tup_upd FROM pg_stat_user_tables "
