@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import record_event
+from core.audit import batched_events, record_event
+from core.bulk import update_rows
 
 from .locks import lock_order_lines, lock_orders
 from .models import InterceptionStatus, Order, OrderLine, OrderStatus, Shop
@@ -60,31 +61,67 @@ def interception_decision(order_status: int) -> str | None:
     return None
 
 
-def order_line_intercept(line_id: int, *, quantity: int, by, reason: str) -> InterceptionResult:
-    """Stop `quantity` of one line from shipping (the refunded quantity; the rest still ships), as far
-    as its order allows. `reason` says why (e.g. which slip)."""
-    with transaction.atomic():
-        line = OrderLine.objects.filter(pk=line_id).values("order_id").first()
-        if line is None:
-            return InterceptionResult(line_id, None, "子订单不存在")
-        order = lock_orders([line["order_id"]]).get()
-        line = lock_order_lines([line_id]).get()
-        if line.interception_status != InterceptionStatus.NONE or line.is_cancelled:
-            return InterceptionResult(line_id, None, "已处理过拦截")
-        decision = interception_decision(order.status)
-        line.intercept_num = max(1, min(quantity, line.num))
-        stops = "该子订单" if line.intercept_num >= line.num else f"{line.intercept_num}/{line.num} 件"
-        if decision == Interception.CANCEL:
-            line.mark_intercepted(by=by, reason=f"{reason}，订单未出库，已取消{stops}")
-            _save_line(line)
-            _cancel_order_if_empty(order, by)
-        elif decision == Interception.ASK_WAREHOUSE:
-            line.request_interception(by=by, reason=f"{reason}，订单已在仓库处理，等待仓库确认拦截{stops}")
-            _save_line(line)
-        elif decision == Interception.TOO_LATE:
-            line.mark_interception_failed(by=by, reason=f"{reason}，但订单已发货，无法拦截")
-            _save_line(line)
-        return InterceptionResult(line_id, decision, "")
+@dataclass(frozen=True)
+class InterceptionRequest:
+    line_id: int
+    quantity: int  # the refunded quantity: only that much of the line is stopped
+    reason: str  # why, e.g. which slip
+
+
+LINE_INTERCEPTION_FIELDS = ["interception_status", "is_cancelled", "intercept_num", "updated_at"]
+
+
+def order_lines_intercept(requests, *, by) -> list[InterceptionResult]:
+    """Stop lines from shipping, as far as each order allows: one result per request, in order.
+
+    Set-based, for a downloaded page's refund-only slips: the orders and lines locked in one query
+    each, the lines written in one UPDATE and their events in one INSERT, where one line at a time
+    cost ~7 round trips per slip. A request for a line already handled (also by an earlier request
+    of the same set) does nothing."""
+    requests = list(requests)
+    if not requests:
+        return []
+    with transaction.atomic(), batched_events():
+        order_of = dict(
+            OrderLine.objects.filter(pk__in={r.line_id for r in requests}).values_list("id", "order_id")
+        )
+        orders = {order.pk: order for order in lock_orders(sorted(set(order_of.values())))}
+        lines = {line.pk: line for line in lock_order_lines(sorted(order_of))}
+        results, changed, emptied = [], {}, set()
+        now = timezone.now()
+        for request in requests:
+            line = lines.get(request.line_id)
+            if line is None:
+                results.append(InterceptionResult(request.line_id, None, "子订单不存在"))
+                continue
+            if line.interception_status != InterceptionStatus.NONE or line.is_cancelled:
+                results.append(InterceptionResult(line.pk, None, "已处理过拦截"))
+                continue
+            decision = interception_decision(orders[line.order_id].status)
+            if decision is not None:
+                _intercept_line(line, decision, request, by)
+                line.updated_at = now
+                changed[line.pk] = line
+                if decision == Interception.CANCEL:
+                    emptied.add(line.order_id)
+            results.append(InterceptionResult(line.pk, decision, ""))
+        update_rows(OrderLine, changed.values(), LINE_INTERCEPTION_FIELDS)
+        _cancel_orders_if_empty([orders[pk] for pk in sorted(emptied)], by)
+    return results
+
+
+def _intercept_line(line, decision, request, by):
+    """The line's transition for `decision` (in memory; the caller writes it)."""
+    line.intercept_num = max(1, min(request.quantity, line.num))
+    stops = "该子订单" if line.intercept_num >= line.num else f"{line.intercept_num}/{line.num} 件"
+    if decision == Interception.CANCEL:
+        line.mark_intercepted(by=by, reason=f"{request.reason}，订单未出库，已取消{stops}")
+    elif decision == Interception.ASK_WAREHOUSE:
+        line.request_interception(
+            by=by, reason=f"{request.reason}，订单已在仓库处理，等待仓库确认拦截{stops}"
+        )
+    else:
+        line.mark_interception_failed(by=by, reason=f"{request.reason}，但订单已发货，无法拦截")
 
 
 def order_line_confirm_interception(line_id: int, *, succeeded: bool, by) -> InterceptionResult:
@@ -104,7 +141,7 @@ def order_line_confirm_interception(line_id: int, *, succeeded: bool, by) -> Int
         if succeeded:
             line.mark_intercepted(by=by, reason=f"仓库确认拦截成功，{line.intercept_num} 件未出库")
             _save_line(line)
-            _cancel_order_if_empty(order, by)
+            _cancel_orders_if_empty([order], by)
             return InterceptionResult(
                 line_id, Interception.CANCEL, f"子订单 {line.oid}：已确认拦截成功，可回传取消发货成功"
             )
@@ -117,21 +154,31 @@ def _save_line(line):
     line.save(update_fields=["interception_status", "is_cancelled", "intercept_num", "updated_at"])
 
 
-def _cancel_order_if_empty(order: Order, by):
-    if order.status == OrderStatus.CANCELLED or order.lines.filter(is_cancelled=False).exists():
+def _cancel_orders_if_empty(orders, by):
+    """Orders (locked) none of whose lines ships any more are cancelled, each with its event."""
+    orders = [order for order in orders if order.status != OrderStatus.CANCELLED]
+    if not orders:
         return
-    old = order.get_status_display()
-    order.status = OrderStatus.CANCELLED
-    order.save(update_fields=["status", "updated_at"])
-    record_event(
-        order,
-        action="拦截发货",
-        by=by,
-        field="status",
-        from_state=old,
-        to_state=order.get_status_display(),
-        reason="所有子订单均已取消",
+    alive = set(
+        OrderLine.objects.filter(order_id__in=[o.pk for o in orders], is_cancelled=False)
+        .values_list("order_id", flat=True)
+        .distinct()
     )
+    for order in orders:
+        if order.pk in alive:
+            continue
+        old = order.get_status_display()
+        order.status = OrderStatus.CANCELLED
+        order.save(update_fields=["status", "updated_at"])
+        record_event(
+            order,
+            action="拦截发货",
+            by=by,
+            field="status",
+            from_state=old,
+            to_state=order.get_status_display(),
+            reason="所有子订单均已取消",
+        )
 
 
 # --- minimal order processing: the ERP's own order states, so interception can be rehearsed ------

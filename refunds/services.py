@@ -8,13 +8,16 @@ then the slips (core.locks explains the order), all in one transaction per call.
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
+from core.bulk import update_rows
 from orders.locks import lock_order_lines, lock_orders
 from orders.models import InterceptionStatus, OrderLine
 from orders.services import (
     Interception,
+    InterceptionRequest,
     order_line_confirm_interception,
-    order_line_intercept,
+    order_lines_intercept,
 )
 
 from .locks import lock_raw_refunds
@@ -33,7 +36,7 @@ ATTENTION_WAREHOUSE_FAILED = "拦截失败：货品已出库"
 
 def raw_refund_intercept(slips, *, by=INTERCEPT_ACTOR) -> int:
     """`slips`: a queryset or ids. Each refund-only slip whose line has not been intercepted yet stops
-    it from shipping (orders.services.order_line_intercept). Returns the number of lines touched."""
+    it from shipping (orders.services.order_lines_intercept). Returns the number of lines touched."""
     base = slips if hasattr(slips, "filter") else RawRefund.objects.filter(pk__in=list(slips))
     candidates = list(
         base.filter(
@@ -48,24 +51,26 @@ def raw_refund_intercept(slips, *, by=INTERCEPT_ACTOR) -> int:
     )
     if not candidates:
         return 0
-    touched = 0
-    # One transaction for the set (the platform sync passes a downloaded page's slips): its orders,
-    # lines and slips locked up front, in the order every verb locks them, and one commit instead of
-    # one per slip, which was most of a busy day's download time. A failure rolls the set back; the
-    # next sync meets the slips again and intercepts them then.
+    # One transaction for the set (the platform sync passes a downloaded page's slips): its orders
+    # and lines locked and written as a set by orders.services, then its slips locked (the order
+    # every verb locks them in) and flagged in one UPDATE. A failure rolls the set back; the next
+    # sync meets the slips again and intercepts them then.
     with transaction.atomic():
-        list(lock_orders(sorted({order_id for _, order_id, _, _, _ in candidates})))
-        list(lock_order_lines(sorted({line_id for _, _, line_id, _, _ in candidates})))
+        results = order_lines_intercept(
+            [
+                InterceptionRequest(line_id, num, f"退款单 {refund_no} 申请退款 {num} 件")
+                for _, _, line_id, refund_no, num in candidates
+            ],
+            by=by,
+        )
         slips = {slip.pk: slip for slip in lock_raw_refunds([slip_id for slip_id, *_ in candidates])}
-        for slip_id, _order_id, line_id, refund_no, num in candidates:
-            result = order_line_intercept(
-                line_id, quantity=num, by=by, reason=f"退款单 {refund_no} 申请退款 {num} 件"
-            )
-            if result.decision is None:
-                continue
-            _flag([slips[slip_id]], ATTENTION_FOR[result.decision])
-            touched += 1
-    return touched
+        acted = [
+            (slips[slip_id], ATTENTION_FOR[result.decision])
+            for (slip_id, *_), result in zip(candidates, results, strict=True)
+            if result.decision is not None
+        ]
+        _flag(acted)
+    return len(acted)
 
 
 def raw_refund_confirm_interception(line_id: int, *, succeeded: bool, by) -> str:
@@ -80,12 +85,16 @@ def raw_refund_confirm_interception(line_id: int, *, succeeded: bool, by) -> str
         slips = list(lock_raw_refunds(RawRefund.objects.filter(order_line_id=line_id)))
         result = order_line_confirm_interception(line_id, succeeded=succeeded, by=by)
         if result.decision is not None:
-            _flag(slips, "" if succeeded else ATTENTION_WAREHOUSE_FAILED)
+            text = "" if succeeded else ATTENTION_WAREHOUSE_FAILED
+            _flag([(slip, text) for slip in slips])
         return result.message
 
 
-def _flag(slips, text):
-    for slip in slips:
+def _flag(slips_and_texts):
+    """What each slip says (需关注) after its line's interception moved, in one UPDATE."""
+    now, changed = timezone.now(), []
+    for slip, text in slips_and_texts:
         if slip.attention != text:
-            slip.attention = text
-            slip.save(update_fields=["attention", "updated_at"])
+            slip.attention, slip.updated_at = text, now
+            changed.append(slip)
+    update_rows(RawRefund, changed, ["attention", "updated_at"])

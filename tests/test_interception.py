@@ -207,3 +207,48 @@ def test_the_warehouse_stops_only_the_refunded_quantity_too():
     line.refresh_from_db()
     order.refresh_from_db()
     assert (line.intercept_num, line.is_cancelled, order.status) == (2, False, OrderStatus.IN_WAREHOUSE)
+
+
+def test_a_page_of_slips_is_intercepted_as_a_set():
+    """A downloaded page's refund-only slips on orders in every state, two slips on one line, an order
+    all of whose lines are stopped: each line gets the decision its order allows, once."""
+    reviewing = slip_on(OrderStatus.AWAITING_CS_REVIEW)  # its only line: the order is cancelled
+    kept = slip_on(OrderStatus.AWAITING_CS_REVIEW, lines=2)  # the other line keeps the order
+    warehouse = slip_on(OrderStatus.IN_WAREHOUSE)
+    shipped = slip_on(OrderStatus.SHIPPED)
+    second = RawRefundFactory(order_line=warehouse.order_line, num=1)  # the line is handled already
+    slips = [reviewing, kept, warehouse, shipped, second]
+    assert raw_refund_intercept([s.pk for s in slips]) == 4
+    for slip in slips:
+        slip.refresh_from_db()
+        slip.order_line.refresh_from_db()
+        slip.order.refresh_from_db()
+    assert [s.order_line.interception_status for s in slips[:4]] == [
+        InterceptionStatus.SUCCEEDED,
+        InterceptionStatus.SUCCEEDED,
+        InterceptionStatus.PENDING,
+        InterceptionStatus.FAILED,
+    ]
+    assert [s.attention for s in slips] == ["", "", "拦截中，待仓库确认", "拦截失败：订单已发货", ""]
+    assert (reviewing.order.status, kept.order.status) == (
+        OrderStatus.CANCELLED,
+        OrderStatus.AWAITING_CS_REVIEW,
+    )
+    assert events_for(warehouse.order_line).filter(field="interception_status").count() == 1
+    assert f"退款单 {warehouse.refund_no}" in events_for(warehouse.order_line).get().reason
+
+
+def test_interception_costs_the_same_queries_for_a_page_as_for_two_slips():
+    """One query per step for the set, not per slip (a page of 25 refund-only slips used to cost
+    ~7 round trips each)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(count):
+        slips = [slip_on(OrderStatus.IN_WAREHOUSE, lines=2) for _ in range(count)]
+        with CaptureQueriesContext(connection) as captured:
+            assert raw_refund_intercept([s.pk for s in slips]) == count
+        return len(captured.captured_queries)
+
+    queries_for(1)  # warms the caches a first event fills (its content type)
+    assert queries_for(2) == queries_for(25)
