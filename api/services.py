@@ -170,12 +170,7 @@ def raw_refunds_push(shop: Shop, items: list[dict], *, by: str) -> list[dict]:
             to_update.append(slip)
             results[index] = _result(index, refund_no, slip.pk, UPDATED)
         if to_create:
-            insert_rows(RawRefund, [row for _, row in to_create])
-            ids = dict(
-                RawRefund.objects.filter(
-                    shop=shop, refund_no__in=[row["refund_no"] for _, row in to_create]
-                ).values_list("refund_no", "id")
-            )
+            ids = dict(insert_rows(RawRefund, [row for _, row in to_create], returning=("refund_no", "id")))
             for index, row in to_create:
                 slip = RawRefund(pk=ids[row["refund_no"]], **row)
                 events.append(
@@ -187,7 +182,9 @@ def raw_refunds_push(shop: Shop, items: list[dict], *, by: str) -> list[dict]:
         write_events(events)
     if to_intercept:
         # After the upsert's transaction, as the sync does: interception locks orders → lines → slips.
-        raw_refund_intercept(RawRefund.objects.filter(shop=shop, refund_no__in=to_intercept), by=by)
+        # By id, as the sync does (platform_sync.PageCounts says why).
+        ids = {r["key"]: r["id"] for r in results if r["id"] is not None}
+        raw_refund_intercept([ids[no] for no in to_intercept if no in ids], by=by)
     saved = [r["key"] for r in results if r["result"] in (CREATED, UPDATED)]
     if saved:
         # Committed: the apps above react as they do to a sync page (keyword check, 退款完成).

@@ -36,14 +36,14 @@ def insert_rows(
     using: str = "default",
     *,
     skip_conflicts_on: tuple[str, ...] = (),
-    returning: str | None = None,
+    returning: str | tuple[str, ...] | None = None,
 ) -> list | None:
     """INSERT rows (dicts of column values, or unsaved instances) in one statement. No ids back.
 
     `skip_conflicts_on` (the fields of a unique constraint): rows whose key is already there are
     left as they are (ON CONFLICT DO NOTHING), decided by the constraint's own index, with no
     planner choice involved. `returning` (a field name): the list of that field's values for the
-    rows actually inserted."""
+    rows actually inserted; a tuple of names: a tuple of their values per inserted row."""
     if not rows:
         return [] if returning else None
     connection = connections[using]
@@ -85,11 +85,15 @@ def insert_rows(
     if skip_conflicts_on:
         columns = ", ".join(quote(model._meta.get_field(name).column) for name in skip_conflicts_on)
         sql += f" ON CONFLICT ({columns}) DO NOTHING"
-    if returning:
-        sql += f" RETURNING {quote(model._meta.get_field(returning).column)}"
+    names = (returning,) if isinstance(returning, str) else tuple(returning or ())
+    if names:
+        sql += " RETURNING " + ", ".join(quote(model._meta.get_field(name).column) for name in names)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()] if returning else None
+        if not names:
+            return None
+        rows = cursor.fetchall()
+        return [row[0] for row in rows] if isinstance(returning, str) else [tuple(row) for row in rows]
 
 
 def update_rows(model, objs, fields: list[str], using: str = "default") -> None:

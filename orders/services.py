@@ -162,6 +162,7 @@ def _cancel_orders_if_empty(orders, by):
     alive = set(
         OrderLine.objects.filter(order_id__in=[o.pk for o in orders], is_cancelled=False)
         .values_list("order_id", flat=True)
+        .order_by()  # the model's ordering by id would make DISTINCT one row per line
         .distinct()
     )
     for order in orders:
