@@ -109,7 +109,7 @@ def load_demo(now=None) -> dict:
                 _refunds(rng, order, planned_status, now)
         # Refund-only slips stop their lines, as when they arrive from JD: the demo then shows
         # cancelled lines, pending interceptions for the warehouse and slips flagged for CS.
-        raw_refund_intercept(RawRefund.objects.all(), by=DEMO_ACTOR)
+        raw_refund_intercept(RawRefund.objects.values_list("pk", flat=True), by=DEMO_ACTOR)
         _returns(shops, users)
         _refund_slips(shops, users)
     return {

@@ -34,21 +34,37 @@ ATTENTION_FOR = {
 ATTENTION_WAREHOUSE_FAILED = "拦截失败：货品已出库"
 
 
-def raw_refund_intercept(slips, *, by=INTERCEPT_ACTOR) -> int:
-    """`slips`: a queryset or ids. Each refund-only slip whose line has not been intercepted yet stops
-    it from shipping (orders.services.order_lines_intercept). Returns the number of lines touched."""
-    base = slips if hasattr(slips, "filter") else RawRefund.objects.filter(pk__in=list(slips))
-    candidates = list(
-        base.filter(
-            refund_type=RefundType.REFUND,
-            platform_status=PlatformStatus.APPLIED,
-            order_line__isnull=False,
-            order_line__interception_status=InterceptionStatus.NONE,
-            order_line__is_cancelled=False,
-        )
+def raw_refund_intercept(slip_ids, *, by=INTERCEPT_ACTOR) -> int:
+    """Each refund-only slip (of `slip_ids`) whose line has not been intercepted yet stops it from
+    shipping (orders.services.order_lines_intercept). Returns the number of lines touched."""
+    # Read by primary key alone and filtered here. With the slip's type and state in the WHERE,
+    # PostgreSQL, its statistics behind a busy day's inserts, walked rawrefund_type_pf_idx over every
+    # refund-only slip and kept the page's 25: 28 ms a page in the rehearsal, growing with the table.
+    # A unique key's lookup has no such choice.
+    rows = (
+        RawRefund.objects.filter(pk__in=list(slip_ids))
         .order_by("pk")
-        .values_list("pk", "order_id", "order_line_id", "refund_no", "num")
+        .values_list(
+            "pk",
+            "order_id",
+            "order_line_id",
+            "refund_no",
+            "num",
+            "refund_type",
+            "platform_status",
+            "order_line__interception_status",
+            "order_line__is_cancelled",
+        )
     )
+    candidates = [
+        (pk, order_id, line_id, refund_no, num)
+        for pk, order_id, line_id, refund_no, num, kind, status, interception, cancelled in rows
+        if kind == RefundType.REFUND
+        and status == PlatformStatus.APPLIED
+        and line_id is not None
+        and interception == InterceptionStatus.NONE
+        and not cancelled
+    ]
     if not candidates:
         return 0
     # One transaction for the set (the platform sync passes a downloaded page's slips): its orders

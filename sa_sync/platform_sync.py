@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.audit import build_event, state_label, write_events
-from core.bulk import commit_without_waiting_for_disk, insert_rows
+from core.bulk import commit_without_waiting_for_disk, insert_rows, update_rows
 from orders.locks import lock_orders
 from orders.models import Order, OrderLine, OrderPromotion, Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
@@ -448,7 +448,7 @@ def _link_refunds(shop, new_orders, new_lines):
         slip.order_id = slip.order_id or order_ids.get(slip.tid)
         slip.order_line_id = slip.order_line_id or line_ids.get(slip.oid)
         linked.append(slip)
-    RawRefund.objects.bulk_update(linked, ["order", "order_line"])
+    update_rows(RawRefund, linked, ["order", "order_line"])
     # Now on a known line, refund-only slips stop it from shipping (拦截发货; refunds.services).
     raw_refund_intercept([slip.pk for slip in linked], by=SYNC_ACTOR)
 
