@@ -19,8 +19,10 @@ For each worker count N, in the production shape on this machine:
    worker's processes' memory every 5 s.
 5. Reported: slips downloaded per second (first full download of every shop), slips written back
    per second, each rule run's wait from beat's due time to its start (and runs that expired), each
-   scheduled download's wait from its tick, the busiest statements, table/index activity, memory per
-   process, and what failed (failed runs, JD's code 2 answers, errors in the worker's log).
+   scheduled download's wait from its tick, the statements most often running and, when the server
+   loads pg_stat_statements, the busiest by total time, table/index activity, memory per process,
+   CPU per part of the stack (worker, beat, sandbox, PostgreSQL), and what failed (failed runs, JD's
+   code 2 answers, errors in the worker's log).
 """
 
 import argparse
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -370,43 +373,49 @@ def rehearse(workers, sandbox):
         cpu.sample()
         stack.stop_all()
     ended = timezone.now()
-    elapsed = time.monotonic() - t0
     report(
         workers,
         shops,
         logs,
-        started,
-        ended,
-        activity,
-        samples,
-        memory,
-        loads,
-        load_before,
         sandbox,
-        running_logs,
-        cpu.seconds(),
-        elapsed,
-        max(sandbox_rss, default=0),
+        Measured(
+            started=started,
+            ended=ended,
+            elapsed=time.monotonic() - t0,
+            activity=activity,
+            samples=samples,
+            memory=memory,
+            loads=loads,
+            load_before=load_before,
+            running_logs=running_logs,
+            cpu_seconds=cpu.seconds(),
+            sandbox_rss=max(sandbox_rss, default=0),
+        ),
     )
 
 
-def report(
-    workers,
-    shops,
-    logs,
-    started,
-    ended,
-    activity,
-    samples,
-    memory,
-    loads,
-    load_before,
-    sandbox,
-    running_logs,
-    cpu_seconds,
-    elapsed,
-    sandbox_rss,
-):
+@dataclass
+class Measured:
+    """What one worker count's run sampled, for the report."""
+
+    started: datetime
+    ended: datetime
+    elapsed: float
+    activity: Counter
+    samples: int
+    memory: dict
+    loads: list
+    load_before: tuple
+    running_logs: dict
+    cpu_seconds: Counter
+    sandbox_rss: float
+
+
+def report(workers, shops, logs, sandbox, measured: Measured):
+    m = measured
+    started, ended, activity, samples, memory = m.started, m.ended, m.activity, m.samples, m.memory
+    loads, load_before, running_logs = m.loads, m.load_before, m.running_logs
+    cpu_seconds, elapsed, sandbox_rss = m.cpu_seconds, m.elapsed, m.sandbox_rss
     interval = timedelta(minutes=args.interval_minutes)
     print(
         f"\n=== {workers} worker process(es): {args.shops} shops × {args.apps} applications, "
