@@ -173,9 +173,8 @@ class PageCounts:
     saved: list[str] = dataclasses.field(default_factory=list)
     # The ids of those that may stop a shipment (退款 + 申请退款 on a known order line): decided for
     # the whole page in memory, so a page with none costs no interception query. Ids, not refund
-    # numbers: the interception then finds its slips by primary key. By (shop, refund_no) with
-    # its join to the lines, on a table whose statistics lag a busy day's inserts, PostgreSQL
-    # planned a scan: 25 ms a page in the rehearsal, the busiest statement of the database.
+    # numbers: the interception reads its slips by primary key alone (refunds.services says why:
+    # on a busy day any other condition let PostgreSQL choose a plan that grew with the table).
     to_intercept: list[int] = dataclasses.field(default_factory=list)
 
 
