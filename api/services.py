@@ -183,8 +183,8 @@ def raw_refunds_push(shop: Shop, items: list[dict], *, by: str) -> list[dict]:
     if to_intercept:
         # After the upsert's transaction, as the sync does: interception locks orders → lines → slips.
         # By id, as the sync does (platform_sync.PageCounts says why).
-        ids = {r["key"]: r["id"] for r in results if r["id"] is not None}
-        raw_refund_intercept([ids[no] for no in to_intercept if no in ids], by=by)
+        slip_ids = {r["key"]: r["id"] for r in results if r["id"] is not None}
+        raw_refund_intercept([slip_ids[no] for no in to_intercept if no in slip_ids], by=by)
     saved = [r["key"] for r in results if r["result"] in (CREATED, UPDATED)]
     if saved:
         # Committed: the apps above react as they do to a sync page (keyword check, 退款完成).
