@@ -7,6 +7,7 @@ without a real SECRET_KEY).
 
 import base64
 import hashlib
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -300,6 +301,21 @@ API_THROTTLE_CACHE = "default"
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
+# Receivers are URLs typed in by shop staff and POSTed to from inside the network (api/ssrf.py):
+# https only unless WEBHOOK_ALLOW_HTTP (on in development, for a receiver on a test machine), and
+# never an internal address unless listed here (host names, addresses or networks, comma-separated).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", default=not PRODUCTION)
+WEBHOOK_ALLOWED_PRIVATE_HOSTS = [
+    h.strip() for h in os.environ.get("WEBHOOK_ALLOWED_PRIVATE_HOSTS", "").split(",") if h.strip()
+]
+for _entry in WEBHOOK_ALLOWED_PRIVATE_HOSTS:
+    if "/" in _entry:
+        try:
+            ipaddress.ip_network(_entry, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"WEBHOOK_ALLOWED_PRIVATE_HOSTS 中的 {_entry!r} 不是有效的网段（例如 10.20.0.0/16）。"
+            ) from None
 # --- admin theme (django-simpleui; why: docs/admin.md) -----------------------------------------
 SIMPLEUI_STATIC_OFFLINE = True  # Vue, Element UI and the icons from our own static files, never a CDN
 SIMPLEUI_HOME_INFO = False  # no project advert / version check on the home tab (it calls out to the net)
