@@ -298,6 +298,14 @@ else:
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)  # per key; 0 turns it off
 API_THROTTLE_CACHE = "default"
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
+# Django reads a JSON body whole and refuses one past DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by
+# default): it must not be below the API's own limit, or a documented 5 MB push fails before the
+# API can look at it. Past API_MAX_BODY_BYTES the API answers 413 itself (api/parsers.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2621440)
+# The deepest JSON nesting the API parses (its own bodies need 6: the body, items, an order, its
+# promotions, one of them, its oids): deeper is a 400 before Python's recursive decoder could run
+# out of stack.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
 # --- admin theme (django-simpleui; why: docs/admin.md) -----------------------------------------
