@@ -306,6 +306,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2621440)
 # promotions, one of them, its oids): deeper is a 400 before Python's recursive decoder could run
 # out of stack.
 API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+# A pushed `modified` later than now by more than this is refused: a wrong clock (or a test value
+# like 2099) would otherwise win every newer-wins comparison and freeze the row for good.
+PLATFORM_CLOCK_TOLERANCE_SECONDS = env_int("PLATFORM_CLOCK_TOLERANCE_SECONDS", 300)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
 # --- admin theme (django-simpleui; why: docs/admin.md) -----------------------------------------
