@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, IntegrityError
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -18,7 +19,9 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -41,7 +44,7 @@ from sa_sync.models import AutoWritebackRun, WritebackJob, WritebackOutcome, Wri
 from sa_sync.writeback import refund_writeback, writeback_job_start
 
 from . import serializers as s
-from .auth import ApiKeyAuthentication, HasApiKey
+from .auth import ApiKeyAuthentication, DocsAccess, HasApiKey
 from .errors import BulkValidationError, Refused, exception_handler, flatten, not_found
 from .filters import AutoWritebackRunFilter, OrderFilter, RawRefundFilter, RefundSlipFilter, ReturnSlipFilter
 from .models import ApiWritebackJob
@@ -633,3 +636,32 @@ def without_trailing_slash(request, path):
         return not_found(request)
     return match.func(request, *match.args, **match.kwargs)
 
+
+class DocsAccessMixin:
+    """Who may read the schema and its page: api.auth.DocsAccess (production: staff or an API key)."""
+
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [DocsAccess]
+
+    def get_exception_handler(self):
+        return exception_handler
+
+
+class SchemaView(DocsAccessMixin, SpectacularAPIView):
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        # The error in the API's JSON shape, whatever format (YAML by default) the schema was asked in.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return response
+
+
+class DocsView(DocsAccessMixin, SpectacularSwaggerView):
+    def handle_exception(self, exc):
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.PermissionDenied):
+            # A person in a browser: the back office's login, then back to the docs.
+            return redirect_to_login(self.request.get_full_path(), reverse("admin:login"))
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return response
