@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -36,6 +37,15 @@ def env_int(name: str, default: int) -> int:
 def env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value not in (None, "") else default
+
+
+def _fernet_key_ok(key: str) -> bool:
+    """Whether core/fields.py can encrypt with it: Fernet() itself is the judge."""
+    try:
+        Fernet(key.encode())
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return True
 
 
 ERP_ENV = os.environ.get("ERP_ENV", "development").strip().lower()
@@ -70,7 +80,20 @@ if PRODUCTION and not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured(
         "ERP_ENV=production 需要设置 FIELD_ENCRYPTION_KEY（加密店铺密钥的 Fernet 密钥）。"
     )
-if not FIELD_ENCRYPTION_KEY:
+if FIELD_ENCRYPTION_KEY:
+    # Checked here, in every mode: a malformed key would otherwise start fine and fail only when a
+    # shop's secret is first read or saved (a sync, a writeback, the admin), long after the deploy.
+    # Empty entries (a trailing comma) are skipped, as core/fields.py skips them.
+    _keys = [key.strip() for key in FIELD_ENCRYPTION_KEY.split(",") if key.strip()]
+    _bad = [n for n, key in enumerate(_keys, 1) if not _fernet_key_ok(key)]
+    if _bad or not _keys:
+        which = "（" + "、".join(f"第 {n} 个" for n in _bad) + "密钥）" if _bad else "（没有密钥）"
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEY 格式不对{which}：每个密钥须为 Fernet 密钥（32 字节的 URL 安全 base64，"
+            "44 个字符），多个密钥用逗号分隔；可用 python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())' 生成。"
+        )
+else:
     FIELD_ENCRYPTION_KEY = base64.urlsafe_b64encode(
         hashlib.sha256(f"erp_aftersales.field-encryption:{SECRET_KEY}".encode()).digest()
     ).decode()
@@ -299,6 +322,17 @@ else:
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)  # per key; 0 turns it off
 API_THROTTLE_CACHE = "default"
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
+# Django reads a JSON body whole and refuses one past DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by
+# default): it must not be below the API's own limit, or a documented 5 MB push fails before the
+# API can look at it. Past API_MAX_BODY_BYTES the API answers 413 itself (api/parsers.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2621440)
+# The deepest JSON nesting the API parses (its own bodies need 6: the body, items, an order, its
+# promotions, one of them, its oids): deeper is a 400 before Python's recursive decoder could run
+# out of stack.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+# A pushed `modified` later than now by more than this is refused: a wrong clock (or a test value
+# like 2099) would otherwise win every newer-wins comparison and freeze the row for good.
+PLATFORM_CLOCK_TOLERANCE_SECONDS = env_int("PLATFORM_CLOCK_TOLERANCE_SECONDS", 300)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
 # Receivers are URLs typed in by shop staff and POSTed to from inside the network (api/ssrf.py):
