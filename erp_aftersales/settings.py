@@ -236,6 +236,17 @@ SANDBOX_HOST = os.environ.get("SANDBOX_HOST", "127.0.0.1")
 SANDBOX_PORT = env_int("SANDBOX_PORT", 8765)
 JOS_ENDPOINT = os.environ.get("JOS_ENDPOINT", f"http://{SANDBOX_HOST}:{SANDBOX_PORT}/routerjson")
 JOS_TIMEOUT_SECONDS = env_float("JOS_TIMEOUT_SECONDS", 10.0)
+# JD's OAuth (去京东授权, token refresh: platforms.jd.oauth): JD's own in production, the sandbox
+# (which serves the same /oauth2/ paths) in development and tests.
+JD_OAUTH_ENDPOINT = os.environ.get(
+    "JD_OAUTH_ENDPOINT",
+    "https://open-oauth.jd.com" if PRODUCTION else f"http://{SANDBOX_HOST}:{SANDBOX_PORT}",
+)
+# The callback JD sends the merchant back to; it must equal the one registered with the JD app.
+# Empty: this site's own /admin/orders/shop/jd-oauth/callback/ as the request reached it.
+JD_OAUTH_REDIRECT_URI = os.environ.get("JD_OAUTH_REDIRECT_URI", "")
+# A token is refreshed by the scheduler once it expires within this many hours.
+JD_TOKEN_REFRESH_BEFORE_HOURS = env_float("JD_TOKEN_REFRESH_BEFORE_HOURS", 24.0)
 JOS_MAX_RETRIES = env_int("JOS_MAX_RETRIES", 3)
 JOS_RATE_LIMIT_PER_SECOND = env_int("JOS_RATE_LIMIT_PER_SECOND", 20)
 # The most a JOS answer may hold, read as a stream: past it the call fails instead of the process

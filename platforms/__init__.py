@@ -1,0 +1,1 @@
+"""The platform ports: one package per platform holds everything that knows its wire format."""
