@@ -132,6 +132,32 @@ def test_jd_text_that_looks_like_code_stays_text(page, cs):
             assert page.evaluate("window.__pwned") is None, path
 
 
+def test_revoking_an_api_key_still_asks_first(page, django_user_model):
+    """The confirmation was an inline onsubmit= (refused by the policy); it is data-confirm now."""
+    from api.keys import api_key_create
+    from api.models import ApiKey
+
+    user = make_user(django_user_model, "admin_keys", None, is_superuser=True)
+    key, _raw = api_key_create(shop=ShopFactory(), name="wms", by=user)
+    login(page, user.username, PASSWORD, next_url=reverse("admin:api_apikey_change", args=[key.pk]))
+    asked = []
+
+    def answer(dialog, accept):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, accept=False))
+    page.get_by_role("button", name="吊销密钥").click()
+    expect(page.get_by_role("button", name="吊销密钥")).to_be_visible()
+    assert asked and "确定吊销" in asked[0]
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is None
+    page.once("dialog", lambda d: answer(d, accept=True))
+    with page.expect_navigation():
+        page.get_by_role("button", name="吊销密钥").click()
+    assert len(asked) == 2
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
+
+
 def test_main_pages_carry_the_policy_and_break_none_of_it(page, django_user_model):
     shop = ShopFactory(name="京东旗舰店（演示）")
     slip = RawRefundFactory(order_line__order__shop=shop, reason="商品与描述不符")
@@ -164,6 +190,10 @@ def test_main_pages_carry_the_policy_and_break_none_of_it(page, django_user_mode
         reverse("admin:refund_slips_refundslip_create"),
         reverse("admin:password_change"),
         reverse("admin:erp_dashboard"),
+        reverse("admin:auth_user_add"),
+        reverse("admin:orders_shop_add"),
+        reverse("admin:api_apikey_add"),
+        reverse("admin:django_celery_beat_periodictask_add"),
     ]
     # Every list of the back office, so a new one is covered too.
     pages += [
