@@ -130,6 +130,9 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response, static files and error pages included: only our
+    # own scripts and the inline ones with this request's nonce run (core/security.py).
+    "core.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -397,6 +400,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",  # served by the back office itself: no CDN needed
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No "valid" badge from validator.swagger.io: it would send our schema's address to another site,
+    # and the Content-Security-Policy (core/security.py) refuses its image anyway.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
