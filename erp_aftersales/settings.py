@@ -205,8 +205,9 @@ if CELERY_BROKER_URL.startswith("redis://"):
     # kombu's own transport, whose scheme check enforces its TLS settings.
     CELERY_BROKER_TRANSPORT = "erp_aftersales.celery:RedisTransport"
 # A lost broker is waited for, forever, with kombu's backoff (Celery's configuration reference:
-# broker_connection_retry, broker_connection_retry_on_startup, broker_connection_max_retries,
-# None = no limit); the worker never exits because Redis restarted.
+# broker_connection_retry, broker_connection_retry_on_startup, broker_connection_max_retries;
+# None is "no limit", 0 would mean no retry at all: celery/celery#8626); the worker never exits
+# because Redis restarted.
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
@@ -229,8 +230,8 @@ CELERY_TASK_IGNORE_RESULT = True
 # redelivery finds the lease or the job's fresh heartbeat and does nothing twice.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# On a lost broker connection, tasks already running go on (Celery's default, stated here because
-# Celery 6 changes it): a writeback job keeps sending through a short outage instead of being
+# On a lost broker connection, tasks already running go on (Celery's default since the setting came
+# with 5.1, celery/celery#6654, stated here because Celery 6 changes it): a writeback job keeps sending through a short outage instead of being
 # killed with its slips 回传中 until the lease runs out. Its acknowledgement is lost with the
 # connection; the redelivered message finds the job finished or alive and does nothing.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
