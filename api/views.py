@@ -237,7 +237,7 @@ class RawRefundViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin
         summary="退款回传",
         description=(
             "与后台右键“退款回传”相同的操作与提示：每条退款单一条结果。"
-            "超过后台阈值（WRITEBACK_BACKGROUND_OVER，默认 200 条）时转为后台任务，返回 202 及任务地址，"
+            "超过后台阈值（WRITEBACK_BACKGROUND_OVER，默认 20 条）时转为后台任务，返回 202 及任务地址，"
             "轮询 /api/v1/writeback-jobs/{id}/ 查看进度和每条结果。"
         ),
         request=s.WritebackIn,

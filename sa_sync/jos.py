@@ -106,7 +106,7 @@ def check_business_result(payload: Mapping, key: str) -> dict:
     """
     result = payload.get(key) if isinstance(payload, Mapping) else None
     if not isinstance(result, dict):
-        raise JosProtocolError(f"京东接口返回内容缺少 {key}，无法确认处理结果，稍后自动重试")
+        raise JosProtocolError(f"京东接口返回内容缺少 {key}，无法确认处理结果")
     success = result.get("success", True)
     if success is False or (isinstance(success, str) and success.strip().lower() == "false"):
         raise JosBusinessError(
