@@ -22,8 +22,7 @@ from refunds.locks import lock_raw_refunds
 from refunds.models import RawRefund
 from refunds.services import raw_refund_intercept
 from refunds.signals import raw_refunds_saved
-from sa_sync import mapping
-from sa_sync.platform_sync import _is_stale, _may_intercept
+from sa_sync.platform_sync import _is_stale, _may_intercept, merged_order_status
 
 logger = logging.getLogger(__name__)
 
@@ -280,7 +279,7 @@ def orders_push(shop: Shop, items: list[dict], *, by: str) -> list[dict]:
                     _ignored_message(order.platform_modified, fields["platform_modified"]),
                 )
                 continue
-            fields["status"] = mapping.merged_order_status(order.status, fields["status"])
+            fields["status"] = merged_order_status(order.status, fields["status"])
             changes = _changes(order, fields)
             written.append((index, order))
             if not changes:

@@ -7,8 +7,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_fsm import FSMIntegerField, FSMModelMixin, transition
 
+import platforms
 from orders.models import ArrivalRule, InterceptionStatus, Order, OrderLine, OrderStatus, Shop
-from sa_sync import jd_codes
 
 
 class RefundType(models.IntegerChoices):
@@ -59,10 +59,13 @@ def sendable_condition(kind: WritebackKind, *, arrival_rule: str | None = None) 
 
     With `arrival_rule` given (one shop's), the condition needs no join on the shop: the
     auto-writeback's per-shop candidate query stays on the slip table's partial index."""
-    # JD's last known state acts on this kind (its state table); no code yet = never synced, the
-    # fresh read before sending decides.
-    acting = [str(code) for code in jd_codes.REFUND_APPLY_STATES if jd_codes.allows(code, kind)]
-    jd_acts = Q(platform_status_code="") | Q(platform_status_code__in=acting)
+    # The platform's last known state acts on this kind (its state table, behind the platform
+    # port); no code yet = never synced, the fresh read before sending decides. With one platform
+    # the condition needs no join on the shop; with several, each platform's codes go with it.
+    jd_acts = Q(platform_status_code="")
+    for platform in platforms.PLATFORMS:
+        acting = Q(platform_status_code__in=platforms.acting_codes(platform, kind))
+        jd_acts |= acting if len(platforms.PLATFORMS) == 1 else acting & Q(shop__platform=platform)
     if kind == WritebackKind.SHIPMENT_CANCELLED:
         # Not out of the warehouse: the order is at most 待财审, or the line's interception succeeded.
         return (
@@ -240,10 +243,10 @@ class RawRefund(FSMModelMixin, models.Model):
     def writeback_kind(self) -> WritebackKind | None:
         return WRITEBACK_KIND_FOR.get((self.refund_type, self.platform_status))
 
-    @property
-    def jd_status(self) -> int | None:
-        """JD's refund-application state as last read (sync or the fresh read), None if never read."""
-        return int(self.platform_status_code) if self.platform_status_code.isdigit() else None
+    def platform_state_refusal(self, kind: WritebackKind) -> str | None:
+        """Why the platform's last known state of this after-sales (sync or the fresh read) stops a
+        writeback of `kind`; None when it acts on it or the state was never read."""
+        return platforms.state_refusal(self.shop.platform, self.platform_status_code, kind, kind.label)
 
     def has_writeback_kind(self) -> bool:
         return self.writeback_kind is not None
@@ -261,10 +264,11 @@ class RawRefund(FSMModelMixin, models.Model):
             )
         if not self.shop.sa_writeback_enabled:
             return "店铺未启用SA回传，请运营在店铺设置中开启"
-        # JD's word on its own application comes before the ERP's view (e.g. 青龙拦截失败 beats 待客审).
-        jd_refusal = jd_codes.refusal(self.jd_status, kind, kind.label)
-        if jd_refusal:
-            return jd_refusal
+        # The platform's word on its own after-sales comes before the ERP's view (e.g. JD's 青龙拦截失败
+        # beats 待客审).
+        platform_refusal = self.platform_state_refusal(kind)
+        if platform_refusal:
+            return platform_refusal
         if kind == WritebackKind.SHIPMENT_CANCELLED:
             return self._shipment_cancelled_refusal()
         return self._goods_in_warehouse_refusal()

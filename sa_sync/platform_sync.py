@@ -1,4 +1,7 @@
-"""Platform sync: download a shop's orders and refund applications from JD and upsert them.
+"""Platform sync: download a shop's orders and after-sales from its platform and upsert them.
+
+The platform is reached through the port (platforms.platform_for): it lists what changed in a
+window, page by page, as normalised rows; this module owns the run, the cursor and the writes.
 
 A run owns its (shop, kind) through a lease on SyncCursor, walks the window since the last
 completed one (with an overlap, because JD's clocks and our paging can miss a row at an edge) in
@@ -14,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,28 +25,23 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+import platforms
 from core.audit import build_event, state_label, write_events
 from core.bulk import commit_without_waiting_for_disk, insert_rows, update_rows
 from orders.locks import lock_orders
-from orders.models import Order, OrderLine, OrderPromotion, Shop
+from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
+from platforms.errors import PlatformError
+from platforms.port import Page, Platform, visible
 from refunds.locks import lock_raw_refunds
 from refunds.models import PlatformStatus, RawRefund, RefundType
 from refunds.services import raw_refund_intercept
 from refunds.signals import SavedState, raw_refunds_saved
 
-from . import mapping
-from .errors import JosError, JosProtocolError
-from .jos import SECRET_PARAMS, JosClient, check_business_result
 from .models import SyncCursor, SyncKind, SyncRejectedRow, SyncRowOutcome, SyncRun, SyncRunStatus
-from .signing import jd_timestamp
 
 logger = logging.getLogger(__name__)
 
-ORDER_SEARCH = "jingdong.pop.order.search"
-REFUND_QUERY = "jingdong.pop.afs.soa.refundapply.queryPageList"
-ORDER_PAGE_SIZE = 100
-REFUND_PAGE_SIZE = 50  # JD's maximum for queryPageList
 SYNC_ACTOR = "系统：平台同步"
 LEASE = timedelta(minutes=15)
 
@@ -57,9 +53,10 @@ def shop_sync(
     kind: str,
     trigger: str = "定时任务",
     now: datetime | None = None,
-    client: JosClient | None = None,
+    platform: Platform | None = None,
 ) -> SyncRun | None:
-    """Download one kind for one shop. Returns the run, or None when another run holds the shop."""
+    """Download one kind for one shop. Returns the run, or None when another run holds the shop.
+    `platform`: the shop's port (platforms.platform_for(shop) unless given)."""
     now = now or timezone.now()
     cursor = _claim(shop, kind, now)
     if cursor is None:
@@ -72,18 +69,15 @@ def shop_sync(
     )
     run = SyncRun.objects.create(shop=shop, kind=kind, trigger=trigger, window_start=start, window_end=now)
     try:
-        client = client or JosClient.for_shop(shop)
+        platform = platform or platforms.platform_for(shop)
         chunk = timedelta(hours=settings.PLATFORM_SYNC_CHUNK_HOURS)
         chunk_start = start
         while chunk_start < now:
             chunk_end = min(chunk_start + chunk, now)
-            if kind == SyncKind.ORDERS:
-                _sync_orders(client, shop, run, chunk_start, chunk_end)
-            else:
-                _sync_refunds(client, shop, run, chunk_start, chunk_end)
+            _sync_chunk(platform, shop, run, kind, chunk_start, chunk_end)
             SyncCursor.objects.filter(pk=cursor.pk).update(synced_until=chunk_end)
             chunk_start = chunk_end
-    except JosError as error:
+    except PlatformError as error:
         _finish(run, cursor, error=error)
         if error.credential_problem:
             shop_mark_credentials_refused(shop.pk, message=error.user_message)
@@ -112,7 +106,7 @@ def _claim(shop, kind, now) -> SyncCursor | None:
         return cursor
 
 
-def _finish(run, cursor, error: JosError | None = None, unexpected=False):
+def _finish(run, cursor, error: PlatformError | None = None, unexpected=False):
     run.finished_at = timezone.now()
     if error is not None or unexpected:
         run.status = SyncRunStatus.FAILED
@@ -128,34 +122,6 @@ def _finish(run, cursor, error: JosError | None = None, unexpected=False):
         run.status = SyncRunStatus.SUCCEEDED
     run.save()
     SyncCursor.objects.filter(pk=cursor.pk).update(running_since=None)
-
-
-def _query_range(start: datetime, end: datetime) -> tuple[str, str]:
-    """JD's times have whole seconds and the end is exclusive: a row changed during the current
-    second would fall outside `end` truncated, so the query ends at the next whole second."""
-    return jd_timestamp(start), jd_timestamp(end.replace(microsecond=0) + timedelta(seconds=1))
-
-
-def _pages(fetch: Callable[[int], tuple[list, int]], page_size: int, passes: int = 3) -> Iterator[list]:
-    """Yield pages in order, fetching page n+1 while the caller writes page n.
-
-    If the total changes while we walk (a row entered or left the window), rows may have shifted
-    across a page boundary: walk the window again (the upserts make a repeat cheap and harmless)."""
-    for _ in range(passes):
-        items, total = fetch(1)
-        totals = {total}
-        pages = max(1, -(-total // page_size))
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            upcoming = pool.submit(fetch, 2) if pages > 1 else None
-            yield items
-            for index in range(2, pages + 1):
-                items, seen = upcoming.result()
-                totals.add(seen)
-                upcoming = pool.submit(fetch, index + 1) if index < pages else None
-                yield items
-        if len(totals) == 1:
-            return
-    logger.warning("refund window kept changing while paging; the next run's overlap catches up")
 
 
 RUN_COUNTS = ["pages", "rows_new", "rows_updated", "rows_unchanged", "rows_rejected", "rows_cut"]
@@ -178,19 +144,6 @@ class PageCounts:
     to_intercept: list[int] = dataclasses.field(default_factory=list)
 
 
-def _rows_and_total(result: dict, rows_key: str, total_key: str) -> tuple[list, int]:
-    """A page's rows and the window's total. A bad row is set aside later; a page whose list or
-    total cannot be read at all is an unreadable answer: the run fails with this reason, keeps its
-    cursor, and the next run asks again."""
-    rows = result.get(rows_key) or []
-    total = result.get(total_key) or 0
-    if not isinstance(rows, list) or isinstance(total, bool) or not str(total).strip().isdigit():
-        raise JosProtocolError(
-            f"京东接口返回的 {rows_key}/{total_key} 无法识别（{str(rows)[:40]} / {str(total)[:40]}），下次同步时自动重试"
-        )
-    return rows, int(str(total).strip())
-
-
 def _count(run, counts: PageCounts):
     run.pages += 1
     run.rows_new += counts.new
@@ -200,22 +153,9 @@ def _count(run, counts: PageCounts):
     run.rows_cut += counts.cut
 
 
-def _raw_for_storage(item):
-    """JD's row as ops will read it: secret-looking keys blanked (JD's rows carry none, but this
-    table must never hold one), NUL shown as text (PostgreSQL's jsonb refuses it)."""
-    if isinstance(item, dict):
-        return {_visible(k): ("***" if k in SECRET_PARAMS else _raw_for_storage(v)) for k, v in item.items()}
-    if isinstance(item, list):
-        return [_raw_for_storage(v) for v in item]
-    return _visible(item) if isinstance(item, str) else item
-
-
-def _visible(text: str) -> str:
-    return text.replace("\x00", "\\u0000")
-
-
 def _stored_raw(item) -> dict:
-    item = _raw_for_storage(item)
+    """The platform's row (secrets already blanked by the platform package), cut to a size ops can
+    read and the table can hold."""
     text = json.dumps(item, ensure_ascii=False, default=str)
     if len(text) > RAW_ROW_MAX_CHARS:
         return {"truncated": text[:RAW_ROW_MAX_CHARS]}
@@ -233,8 +173,12 @@ class _SetAside:
         self.rows: list[SyncRejectedRow] = []
         self.seen = run.__dict__.setdefault("_set_aside_seen", set())
 
-    def add(self, outcome, item, reason):
-        platform_id = mapping.platform_id(item, "orderId" if self.kind == SyncKind.ORDERS else "id")
+    def add_page(self, page: Page):
+        for row in page.set_aside:
+            outcome = SyncRowOutcome.CUT if row.cut else SyncRowOutcome.REJECTED
+            self.add(outcome, row.platform_id, row.raw, row.reason)
+
+    def add(self, outcome, platform_id, item, reason):
         key = (self.kind, outcome, platform_id, reason)
         if key in self.seen:
             return
@@ -246,7 +190,7 @@ class _SetAside:
                 kind=self.kind,
                 outcome=outcome,
                 platform_id=platform_id,
-                reason=_visible(reason),
+                reason=visible(reason),
                 raw=_stored_raw(item),
             )
         )
@@ -267,57 +211,16 @@ class _SetAside:
             )
 
 
-def _sync_orders(client, shop, run, start, end):
-    start_text, end_text = _query_range(start, end)
-
-    def fetch(page):
-        payload = client.call(
-            ORDER_SEARCH,
-            {
-                "start_date": start_text,
-                "end_date": end_text,
-                "page": page,
-                "page_size": ORDER_PAGE_SIZE,
-                "dateType": 0,
-            },
-        )
-        result = check_business_result(payload, "searchorderinfo_result")
-        return _rows_and_total(result, "orderInfoList", "orderTotal")
-
-    for items in _pages(fetch, ORDER_PAGE_SIZE):
-        if items:
-            _count(run, upsert_orders(shop, items, run=run))
+def _sync_chunk(platform, shop, run, kind, start, end):
+    for page in platform.list_changed(kind, start, end):
+        if kind == SyncKind.ORDERS:
+            _count(run, upsert_orders(shop, page, run=run))
+            continue
+        counts = upsert_refunds(shop, page, run=run)
+        _count(run, counts)
+        if counts.to_intercept:
+            raw_refund_intercept(counts.to_intercept, by=SYNC_ACTOR)
     run.save(update_fields=RUN_COUNTS)
-
-
-def _sync_refunds(client, shop, run, start, end):
-    # New applications by applyTime, then changes (status, refunds done) by checkTime: the sandbox and
-    # JD set checkTime when an application moves.
-    start_text, end_text = _query_range(start, end)
-    for field in ("applyTime", "checkTime"):
-
-        def fetch(page, field=field):
-            payload = client.call(
-                REFUND_QUERY,
-                {
-                    f"{field}Start": start_text,
-                    f"{field}End": end_text,
-                    "pageIndex": page,
-                    "pageSize": REFUND_PAGE_SIZE,
-                },
-            )
-            result = check_business_result(payload, "queryResult")
-            # Only the network here: at JD's latency this thread is the critical path, and the rows
-            # are read and checked in the writing thread while the next page is on its way.
-            return _rows_and_total(result, "result", "totalCount")
-
-        for items in _pages(fetch, REFUND_PAGE_SIZE):
-            if items:
-                counts = upsert_refunds(shop, items, run=run)
-                _count(run, counts)
-                if counts.to_intercept:
-                    raw_refund_intercept(counts.to_intercept, by=SYNC_ACTOR)
-        run.save(update_fields=RUN_COUNTS)
 
 
 # --- upserts: one transaction per page, a few queries per page whatever its size -----------------
@@ -346,20 +249,15 @@ def _merge(obj, fields: dict, *, status_field: str, reason: str, events: list, u
     return True
 
 
-def upsert_orders(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
-    # Validation happens here, in memory, before the page's transaction: a bad row costs no query.
+def upsert_orders(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
+    # The platform package read and checked the rows in memory: a bad row cost no query.
     incoming, promotions = {}, {}
     set_aside = _SetAside(run, shop, SyncKind.ORDERS)
-    for item in items:
-        try:
-            fields, lines, notes = mapping.order_with_lines(item)
-            promotions[fields["tid"]] = mapping.order_promotions(item)
-        except mapping.BadRow as problem:
-            set_aside.add(SyncRowOutcome.REJECTED, item, problem.reason)
-            continue
-        if notes:
-            set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
-        incoming[fields["tid"]] = (fields, lines)
+    set_aside.add_page(page)
+    for row in page.rows:
+        fields = dict(row["order"])
+        promotions[fields["tid"]] = row["promotions"]
+        incoming[fields["tid"]] = (fields, row["lines"])
     new = updated = unchanged = 0
     counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
@@ -378,7 +276,7 @@ def upsert_orders(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
             if _is_stale(order.platform_modified, fields["platform_modified"]):
                 unchanged += 1
                 continue
-            fields["status"] = mapping.merged_order_status(order.status, fields["status"])
+            fields["status"] = merged_order_status(order.status, fields["status"])
             reason = f"京东订单状态：{fields['platform_status']}"
             if _merge(
                 order,
@@ -452,6 +350,19 @@ def _link_refunds(shop, new_orders, new_lines):
     raw_refund_intercept([slip.pk for slip in linked], by=SYNC_ACTOR)
 
 
+def merged_order_status(local: int | None, incoming: int) -> int:
+    """Never move an order backwards: the ERP is ahead of the platform (JD still shows 等待出库
+    while our warehouse has it). A platform cancellation counts only while the order has not left
+    review (≤ 35); later, cancelling is the interception's job, not the sync's."""
+    if local is None:
+        return incoming
+    if incoming == OrderStatus.CANCELLED:
+        return OrderStatus.CANCELLED if local <= OrderStatus.AWAITING_FINANCE_REVIEW else local
+    if local == OrderStatus.CANCELLED:
+        return local
+    return max(local, incoming)
+
+
 def _is_stale(local_modified, incoming_modified) -> bool:
     """An overlap window can bring an older copy of a row we already have newer: ignore it."""
     return bool(local_modified and incoming_modified and incoming_modified < local_modified)
@@ -465,19 +376,10 @@ def _may_intercept(fields: dict, order_line_id) -> bool:
     )
 
 
-def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
-    incoming = {}
+def upsert_refunds(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
+    incoming = {row["refund_no"]: dict(row) for row in page.rows}
     set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
-    for item in items:
-        notes: list[str] = []
-        try:
-            fields = mapping.refund_fields(item, notes)
-        except mapping.BadRow as problem:
-            set_aside.add(SyncRowOutcome.REJECTED, item, problem.reason)
-            continue
-        if notes:
-            set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
-        incoming[fields["refund_no"]] = fields
+    set_aside.add_page(page)
     updated = unchanged = 0
     counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
@@ -532,8 +434,9 @@ def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
                 continue
             # Writeback state is ours: the platform's data never touches it.
             fields.update({k: v for k, v in found.items() if v is not None})
-            code = int(fields["platform_status_code"])
-            reason = f"京东退款状态：{mapping.JD_REFUND_STATUS_LABELS.get(code, code)}"
+            code = fields["platform_status_code"]
+            label = platforms.state_label(shop.platform, code) or code
+            reason = f"{shop.get_platform_display()}退款状态：{label}"
             if _merge(
                 slip,
                 fields,

@@ -12,8 +12,8 @@ import time
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from platforms.jd.signing import SHANGHAI, jd_timestamp
 from sa_sync.demo_shops import DEMO_SHOPS
-from sa_sync.signing import SHANGHAI, jd_timestamp
 
 DEMO_SEED = 20240618
 ORDERS_PER_SHOP = 80

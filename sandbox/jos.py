@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 
-from sa_sync.signing import SHANGHAI, parse_jd_timestamp, response_key, sign
+from platforms.jd.signing import SHANGHAI, parse_jd_timestamp, response_key, sign
 
 from .state import SandboxState
 

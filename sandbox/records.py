@@ -6,8 +6,8 @@ from __future__ import annotations
 import zlib
 from decimal import Decimal, InvalidOperation
 
-from sa_sync.jd_codes import CLOSED_STATUSES, REFUND_APPLY_STATUS
-from sa_sync.signing import jd_timestamp, parse_jd_timestamp
+from platforms.jd.codes import CLOSED_STATUSES, REFUND_APPLY_STATUS
+from platforms.jd.signing import jd_timestamp, parse_jd_timestamp
 
 ORDER_STATES = {
     "WAIT_SELLER_STOCK_OUT": "等待出库",
@@ -22,7 +22,7 @@ ORDER_STATES = {
 PAY_TYPES = ("4-在线支付", "1-货到付款")
 
 REFUND_STATUSES = REFUND_APPLY_STATUS
-# Closed (no more writebacks accepted): the back office's own table says which (sa_sync.jd_codes).
+# Closed (no more writebacks accepted): the back office's own table says which (platforms.jd.codes).
 CLOSED_STATUSES = CLOSED_STATUSES
 REFUNDED_STATUS = 3
 AFS_TYPES = {1: "退款", 2: "退货", 3: "换货", 4: "退款不退货"}

@@ -10,9 +10,9 @@ import threading
 import time
 from datetime import datetime
 
-from sa_sync import jd_codes
+from platforms.jd import codes as jd_codes
+from platforms.jd.signing import SHANGHAI, jd_timestamp
 from sa_sync.demo_shops import WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE, WAREHOUSE_STATUS_SHIPMENT_CANCELLED
-from sa_sync.signing import SHANGHAI, jd_timestamp
 
 from . import records
 from .records import CLOSED_STATUSES, REFUNDED_STATUS, InputError

@@ -92,7 +92,7 @@ def seed_applications(sandbox, slips):
     """JD's side of local slips: one refund application per slip, same ids (the sandbox refuses an
     unknown refId, as JD does), in the JD state that maps back to the slip's platform status (the
     fresh read before a writeback takes JD's state over)."""
-    from sa_sync.mapping import JD_STATUS_FOR_PLATFORM
+    from platforms.jd.demo import JD_STATUS_FOR_PLATFORM
 
     by_shop = {}
     for slip in slips:

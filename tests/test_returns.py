@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.audit import events_for
 from orders.models import ArrivalRule, OrderStatus
+from platforms.jd.demo import jd_refund_item
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
 from returns.models import ReturnSlip, ReturnStatus, ShopReturnSettings
 from returns.selectors import overdue_return_slips
@@ -23,7 +24,6 @@ from returns.services import (
     return_slips_auto_create,
     return_writeback_followup,
 )
-from sa_sync.mapping import jd_refund_item
 from sa_sync.models import SyncKind, WritebackAttempt
 from sa_sync.platform_sync import shop_sync
 
@@ -408,7 +408,7 @@ def test_a_waybill_typed_by_hand_is_not_overwritten_by_jds(jd, cs_user):
 
 
 def test_the_buyers_waybill_from_jd_is_checked_not_cut():
-    from sa_sync.mapping import refund_fields
+    from platforms.jd.mapping import refund_fields
 
     item = {"id": 1, "orderId": 2, "afsType": 2, "returnState": 2, "status": 1, "expressCompany": "顺丰速运"}
     notes: list = []

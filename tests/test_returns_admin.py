@@ -4,10 +4,10 @@ import pytest
 from django.urls import reverse
 
 from orders.models import OrderStatus
+from platforms.jd.demo import jd_refund_item
 from refunds.models import PlatformStatus, RefundType, WritebackStatus
 from returns.models import ReturnSlip, ReturnStatus
 from returns.services import return_slip_create, return_slip_transition
-from sa_sync.mapping import jd_refund_item
 
 from .conftest import PASSWORD
 from .factories import OrderFactory, OrderLineFactory, RawRefundFactory

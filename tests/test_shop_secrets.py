@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 
 from orders.models import Shop
-from sa_sync.jos import JosClient, check_business_result
+from platforms.jd.client import JosClient, check_business_result
 
 from .conftest import PASSWORD
 from .factories import ShopFactory

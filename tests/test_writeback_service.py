@@ -349,7 +349,7 @@ def test_big_selection_runs_as_a_job_with_progress(client, sandbox, jd, cs_user,
 
 
 def test_an_unexpected_error_fails_the_slip_instead_of_leaving_it_sending(sandbox, jd, monkeypatch):
-    from sa_sync.jos import JosClient
+    from platforms.jd.client import JosClient
 
     def broken(self, method, params=None):
         raise RuntimeError("bug")
@@ -390,7 +390,8 @@ def test_each_jos_failure_ends_failed_with_its_reason(sandbox, jd, settings, fau
 def test_a_late_outcome_never_overwrites_the_caller_who_took_the_slip_over(sandbox, jd):
     """A's claim expires while JD is slow; B takes the slip over and succeeds; A's timeout arrives
     last. The slip stays 回传成功 (B's outcome) and A's answer is kept only as an attempt."""
-    from sa_sync.errors import JosTransportError
+    from platforms.jd.errors import JosTransportError
+    from platforms.port import UNKNOWN, WriteOutcome
     from sa_sync.writeback import _claim_batch, _record_batch
 
     slip = slip_for(jd)
@@ -401,7 +402,7 @@ def test_a_late_outcome_never_overwrites_the_caller_who_took_the_slip_over(sandb
     )
     a_claim.claimed_at = reload(slip).writeback_claimed_at
     assert refund_writeback([slip.pk], by="乙")[0].succeeded
-    a_claim.error = JosTransportError.timeout()
+    a_claim.outcome = WriteOutcome(UNKNOWN, error=JosTransportError.timeout())
     _record_batch([a_claim], by="甲", trigger="manual", job=None)
     slip = reload(slip)
     assert slip.writeback_status == WritebackStatus.SUCCEEDED
@@ -410,8 +411,8 @@ def test_a_late_outcome_never_overwrites_the_caller_who_took_the_slip_over(sandb
 
 
 def test_a_very_long_answer_from_jd_is_kept_short_not_fatal(sandbox, jd, monkeypatch):
-    from sa_sync.errors import JosBusinessError
-    from sa_sync.jos import JosClient
+    from platforms.jd.client import JosClient
+    from platforms.jd.errors import JosBusinessError
 
     def long_refusal(self, method, params=None):
         raise JosBusinessError("TOO_LONG", "拒绝" * 400)

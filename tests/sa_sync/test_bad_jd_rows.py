@@ -206,7 +206,7 @@ def test_ops_see_the_set_aside_rows_on_the_run_and_on_the_shop(sandbox, jd, clie
 def test_order_level_promotions_are_read_from_entries_without_a_sku():
     from decimal import Decimal
 
-    from sa_sync import mapping
+    from platforms.jd import mapping
 
     item = {
         "orderId": "810000000077",

@@ -9,11 +9,12 @@ from django.utils import timezone
 
 from core.audit import events_for
 from orders.models import Order, OrderLine, OrderStatus
+from platforms.jd.adapter import JdPlatform
+from platforms.jd.client import JosClient
+from platforms.jd.signing import SHANGHAI, jd_timestamp
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
-from sa_sync.jos import JosClient
 from sa_sync.models import SyncCursor, SyncKind, SyncRun, SyncRunStatus
 from sa_sync.platform_sync import shop_sync
-from sa_sync.signing import SHANGHAI, jd_timestamp
 from sandbox.testing import jos_call
 
 from ..conftest import PASSWORD
@@ -208,7 +209,7 @@ def test_transient_faults_are_retried_and_the_run_completes(sandbox, jd, setting
     settings.JOS_TIMEOUT_SECONDS = 1.0
     seed(sandbox, jd, refunds=[jd_refund(7000000000 + n, 810000000001) for n in range(120)])
     sandbox.set_faults(app_key=jd.app_key, fail_next=[{**fault, "method": PAGE_LIST}])
-    run = shop_sync(jd, kind=SyncKind.REFUNDS, client=fast_client(jd))
+    run = shop_sync(jd, kind=SyncKind.REFUNDS, platform=JdPlatform(jd, client=fast_client(jd)))
     assert run.status == SyncRunStatus.SUCCEEDED, run.error
     assert RawRefund.objects.filter(shop=jd).count() == 120
     # The fault was served (its queue is empty), and yet every slip arrived: the client retried.
@@ -233,7 +234,7 @@ def test_failure_half_way_leaves_pages_consistent_and_the_next_run_catches_up(sa
         return real_call(method, params)
 
     client.call = call
-    run = shop_sync(jd, kind=SyncKind.REFUNDS, client=client)
+    run = shop_sync(jd, kind=SyncKind.REFUNDS, platform=JdPlatform(jd, client=client))
     assert run.status == SyncRunStatus.FAILED
     assert "HTTP 502" in run.error or "502" in run.error
     written = RawRefund.objects.filter(shop=jd).count()
@@ -356,6 +357,6 @@ def test_window_is_walked_again_when_its_total_moves_while_paging(sandbox, jd):
         return answer
 
     client.call = call
-    run = shop_sync(jd, kind=SyncKind.REFUNDS, client=client)
+    run = shop_sync(jd, kind=SyncKind.REFUNDS, platform=JdPlatform(jd, client=client))
     assert run.status == SyncRunStatus.SUCCEEDED
     assert RawRefund.objects.filter(shop=jd).count() == 121

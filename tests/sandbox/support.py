@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sa_sync.signing import SHANGHAI, jd_timestamp
+from platforms.jd.signing import SHANGHAI, jd_timestamp
 
 ORDER_SEARCH = "jingdong.pop.order.search"
 PAGE_LIST = "jingdong.pop.afs.soa.refundapply.queryPageList"

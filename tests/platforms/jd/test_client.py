@@ -14,8 +14,10 @@ import httpx
 import pytest
 
 from orders.models import Shop
-from sa_sync import errors, jos
-from sa_sync.errors import (
+from platforms.jd import client as jos
+from platforms.jd import errors
+from platforms.jd.client import JosClient, check_business_result, redact
+from platforms.jd.errors import (
     JosAccessTokenError,
     JosAppKeyError,
     JosBusinessError,
@@ -31,7 +33,6 @@ from sa_sync.errors import (
     JosTransportError,
     error_from_response,
 )
-from sa_sync.jos import JosClient, check_business_result, redact
 
 ENDPOINT = "http://jos.test/routerjson"
 APP_KEY = "APPKEY-1"
@@ -94,7 +95,7 @@ def make_client(recorder, *, max_retries=3, sleeps=None, limiter=None):
 
 
 def hand_sign(form, secret):
-    """JD's sign, written independently of sa_sync.signing."""
+    """JD's sign, written independently of platforms.jd.signing."""
     body = "".join(f"{k}{v}" for k, v in sorted(form.items()) if k != "sign" and v != "")
     return hashlib.md5(f"{secret}{body}{secret}".encode()).hexdigest().upper()
 

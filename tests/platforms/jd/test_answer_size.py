@@ -5,15 +5,15 @@ bench/jos_memory.py (a timing/memory goal belongs in bench/, not here)."""
 
 import pytest
 
+from platforms.jd.client import JosClient
+from platforms.jd.errors import JosResponseTooLargeError
 from refunds.models import WritebackStatus
-from sa_sync.errors import JosResponseTooLargeError
-from sa_sync.jos import JosClient
 from sa_sync.models import SyncCursor, SyncKind, SyncRunStatus, WritebackAttempt
 from sa_sync.platform_sync import shop_sync
 from sa_sync.writeback import refund_writeback
 
-from ..conftest import seed_applications
-from ..factories import OrderFactory, OrderLineFactory, RawRefundFactory
+from ...conftest import seed_applications
+from ...factories import OrderFactory, OrderLineFactory, RawRefundFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@
     client.last_call     # {"method", "attempts", "elapsed_ms", "outcome"}: store it with the call
     client.last_request  # redact(...) of the last attempt: safe to store
 
-Errors are `sa_sync.errors.JosError` subclasses; read `retryable` and `credential_problem`.
+Errors are `platforms.jd.errors.JosError` subclasses; read `retryable` and `credential_problem`.
 Logs carry method, app_key, attempt, outcome and elapsed time, never app_secret, access_token or sign.
 """
 
@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 import httpx
 from django.conf import settings
 
-from sa_sync import signing
-from sa_sync.errors import (
+from platforms.jd import signing
+from platforms.jd.errors import (
     JosBusinessError,
     JosConfigurationError,
     JosError,
@@ -33,7 +33,7 @@ from sa_sync.errors import (
     JosTransportError,
     error_from_response,
 )
-from sa_sync.ratelimit import RateLimiter, get_rate_limiter
+from platforms.jd.ratelimit import RateLimiter, get_rate_limiter
 
 logger = logging.getLogger(__name__)
 

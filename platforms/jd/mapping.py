@@ -1,4 +1,4 @@
-"""JD's data → ours. The one place that knows JD's codes; pure functions, no database.
+"""JD's rows → the port's normalised rows (platforms/port.py). Pure functions, no database.
 
 原始子单号 (oid) for JD is `orderId-skuId`: JD has no order-line id, and one SKU appears once per order.
 """
@@ -11,12 +11,12 @@ from decimal import Decimal, InvalidOperation
 from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, PayType, PromotionKind
 from refunds.models import PlatformStatus, RawRefund, RefundType
 
-from . import jd_codes
-from .jd_codes import REFUND_APPLY_STATUS
-from .signing import jd_timestamp, parse_jd_timestamp
+from . import codes as jd_codes
+from .codes import REFUND_APPLY_STATUS
+from .signing import parse_jd_timestamp
 
 # jingdong.pop.order.search orderState → our order status, for an order we see for the first time.
-# An order already known keeps any status it has moved to locally (see `merged_order_status`).
+# An order already known keeps any status it has moved to locally (sa_sync's ingest decides).
 JD_ORDER_STATE = {
     "WAIT_SELLER_STOCK_OUT": OrderStatus.AWAITING_CS_REVIEW,  # 等待出库: the ERP's own flow starts
     "WAIT_SELLER_DELIVERY": OrderStatus.AWAITING_CS_REVIEW,
@@ -27,26 +27,12 @@ JD_ORDER_STATE = {
     "TRADE_CANCELED": OrderStatus.CANCELLED,
 }
 
-# queryPageList status → platform status: JD's state table (sa_sync.jd_codes) decides, for the sync,
+# queryPageList status → platform status: JD's state table (platforms.jd.codes) decides, for the sync,
 # the fresh read before a writeback and the sandbox alike.
-JD_REFUND_STATUS_LABELS = REFUND_APPLY_STATUS
 
 
 def platform_status_for(jd_status: int, refund_type: int, return_state: int = 0) -> PlatformStatus:
     return PlatformStatus(jd_codes.platform_status(jd_status, int(refund_type), return_state))
-
-
-def merged_order_status(local: int | None, incoming: int) -> int:
-    """Never move an order backwards: the ERP is ahead of JD (JD still shows 等待出库 while our
-    warehouse has it). A JD cancellation counts only while the order has not left review (≤ 35);
-    later, cancelling is the interception's job, not the sync's."""
-    if local is None:
-        return incoming
-    if incoming == OrderStatus.CANCELLED:
-        return OrderStatus.CANCELLED if local <= OrderStatus.AWAITING_FINANCE_REVIEW else local
-    if local == OrderStatus.CANCELLED:
-        return local
-    return max(local, incoming)
 
 
 # --- reading one JD row: every value checked, every problem named --------------------------------
@@ -480,37 +466,3 @@ def _waybill(value, notes: list) -> str:
     except BadRow as problem:
         notes.append(f"{problem.reason}，未保存")
         return ""
-
-
-# The other way, for the demo only: what JD holds for a local slip (status, returnState), chosen so
-# that `platform_status_for` maps it back to the same platform status.
-JD_STATUS_FOR_PLATFORM = {
-    PlatformStatus.APPLIED: (0, 0),
-    PlatformStatus.AWAITING_RETURN: (1, 1),
-    PlatformStatus.AWAITING_RECEIPT: (1, 2),
-    PlatformStatus.REFUNDED: (3, 0),
-    PlatformStatus.SELLER_REFUSED: (2, 0),
-    PlatformStatus.CANCELLED: (11, 0),
-}
-
-
-def jd_refund_item(slip) -> dict:
-    """A local slip as a JD refund application (queryPageList item, with the sandbox's extensions):
-    the demo gives the SA sandbox the local demo slips, so writing them back reaches a JD that knows
-    them, and a sync of them changes nothing."""
-    status, return_state = JD_STATUS_FOR_PLATFORM[slip.platform_status]
-    sku = slip.oid[len(slip.tid) + 1 :] if slip.oid.startswith(f"{slip.tid}-") else ""
-    return {
-        "id": int(slip.refund_no),
-        "orderId": int(slip.tid),
-        "skuId": sku,
-        "num": slip.num,
-        "afsType": int(slip.refund_type),
-        "returnState": return_state,
-        "status": status,
-        "reason": slip.reason,
-        "buyerDesc": slip.description,
-        "buyerName": slip.buyer_nick,
-        "applyRefundSum": int(slip.refund_amount * 100),
-        "applyTime": jd_timestamp(slip.apply_time) if slip.apply_time else None,
-    }
