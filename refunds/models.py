@@ -27,6 +27,18 @@ class PlatformStatus(models.IntegerChoices):
     SELLER_REFUSED = 7, "卖家拒绝退款"
 
 
+class PlatformObject(models.TextChoices):
+    """Which of the platform's after-sales objects a slip came from: a writeback goes to that object."""
+
+    REFUND_APPLY = "refund_apply", "退款申请单"
+    SERVICE_ORDER = "service_order", "服务单"
+
+
+# What a slip says (需关注) when its refund covers several order lines at once: a slip is one line, so
+# no line is intercepted automatically; a person stops the shipment (cancels the order) first.
+MANUAL_INTERCEPTION_ATTENTION = "多个商品的退款申请，请人工拦截"
+
+
 class WritebackStatus(models.IntegerChoices):
     NOT_SENT = 0, "未回传"
     SENDING = 1, "回传中"
@@ -67,10 +79,12 @@ def sendable_condition(kind: WritebackKind, *, arrival_rule: str | None = None) 
         acting = Q(platform_status_code__in=platforms.acting_codes(platform, kind))
         jd_acts |= acting if len(platforms.PLATFORMS) == 1 else acting & Q(shop__platform=platform)
     if kind == WritebackKind.SHIPMENT_CANCELLED:
-        # Not out of the warehouse: the order is at most 待财审, or the line's interception succeeded.
+        # Not out of the warehouse: the order is at most 待财审, or the line's interception succeeded;
+        # a refund of several lines, only once a person has cancelled the order.
         return (
             jd_acts
             & Q(order__isnull=False)
+            & (Q(needs_manual_interception=False) | Q(order__status=OrderStatus.CANCELLED))
             & (
                 Q(order__status__lte=OrderStatus.AWAITING_FINANCE_REVIEW)
                 | Q(order_line__interception_status=InterceptionStatus.SUCCEEDED)
@@ -162,6 +176,15 @@ class RawRefund(FSMModelMixin, models.Model):
     return_logistics_company = models.CharField("退回物流公司", max_length=64, blank=True)
     return_logistics_no = models.CharField("退回物流单号", max_length=64, blank=True)
 
+    # Which platform object and id the slip came from (a JD refund application and its id, or a
+    # service order and its service id): the writeback goes to that object.
+    platform_object = models.CharField(
+        "平台单据类型", max_length=16, choices=PlatformObject.choices, default=PlatformObject.REFUND_APPLY
+    )
+    platform_id = models.CharField("平台单据号", max_length=64, blank=True)
+    # The refund covers several order lines (JD's 取消订单 of several goods): no automatic
+    # interception, and 取消发货成功 only once the order is cancelled.
+    needs_manual_interception = models.BooleanField("需人工拦截", default=False)
     attention = models.CharField("需关注", max_length=200, blank=True, help_text="例如：拦截失败：订单已发货")
     inbound_num = models.PositiveIntegerField("退货入库数量", default=0)
     # Set by the shop's keyword check (refund_slips.keywords): the buyer's words say another type than
@@ -276,6 +299,8 @@ class RawRefund(FSMModelMixin, models.Model):
     def _shipment_cancelled_refusal(self) -> str | None:
         if self.order_id is None:
             return "未找到对应的系统订单，无法确认是否已发货，请先同步订单"
+        if self.needs_manual_interception and self.order.status != OrderStatus.CANCELLED:
+            return "多个商品的退款申请，需人工拦截：请先取消订单，再回传取消发货成功"
         line = self.order_line
         if line is not None and line.interception_status == InterceptionStatus.SUCCEEDED:
             return None

@@ -34,7 +34,7 @@ from orders.services import shop_mark_credentials_refused, shop_mark_credentials
 from platforms.errors import PlatformError
 from platforms.port import Page, Platform, visible
 from refunds.locks import lock_raw_refunds
-from refunds.models import PlatformStatus, RawRefund, RefundType
+from refunds.models import MANUAL_INTERCEPTION_ATTENTION, PlatformStatus, RawRefund, RefundType
 from refunds.services import raw_refund_intercept
 from refunds.signals import SavedState, raw_refunds_saved
 
@@ -363,6 +363,11 @@ def merged_order_status(local: int | None, incoming: int) -> int:
     return max(local, incoming)
 
 
+def _attention(fields: dict) -> dict:
+    """A refund of several order lines says so on the slip (需关注): nothing intercepts it by itself."""
+    return {"attention": MANUAL_INTERCEPTION_ATTENTION} if fields.get("needs_manual_interception") else {}
+
+
 def _is_stale(local_modified, incoming_modified) -> bool:
     """An overlap window can bring an older copy of a row we already have newer: ignore it."""
     return bool(local_modified and incoming_modified and incoming_modified < local_modified)
@@ -402,7 +407,10 @@ def upsert_refunds(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
         created = dict(  # refund_no → id of the slips this page brought
             insert_rows(
                 RawRefund,
-                [{"shop_id": shop.pk, **fields, **links[no]} for no, fields in incoming.items()],
+                [
+                    {"shop_id": shop.pk, **fields, **links[no], **_attention(fields)}
+                    for no, fields in incoming.items()
+                ],
                 skip_conflicts_on=("shop", "refund_no"),
                 returning=("refund_no", "id"),
             )
@@ -434,6 +442,8 @@ def upsert_refunds(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
                 continue
             # Writeback state is ours: the platform's data never touches it.
             fields.update({k: v for k, v in found.items() if v is not None})
+            if not slip.attention:
+                fields.update(_attention(fields))
             code = fields["platform_status_code"]
             label = platforms.state_label(shop.platform, code) or code
             reason = f"{shop.get_platform_display()}退款状态：{label}"

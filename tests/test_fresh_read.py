@@ -43,7 +43,7 @@ def application(sandbox, shop, *, status=0, afs_type=1, return_state=0, order_st
             {
                 "id": refund_id,
                 "orderId": order_id,
-                "skuId": sku,
+                "skuVoList": [{"skuId": sku, "skuCount": 1}],
                 "status": status,
                 "afsType": afs_type,
                 "returnState": return_state,

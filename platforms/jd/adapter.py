@@ -38,7 +38,14 @@ from platforms.port import (
 )
 
 from . import codes, mapping
-from .client import SECRET_PARAMS, JosClient, check_business_result, redact
+from .client import (
+    SECRET_PARAMS,
+    JosClient,
+    check_business_result,
+    check_order_search,
+    check_write_result,
+    redact,
+)
 from .errors import JosBusinessError, JosError, JosProtocolError
 from .signing import jd_timestamp
 
@@ -48,6 +55,11 @@ ORDER_SEARCH = "jingdong.pop.order.search"
 REFUND_QUERY = "jingdong.pop.afs.soa.refundapply.queryPageList"
 ORDER_PAGE_SIZE = 100
 REFUND_PAGE_SIZE = 50  # JD's maximum for queryPageList
+# order.search returns only the states asked for and, of a row, only the optional fields asked for
+# (the SDKs' field notes: "可选字段，需要在输入参数optional_fields中写入才能返回"): every state the
+# mapping knows, and every field it reads.
+ORDER_STATES = ",".join(mapping.JD_ORDER_STATE)
+ORDER_FIELDS = ",".join(mapping.ORDER_SEARCH_FIELDS)
 
 
 class JdPlatform:
@@ -83,12 +95,15 @@ class JdPlatform:
                 {
                     "start_date": start_text,
                     "end_date": end_text,
-                    "page": page,
-                    "page_size": ORDER_PAGE_SIZE,
-                    "dateType": 0,
+                    "order_state": ORDER_STATES,
+                    "optional_fields": ORDER_FIELDS,
+                    # The SDKs send the page numbers as strings (SetPage(strconv.Itoa(…))).
+                    "page": str(page),
+                    "page_size": str(ORDER_PAGE_SIZE),
+                    "dateType": 0,  # 0: by the order's last change (1: by its creation)
                 },
             )
-            result = check_business_result(payload, "searchorderinfo_result")
+            result = check_order_search(payload)
             return rows_and_total(result, "orderInfoList", "orderTotal")
 
         for items in pages(fetch, ORDER_PAGE_SIZE):
@@ -109,6 +124,9 @@ class JdPlatform:
                         f"{field}End": end_text,
                         "pageIndex": page,
                         "pageSize": REFUND_PAGE_SIZE,
+                        # Without it JD leaves out the goods (skuVoList), and a slip could not be
+                        # matched to its order line.
+                        "showSku": True,
                     },
                 )
                 result = check_business_result(payload, "queryResult")
@@ -156,7 +174,7 @@ class JdPlatform:
         try:
             client = self._jos()
             payload = client.call(method, params)
-            check_business_result(payload, "result")
+            check_write_result(payload, "returnType")
         except JosBusinessError as error:
             outcome.outcome, outcome.code, outcome.words = REFUSED, error.result_code, error.result_msg
             outcome.error, outcome.response = error, {"code": error.code, "message": error.user_message}
@@ -174,11 +192,12 @@ class JdPlatform:
 
 
 def _failed_outcome(error: JosError) -> str:
-    """A JOS error on a write: JD's gateway answered (a refusal), or the answer was lost after the
-    request may have arrived (unknown), or the request never left (not sent)."""
+    """A JOS error on a write: the answer was lost after the request may have arrived (unknown), JD
+    answered no (a gateway refusal: an error_response, an HTTP 4xx), or the request never left (no
+    credentials, the rate limiter down, the connection refused)."""
     if error.outcome_unknown:
         return UNKNOWN
-    if error.code.isdigit():  # an error_response from JD's gateway: JD saw the request and said no
+    if error.code.isdigit() or getattr(error, "status", None) is not None:
         return REFUSED
     return NOT_SENT
 
@@ -199,7 +218,18 @@ def writeback_call(slip, kind: str) -> tuple[str, dict]:
     method = (
         settings.JOS_WRITEBACK_METHOD if kind == SHIPMENT_CANCELLED else settings.JOS_RETURN_WRITEBACK_METHOD
     )
-    return method, {"orderId": slip.tid, "refId": slip.refund_no, "status": warehouse_status_for(kind)}
+    # Typed as the SDKs type them: orderId and refId Long, status Integer (numbers in the JSON).
+    return method, {
+        "orderId": _number(slip.tid),
+        "refId": _number(slip.platform_id or slip.refund_no),
+        "status": _number(warehouse_status_for(kind)),
+    }
+
+
+def _number(value):
+    """JD's ids are numbers; a value that is not one is sent as it is (JD then refuses it)."""
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 # --- paging ----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The JOS client: sign, rate-limit, POST, parse the envelope, retry what retrying can fix.
 
     client = JosClient.for_shop(shop)
-    payload = client.call("jingdong.pop.afs.soa.refundapply.queryPageList", {"pageIndex": 1})
+    payload = client.call("jingdong.pop.afs.soa.refundapply.queryPageList", {"ids": "1"})
     result = check_business_result(payload, "queryResult")
     client.last_call     # {"method", "attempts", "elapsed_ms", "outcome"}: store it with the call
     client.last_request  # redact(...) of the last attempt: safe to store
@@ -97,24 +97,62 @@ def redact(params: Mapping[str, object]) -> dict:
     return summary
 
 
-def check_business_result(payload: Mapping, key: str) -> dict:
-    """Return `payload[key]`, raising JosBusinessError when it says `success: false`.
+def _is_false(value) -> bool:
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
 
-    JD reports business failures inside a code-"0" envelope, e.g.
-    {"result": {"success": false, "resultCode": "NOT_FOUND", "resultMsg": "退款单不存在"}}.
-    A result without a `success` field is returned as is.
-    """
+
+def check_business_result(payload: Mapping, key: str) -> dict:
+    """Return `payload[key]` (a read's result), raising JosBusinessError when it says `success: false`.
+
+    JD reports business failures inside a code-"0" envelope, e.g. queryPageList's
+    {"queryResult": {"success": false, "errorCode": "...", "errorMsg": "..."}} (the SDK's QueryResult).
+    A result without a `success` field is returned as is."""
     result = payload.get(key) if isinstance(payload, Mapping) else None
     if not isinstance(result, dict):
         raise JosProtocolError(f"京东接口返回内容缺少 {key}，无法确认处理结果，稍后自动重试")
-    success = result.get("success", True)
-    if success is False or (isinstance(success, str) and success.strip().lower() == "false"):
+    if _is_false(result.get("success", True)):
+        raise _business_error(result)
+    return result
+
+
+def check_order_search(payload: Mapping) -> dict:
+    """order.search's result: its business outcome sits one level down, in `apiResult`
+    ({success, englishErrCode, chineseErrCode, numberCode}: the SDKs' ApiResult)."""
+    result = check_business_result(payload, "searchorderinfo_result")
+    api_result = result.get("apiResult")
+    if isinstance(api_result, dict) and _is_false(api_result.get("success", True)):
+        code = api_result.get("numberCode")
         raise JosBusinessError(
-            str(result.get("resultCode") or result.get("code") or ""),
-            str(result.get("resultMsg") or result.get("resultDescription") or result.get("message") or ""),
-            result=result,
+            str(code if code not in (None, "") else api_result.get("englishErrCode") or ""),
+            str(api_result.get("chineseErrCode") or api_result.get("englishErrCode") or ""),
+            result=api_result,
         )
     return result
+
+
+def check_write_result(payload: Mapping, key: str) -> dict:
+    """A write's answer (`updateWarehouseStatus` answers in `returnType`): accepted only when it says
+    `success: true`. `success: false`, or an error code without `success`, is JD's refusal (its own
+    errorCode/errorMsg); anything else cannot be read as either, so the outcome is unknown (JD may
+    have taken it) and the write is not taken as done."""
+    result = payload.get(key) if isinstance(payload, Mapping) else None
+    if isinstance(result, dict):
+        success = result.get("success")
+        if success is True or (isinstance(success, str) and success.strip().lower() == "true"):
+            return result
+        if _is_false(success) or (success is None and (result.get("errorCode") or result.get("errorMsg"))):
+            raise _business_error(result)
+    raise JosProtocolError(
+        f"京东接口返回内容缺少明确的处理结果（{key}.success），无法确认是否已处理",
+        outcome_unknown=True,
+    )
+
+
+def _business_error(result: dict) -> JosBusinessError:
+    # errorCode/errorMsg: the refundapply family (QueryResult, ReplyResult); code/msg: the asc family.
+    code = result.get("errorCode") if result.get("errorCode") not in (None, "") else result.get("code")
+    words = result.get("errorMsg") or result.get("msg") or ""
+    return JosBusinessError(str(code if code is not None else ""), str(words), result=result)
 
 
 def backoff_delay(retry_index: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
@@ -264,7 +302,9 @@ class JosClient:
             raise error_from_response(
                 err.get("code"), err.get("zh_desc"), err.get("en_desc"), secrets=secrets
             )
-        inner = body.get(signing.response_key(method))
+        # JD spells the envelope `…_responce`; `…_response` is met too (JD's union APIs, its SDK docs).
+        responce, response = signing.response_keys(method)
+        inner = body.get(responce, body.get(response))
         if not isinstance(inner, dict):
             raise JosProtocolError()
         code = inner.get("code", "0")

@@ -20,7 +20,8 @@ JD_STATUS_FOR_PLATFORM = {
 
 
 def jd_refund_item(slip) -> dict:
-    """A local slip as a JD refund application (queryPageList item, with the sandbox's extensions):
+    """A local slip as a JD refund application (queryPageList item, with the sandbox's return
+    extension):
     the demo gives the SA sandbox the local demo slips, so writing them back reaches a JD that knows
     them, and a sync of them changes nothing."""
     status, return_state = JD_STATUS_FOR_PLATFORM[slip.platform_status]
@@ -28,8 +29,7 @@ def jd_refund_item(slip) -> dict:
     return {
         "id": int(slip.refund_no),
         "orderId": int(slip.tid),
-        "skuId": sku,
-        "num": slip.num,
+        "skuVoList": [{"skuId": sku, "skuCount": slip.num}] if sku else [],
         "afsType": int(slip.refund_type),
         "returnState": return_state,
         "status": status,

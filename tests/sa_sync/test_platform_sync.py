@@ -53,9 +53,8 @@ def jd_refund(refund_id, order_id, status=0, afs_type=1, minutes_ago=30, sku="10
         "applyTime": ts(minutes_ago),
         "applyRefundSum": 7900,
         "status": status,
-        "skuId": sku,
+        "skuVoList": [{"skuId": sku, "skuName": "纯棉短袖T恤 白色 L", "skuCount": 1}],
         "afsType": afs_type,
-        "num": 1,
         "reason": "不想要了",
         "buyerName": "张三",
         "buyerDesc": "拍错了",
@@ -305,7 +304,7 @@ def test_demo_flow_writeback_then_sync_shows_refunded(sandbox, jd):
         WRITEBACK,
         {"orderId": 810000000001, "refId": 7000000001, "status": "1"},
     )
-    assert answer[WRITEBACK.replace(".", "_") + "_responce"]["result"]["success"] is True
+    assert answer[WRITEBACK.replace(".", "_") + "_responce"]["returnType"]["success"] is True
     deadline = timezone.now() + timedelta(seconds=10)
     while sandbox.refund(7000000001)["status"] != 3:
         assert timezone.now() < deadline, "the sandbox's SA policy never refunded"

@@ -228,20 +228,20 @@ def test_unrecognised_answers_are_protocol_errors_retried_once(response):
 
 
 def test_business_failure_inside_a_code_0_envelope():
-    payload = {"result": {"success": False, "resultCode": "NOT_FOUND", "resultMsg": "退款单不存在"}}
+    # JD's QueryResult: success, errorCode, errorMsg
+    payload = {"queryResult": {"success": False, "errorCode": "NOT_FOUND", "errorMsg": "退款单不存在"}}
     answer = make_client(Recorder(ok(payload))).call(METHOD, {})
     with pytest.raises(JosBusinessError) as caught:
-        check_business_result(answer, "result")
+        check_business_result(answer, "queryResult")
     assert caught.value.user_message == "京东返回：退款单不存在"
     assert caught.value.code == "NOT_FOUND" and not caught.value.retryable
     assert not caught.value.credential_problem
 
 
-def test_business_failure_uses_result_description_and_string_false():
-    with pytest.raises(JosBusinessError, match="状态不允许"):
-        check_business_result(
-            {"queryResult": {"success": "false", "resultDescription": "状态不允许"}}, "queryResult"
-        )
+def test_business_failure_reads_a_string_false_and_the_asc_familys_code_and_msg():
+    with pytest.raises(JosBusinessError, match="状态不允许") as caught:
+        check_business_result({"result": {"success": "false", "code": "E1", "msg": "状态不允许"}}, "result")
+    assert caught.value.code == "E1"
 
 
 def test_business_success_returns_the_result():

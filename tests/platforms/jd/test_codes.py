@@ -91,7 +91,7 @@ def test_the_sandbox_refunds_exactly_where_the_back_office_sends(sandbox, jd, va
             WRITEBACK,
             {"orderId": 840000000000 + code, "refId": refund_id, "status": value},
         )
-        accepted = answer[f"{WRITEBACK.replace('.', '_')}_responce"]["result"]["success"]
+        accepted = answer[f"{WRITEBACK.replace('.', '_')}_responce"]["returnType"]["success"]
         assert accepted is (code not in jd_codes.CLOSED_STATUSES), code
         back_office_sends[code] = back_office_would_send(jd, code, value)
     time.sleep(0.3)  # the policy timer promotes due applications every 0.1 s
