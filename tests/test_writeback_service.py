@@ -475,3 +475,28 @@ def test_a_writeback_jd_accepted_is_never_sent_again(sandbox, jd):
         "refId": int(slip.refund_no),
         "status": 1,
     }
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"kind": "hang", "seconds": 1.5}, {"kind": "http", "status": 503}, {"kind": "jos", "code": "65"}],
+    ids=["the answer is late", "HTTP 503", "JD's platform timeout"],
+)
+def test_a_writeback_whose_answer_is_lost_is_sent_once_and_never_called_a_refusal(
+    sandbox, jd, settings, fault
+):
+    settings.JOS_TIMEOUT_SECONDS = 0.5
+    settings.JOS_MAX_RETRIES = 3  # reads may retry; the write still goes once
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    sandbox.set_faults(app_key=jd.app_key, fail_next=[{**fault, "method": WRITEBACK}])
+    [result] = refund_writeback([slip.pk])
+    assert result.outcome == WritebackOutcome.FAILED
+    # not JD's refusal: JD may have done it (the sandbox does, for a late answer)
+    assert "请求可能已到达京东，结果未知，未重发" in result.message
+    slip = reload(slip)
+    assert slip.writeback_status == WritebackStatus.FAILED and slip.next_attempt_at is not None
+    deadline = timezone.now() + timedelta(seconds=5)
+    while fault["kind"] == "hang" and not writebacks(sandbox) and timezone.now() < deadline:
+        threading.Event().wait(0.1)  # a late answer is logged when the sandbox finishes it
+    assert len(writebacks(sandbox)) == 1

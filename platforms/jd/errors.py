@@ -92,7 +92,11 @@ class JosTransportError(JosError):
 
     @classmethod
     def connection(cls) -> JosTransportError:
-        return cls("无法连接京东接口（连接被拒绝或中断），稍后自动重试", code="CONNECTION")
+        return cls("无法连接京东接口（连接被拒绝），稍后自动重试", code="CONNECTION")
+
+    @classmethod
+    def reset(cls) -> JosTransportError:
+        return cls("与京东接口的连接在请求发出后中断，稍后自动重试", code="CONNECTION_RESET")
 
 
 class JosProtocolError(JosError):
