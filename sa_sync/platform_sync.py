@@ -21,23 +21,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 import platforms
-from core.audit import build_event, state_label, write_events
-from core.bulk import commit_without_waiting_for_disk, insert_rows, update_rows
-from orders.locks import lock_orders
-from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, Shop
+from core.bulk import commit_without_waiting_for_disk
+from orders.models import Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
 from platforms.errors import PlatformError
 from platforms.port import Page, Platform, visible
-from refunds.locks import lock_raw_refunds
-from refunds.models import MANUAL_INTERCEPTION_ATTENTION, PlatformStatus, RawRefund, RefundType
+from refunds.models import RawRefund
 from refunds.services import raw_refund_intercept
 from refunds.signals import SavedState, raw_refunds_saved
 
+from . import ingest
 from .models import SyncCursor, SyncKind, SyncRejectedRow, SyncRowOutcome, SyncRun, SyncRunStatus
 
 logger = logging.getLogger(__name__)
@@ -223,254 +221,45 @@ def _sync_chunk(platform, shop, run, kind, start, end):
     run.save(update_fields=RUN_COUNTS)
 
 
-# --- upserts: one transaction per page, a few queries per page whatever its size -----------------
-def _merge(obj, fields: dict, *, status_field: str, reason: str, events: list, update_fields: set) -> bool:
-    """Copy the platform's values onto a row we already have; an event when its status moves.
-    Returns whether anything changed (the caller then writes the row)."""
-    changes = {k: v for k, v in fields.items() if getattr(obj, k) != v}
-    if not changes:
-        return False
-    if status_field in changes:
-        events.append(
-            build_event(
-                obj,
-                action="平台同步",
-                by=SYNC_ACTOR,
-                field=status_field,
-                from_state=state_label(obj, status_field, getattr(obj, status_field)),
-                to_state=state_label(obj, status_field, changes[status_field]),
-                reason=reason,
-            )
-        )
-    for key, value in changes.items():
-        setattr(obj, key, value)
-    obj.updated_at = timezone.now()
-    update_fields.update(changes)
-    return True
+# --- a page: one transaction, stored through the ingest home ---------------------------------------
+def _telling(shop) -> ingest.SyncTelling:
+    return ingest.SyncTelling(
+        shop, SYNC_ACTOR, lambda code: platforms.state_label(shop.platform, code) or code
+    )
 
 
 def upsert_orders(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
     # The platform package read and checked the rows in memory: a bad row cost no query.
-    incoming, promotions = {}, {}
     set_aside = _SetAside(run, shop, SyncKind.ORDERS)
     set_aside.add_page(page)
-    for row in page.rows:
-        fields = dict(row["order"])
-        promotions[fields["tid"]] = row["promotions"]
-        incoming[fields["tid"]] = (fields, row["lines"])
-    new = updated = unchanged = 0
-    counts = PageCounts(saved=list(incoming))
+    counts = PageCounts(saved=[row["order"]["tid"] for row in page.rows])
     with transaction.atomic():
-        commit_without_waiting_for_disk()  # JD's data, downloaded again if lost: core.bulk says why
+        commit_without_waiting_for_disk()  # platform data, downloaded again if lost: core.bulk says why
         set_aside.save(counts)
-        # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
-        existing = {o.tid: o for o in lock_orders(Order.objects.filter(shop=shop, tid__in=incoming))}
-        oids = [line["oid"] for _, lines in incoming.values() for line in lines]
-        known_lines = {line.oid: line for line in OrderLine.objects.filter(shop=shop, oid__in=oids)}
-        to_create, to_update, update_fields, events = [], [], set(), []
-        for tid, (fields, _) in incoming.items():
-            order = existing.get(tid)
-            if order is None:
-                to_create.append(Order(shop=shop, **fields))
-                continue
-            if _is_stale(order.platform_modified, fields["platform_modified"]):
-                unchanged += 1
-                continue
-            fields["status"] = merged_order_status(order.status, fields["status"])
-            reason = f"京东订单状态：{fields['platform_status']}"
-            if _merge(
-                order,
-                fields,
-                status_field="status",
-                reason=reason,
-                events=events,
-                update_fields=update_fields,
-            ):
-                to_update.append(order)
-                updated += 1
-            else:
-                unchanged += 1
-        Order.objects.bulk_create(to_create)
-        new += len(to_create)
-        if to_update:
-            Order.objects.bulk_update(to_update, [*update_fields, "updated_at"])
-        orders = {**existing, **{o.tid: o for o in to_create}}
-        new_lines, changed_lines, line_fields = [], [], set()
-        for tid, (_, lines) in incoming.items():
-            for fields in lines:
-                line = known_lines.get(fields["oid"])
-                if line is None:
-                    new_lines.append(OrderLine(order=orders[tid], shop=shop, **fields))
-                    continue
-                changes = {k: v for k, v in fields.items() if getattr(line, k) != v}
-                for key, value in changes.items():
-                    setattr(line, key, value)
-                if changes:
-                    changed_lines.append(line)
-                    line_fields.update(changes)
-        OrderLine.objects.bulk_create(new_lines)
-        if changed_lines:
-            OrderLine.objects.bulk_update(changed_lines, list(line_fields))
-        write_events(events)
-        _replace_promotions(orders, promotions)
-        _link_refunds(shop, [o for o in to_create], new_lines)
-    counts.new, counts.updated, counts.unchanged = new, updated, unchanged
+        done = ingest.ingest_orders(shop, page.rows, telling=_telling(shop), by=SYNC_ACTOR)
+    counts.new, counts.updated = done.count(ingest.CREATED), done.count(ingest.UPDATED)
+    counts.unchanged = done.count(ingest.UNCHANGED) + done.count(ingest.STALE)
     return counts
 
 
-def _replace_promotions(orders: dict, promotions: dict):
-    """The page's order-level promotions (满减…) as JD sends them now: two queries per page."""
-    OrderPromotion.objects.filter(order_id__in=[o.pk for o in orders.values()]).delete()
-    OrderPromotion.objects.bulk_create(
-        [
-            OrderPromotion(order=orders[tid], **p)
-            for tid, rows in promotions.items()
-            if tid in orders
-            for p in rows
-        ]
-    )
-
-
-def _link_refunds(shop, new_orders, new_lines):
-    """Refund applications can arrive before their order: attach them once the order is here."""
-    if not new_orders and not new_lines:
-        return
-    order_ids = {o.tid: o.pk for o in new_orders}
-    line_ids = {line.oid: line.pk for line in new_lines}
-    waiting = RawRefund.objects.filter(shop=shop).filter(
-        Q(order__isnull=True, tid__in=order_ids) | Q(order_line__isnull=True, oid__in=line_ids)
-    )
-    linked = []
-    for slip in waiting:
-        slip.order_id = slip.order_id or order_ids.get(slip.tid)
-        slip.order_line_id = slip.order_line_id or line_ids.get(slip.oid)
-        linked.append(slip)
-    update_rows(RawRefund, linked, ["order", "order_line"])
-    # Now on a known line, refund-only slips stop it from shipping (拦截发货; refunds.services).
-    raw_refund_intercept([slip.pk for slip in linked], by=SYNC_ACTOR)
-
-
-def merged_order_status(local: int | None, incoming: int) -> int:
-    """Never move an order backwards: the ERP is ahead of the platform (JD still shows 等待出库
-    while our warehouse has it). A platform cancellation counts only while the order has not left
-    review (≤ 35); later, cancelling is the interception's job, not the sync's."""
-    if local is None:
-        return incoming
-    if incoming == OrderStatus.CANCELLED:
-        return OrderStatus.CANCELLED if local <= OrderStatus.AWAITING_FINANCE_REVIEW else local
-    if local == OrderStatus.CANCELLED:
-        return local
-    return max(local, incoming)
-
-
-def _attention(fields: dict) -> dict:
-    """A refund of several order lines says so on the slip (需关注): nothing intercepts it by itself."""
-    return {"attention": MANUAL_INTERCEPTION_ATTENTION} if fields.get("needs_manual_interception") else {}
-
-
-def _is_stale(local_modified, incoming_modified) -> bool:
-    """An overlap window can bring an older copy of a row we already have newer: ignore it."""
-    return bool(local_modified and incoming_modified and incoming_modified < local_modified)
-
-
-def _may_intercept(fields: dict, order_line_id) -> bool:
-    return (
-        order_line_id is not None
-        and fields["refund_type"] == RefundType.REFUND
-        and fields["platform_status"] == PlatformStatus.APPLIED
-    )
-
-
 def upsert_refunds(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
-    incoming = {row["refund_no"]: dict(row) for row in page.rows}
     set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
     set_aside.add_page(page)
-    updated = unchanged = 0
-    counts = PageCounts(saved=list(incoming))
     with transaction.atomic():
-        commit_without_waiting_for_disk()  # JD's data, downloaded again if lost: core.bulk says why
+        commit_without_waiting_for_disk()  # platform data, downloaded again if lost: core.bulk says why
+        counts = PageCounts()
         set_aside.save(counts)
-        order_ids, line_ids = _order_and_line_ids(
-            shop,
-            {f["tid"] for f in incoming.values()},
-            {f["oid"] for f in incoming.values() if f["oid"]},
-        )
-        links = {
-            refund_no: {"order_id": order_ids.get(f["tid"]), "order_line_id": line_ids.get(f["oid"])}
-            for refund_no, f in incoming.items()
-        }
-        # New slips first, in one INSERT that leaves the slips we already have alone: the unique
-        # (shop, refund_no) index alone decides which are new. A page of new slips (the bulk of a
-        # busy day) then needs no lookup of existing slips at all; a lookup by refund_no on a table
-        # whose statistics are behind (a fresh table, a new shop's first download) was planned as a
-        # scan of the shop's slips and grew with every page.
-        created = dict(  # refund_no → id of the slips this page brought
-            insert_rows(
-                RawRefund,
-                [
-                    {"shop_id": shop.pk, **fields, **links[no], **_attention(fields)}
-                    for no, fields in incoming.items()
-                ],
-                skip_conflicts_on=("shop", "refund_no"),
-                returning=("refund_no", "id"),
-            )
-        )
-        known = [no for no in incoming if no not in created]
-        # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
-        existing = (
-            {
-                r.refund_no: r
-                for r in lock_raw_refunds(RawRefund.objects.filter(shop=shop, refund_no__in=known))
-            }
-            if known
-            else {}
-        )
-        to_update, update_fields, events = [], set(), []
-        for refund_no, fields in incoming.items():
-            slip = existing.get(refund_no)
-            found = links[refund_no]
-            # Interception is decided for the whole page here, in memory: a page with no refund-only
-            # slip on a known line costs no interception query.
-            pk = created.get(refund_no) or (slip.pk if slip is not None else None)
-            if pk and _may_intercept(fields, found["order_line_id"] or (slip and slip.order_line_id)):
-                counts.to_intercept.append(pk)
-            if refund_no in created:
-                continue
-            if slip is None or _is_stale(slip.platform_modified, fields["platform_modified"]):
-                # None: deleted between the INSERT and the lock; the next run's overlap sees it again.
-                unchanged += 1
-                continue
-            # Writeback state is ours: the platform's data never touches it.
-            fields.update({k: v for k, v in found.items() if v is not None})
-            if not slip.attention:
-                fields.update(_attention(fields))
-            code = fields["platform_status_code"]
-            label = platforms.state_label(shop.platform, code) or code
-            reason = f"{shop.get_platform_display()}退款状态：{label}"
-            if _merge(
-                slip,
-                fields,
-                status_field="platform_status",
-                reason=reason,
-                events=events,
-                update_fields=update_fields,
-            ):
-                to_update.append(slip)
-                updated += 1
-            else:
-                unchanged += 1
-        if to_update:
-            RawRefund.objects.bulk_update(to_update, [*update_fields, "updated_at"])
-        # New slips get no event of their own: their 下载时间 and the run (同步记录) say when and how
-        # they arrived, and a per-row event would double the write cost of every downloaded page.
-        write_events(events)
-    new = len(created)
-    counts.new, counts.updated, counts.unchanged = new, updated, unchanged
+        done = ingest.ingest_refunds(shop, page.rows, telling=_telling(shop))
+    counts.saved = list(done.rows)
+    counts.to_intercept = done.to_intercept
+    counts.new, counts.updated = done.count(ingest.CREATED), done.count(ingest.UPDATED)
+    counts.unchanged = done.count(ingest.UNCHANGED) + done.count(ingest.STALE)
     # What the receivers above need, as stored now (merged slips hold their new values): they need
     # not read the page back.
+    incoming = {row["refund_no"]: row for row in page.rows}
     states = {}
-    for refund_no, fields in incoming.items():
-        slip = existing.get(refund_no)
+    for refund_no, stored in done.rows.items():
+        slip, fields = stored.slip, incoming[refund_no]
         states[refund_no] = (
             SavedState(slip.description, slip.refund_type, slip.platform_status, slip.keyword_warning)
             if slip is not None
@@ -483,35 +272,6 @@ def upsert_refunds(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
         if isinstance(error, Exception):
             logger.error("raw_refunds_saved receiver failed shop=%s: %r", shop.shop_no, error)
     return counts
-
-
-def _order_and_line_ids(shop, tids, oids) -> tuple[dict, dict]:
-    """The ids of the page's known orders (by tid) and lines (by oid), in one round trip.
-
-    Written as SQL: compiling the ORM's UNION of two filtered querysets cost more than running it
-    (~1 ms of every downloaded page, against ~0.2 ms for the query)."""
-    found = {"o": {}, "l": {}}
-    if not tids:
-        return found["o"], found["l"]
-    quote = connection.ops.quote_name
-
-    def part(kind, model, column, values):
-        marks = ", ".join(["%s"] * len(values))
-        return (
-            f"SELECT '{kind}', {quote(column)}, {quote('id')} FROM {quote(model._meta.db_table)} "
-            f"WHERE {quote('shop_id')} = %s AND {quote(column)} IN ({marks})",
-            [shop.pk, *values],
-        )
-
-    sql, params = part("o", Order, "tid", list(tids))
-    if oids:
-        line_sql, line_params = part("l", OrderLine, "oid", list(oids))
-        sql, params = f"{sql} UNION ALL {line_sql}", params + line_params
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for kind, key, pk in cursor.fetchall():
-            found[kind][key] = pk
-    return found["o"], found["l"]
 
 
 def shops_to_sync():

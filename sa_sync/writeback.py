@@ -34,7 +34,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 import platforms
-from core.audit import actor_fields, actor_user, batched_events, write_events
+from core.audit import actor_fields, actor_user, batched_events, build_event, state_label, write_events
 from core.bulk import insert_rows, update_rows
 from orders.models import Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
@@ -50,10 +50,10 @@ from refunds.models import (
     WritebackStatus,
 )
 
+# The ingest's own merge, so a slip reads the same whichever of the two brought the platform's state.
+from .ingest import is_stale, merge
 from .models import WritebackAttempt, WritebackJob, WritebackOutcome, WritebackTrigger
-
-# The sync's own merge, so a slip reads the same whichever of the two brought JD's state.
-from .platform_sync import _is_stale, _merge
+from .platform_sync import SYNC_ACTOR
 
 logger = logging.getLogger(__name__)
 
@@ -314,16 +314,35 @@ def _apply_fresh(
     if fields is None:
         return "", f"发送前核对：{name}查无此退款单，未回传，请核对退款单号"
     label = platforms.state_label(slip.shop.platform, fields["platform_status_code"])
-    if not _is_stale(slip.platform_modified, fields["platform_modified"]):
-        _merge(
+    if not is_stale(slip.platform_modified, fields["platform_modified"]):
+        merge(
             slip,
             {k: fields[k] for k in STATE_FIELDS},
-            status_field="platform_status",
-            reason=f"发送前核对{name}退款状态：{label}",
+            telling=_FreshReadTelling(f"发送前核对{name}退款状态：{label}"),
             events=events,
             update_fields=update_fields,
         )
     return f"发送前已向{name}核对状态：{label}", None
+
+
+class _FreshReadTelling:
+    """The fresh read's merge tells a state move as the sync does, with what it checked."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def changed(self, slip, changes: dict):
+        if "platform_status" not in changes:
+            return None
+        return build_event(
+            slip,
+            action="平台同步",
+            by=SYNC_ACTOR,
+            field="platform_status",
+            from_state=state_label(slip, "platform_status", slip.platform_status),
+            to_state=state_label(slip, "platform_status", changes["platform_status"]),
+            reason=self.reason,
+        )
 
 
 def _send(item: _Claimed) -> _Claimed:
