@@ -1,11 +1,11 @@
 """The API's verbs: bulk upserts of orders and raw refund slips pushed by a shop's own systems.
 
 One transaction per request (all or nothing; validation happened before, in the serializers, and
-the cross-row checks below run before anything is written). Rows are locked in id order as the
-sync locks them; JD's newer-wins rule is the sync's (`_is_stale`): the same payload twice changes
-nothing, a newer `modified` updates, an older one is ignored and said so per item. Writeback state is
-ours and never written from outside. Every row created or changed leaves an event in the 操作日志
-with the key's name as the actor (which also feeds the webhook outbox)."""
+the cross-row checks below run before anything is written). The rows are stored through the ingest
+home the platform sync uses (sa_sync.ingest): locked in id order, the same newer-wins rule: the same
+payload twice changes nothing, a newer `modified` updates, an older one is ignored and said so per
+item. Writeback state is ours and never written from outside. Every row created or changed leaves an
+event in the 操作日志 with the key's name as the actor (which also feeds the webhook outbox)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,12 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import build_event, state_label, write_events
-from core.bulk import insert_rows, update_rows
-from orders.locks import lock_orders
-from orders.models import Order, OrderLine, OrderPromotion, Shop
-from refunds.locks import lock_raw_refunds
+from core.audit import build_event, state_label
+from orders.models import OrderLine, Shop
 from refunds.models import RawRefund
 from refunds.services import raw_refund_intercept
 from refunds.signals import raw_refunds_saved
-from sa_sync import mapping
-from sa_sync.platform_sync import _is_stale, _may_intercept
+from sa_sync.ingest import STALE, PushTelling, ingest_orders, ingest_refunds
 
 logger = logging.getLogger(__name__)
 
@@ -115,83 +111,38 @@ def raw_refunds_push(shop: Shop, items: list[dict], *, by: str) -> list[dict]:
     errors = duplicate_errors(items, "refund_no")
     if errors:
         raise PushConflict(errors)
-    incoming = {}
+    rows = []
     for item in items:
         # A field the item leaves out (platform_status_code, optional) keeps the stored value: only
         # an explicit value changes it.
         fields = {name: item[name] for name in REFUND_FIELDS if name in item}
         fields["platform_modified"] = item["modified"]
-        incoming[item["refund_no"]] = fields
-    results: list = [None] * len(items)
-    to_intercept = []
+        rows.append({"refund_no": item["refund_no"], **fields})
     with transaction.atomic():
-        existing = {
-            r.refund_no: r
-            for r in lock_raw_refunds(RawRefund.objects.filter(shop=shop, refund_no__in=list(incoming)))
-        }
-        order_ids = dict(
-            Order.objects.filter(shop=shop, tid__in={f["tid"] for f in incoming.values()}).values_list(
-                "tid", "id"
-            )
-        )
-        oids = {f["oid"] for f in incoming.values() if f["oid"]}
-        line_ids = (
-            dict(OrderLine.objects.filter(shop=shop, oid__in=oids).values_list("oid", "id")) if oids else {}
-        )
-        to_create, to_update, update_fields, events = [], [], set(), []
-        now = timezone.now()
-        for index, item in enumerate(items):
-            refund_no = item["refund_no"]
-            fields = incoming[refund_no]
-            links = {"order_id": order_ids.get(fields["tid"]), "order_line_id": line_ids.get(fields["oid"])}
-            slip = existing.get(refund_no)
-            if _may_intercept(fields, links["order_line_id"] or (slip and slip.order_line_id)):
-                to_intercept.append(refund_no)
-            if slip is None:
-                to_create.append((index, {"shop_id": shop.pk, "refund_no": refund_no, **fields, **links}))
-                continue
-            if _is_stale(slip.platform_modified, fields["platform_modified"]):
-                results[index] = _result(
-                    index,
-                    refund_no,
-                    slip.pk,
-                    IGNORED,
-                    _ignored_message(slip.platform_modified, fields["platform_modified"]),
-                )
-                continue
-            fields.update({k: v for k, v in links.items() if v is not None})
-            changes = _changes(slip, fields)
-            if not changes:
-                results[index] = _result(index, refund_no, slip.pk, UNCHANGED)
-                continue
-            events.append(_update_event(slip, changes, by=by, status_field="platform_status"))
-            for name, value in changes.items():
-                setattr(slip, name, value)
-            slip.updated_at = now
-            update_fields.update(changes)
-            to_update.append(slip)
-            results[index] = _result(index, refund_no, slip.pk, UPDATED)
-        if to_create:
-            ids = dict(insert_rows(RawRefund, [row for _, row in to_create], returning=("refund_no", "id")))
-            for index, row in to_create:
-                slip = RawRefund(pk=ids[row["refund_no"]], **row)
-                events.append(
-                    build_event(slip, action="接口推送新建", by=by, reason="通过接口新建原始退款单")
-                )
-                results[index] = _result(index, row["refund_no"], slip.pk, CREATED)
-        if to_update:
-            update_rows(RawRefund, to_update, sorted({*update_fields, "updated_at"}))
-        write_events(events)
-    if to_intercept:
+        # Stored as the platform sync stores a page (sa_sync.ingest): one home, one set of rules.
+        done = ingest_refunds(shop, rows, telling=PushTelling(by))
+    results = [
+        _pushed(index, item["refund_no"], item["modified"], done.rows[item["refund_no"]])
+        for index, item in enumerate(items)
+    ]
+    if done.to_intercept:
         # After the upsert's transaction, as the sync does: interception locks orders → lines → slips.
-        # By id, as the sync does (platform_sync.PageCounts says why).
-        slip_ids = {r["key"]: r["id"] for r in results if r["id"] is not None}
-        raw_refund_intercept([slip_ids[no] for no in to_intercept if no in slip_ids], by=by)
+        raw_refund_intercept(done.to_intercept, by=by)
     saved = [r["key"] for r in results if r["result"] in (CREATED, UPDATED)]
     if saved:
         # Committed: the apps above react as they do to a sync page (keyword check, 退款完成).
         transaction.on_commit(lambda: _announce_raw_refunds(shop, saved))
     return results
+
+
+def _pushed(index, key, modified, stored, *, changed: bool = False) -> dict:
+    """The item's result from what the ingest did with it (`changed`: its lines or promotions were)."""
+    obj_id = stored.slip_id
+    if stored.outcome == STALE:
+        return _result(index, key, obj_id, IGNORED, _ignored_message(stored.local_modified, modified))
+    if stored.outcome == CREATED:
+        return _result(index, key, obj_id, CREATED)
+    return _result(index, key, obj_id, UPDATED if stored.outcome == UPDATED or changed else UNCHANGED)
 
 
 def _announce_raw_refunds(shop: Shop, refund_nos: list[str]) -> None:
@@ -250,126 +201,30 @@ def _line_conflicts(shop, items) -> list[dict]:
 
 
 def orders_push(shop: Shop, items: list[dict], *, by: str) -> list[dict]:
-    from sa_sync.platform_sync import _link_refunds
-
     errors = duplicate_errors(items, "tid") or _line_conflicts(shop, items)
     if errors:
         raise PushConflict(errors)
-    results: list = [None] * len(items)
+    rows = []
+    for item in items:
+        fields = {"tid": item["tid"], **{name: item[name] for name in ORDER_FIELDS}}
+        fields["platform_modified"] = item["modified"]
+        rows.append(
+            {
+                "order": fields,
+                "lines": [{name: line[name] for name in LINE_FIELDS} for line in item["lines"]],
+                # Without `promotions` the order keeps the ones it has.
+                "promotions": item.get("promotions"),
+            }
+        )
     with transaction.atomic():
-        existing = {
-            o.tid: o for o in lock_orders(Order.objects.filter(shop=shop, tid__in=[i["tid"] for i in items]))
-        }
-        oids = [line["oid"] for item in items for line in item["lines"]]
-        known_lines = (
-            {line.oid: line for line in OrderLine.objects.filter(shop=shop, oid__in=oids)} if oids else {}
-        )
-        to_create, to_update, update_fields, events, written = [], [], set(), [], []
-        now = timezone.now()
-        for index, item in enumerate(items):
-            fields = {name: item[name] for name in ORDER_FIELDS}
-            fields["platform_modified"] = item["modified"]
-            order = existing.get(item["tid"])
-            if order is None:
-                to_create.append((index, Order(shop=shop, tid=item["tid"], **fields)))
-                continue
-            if _is_stale(order.platform_modified, fields["platform_modified"]):
-                results[index] = _result(
-                    index,
-                    order.tid,
-                    order.pk,
-                    IGNORED,
-                    _ignored_message(order.platform_modified, fields["platform_modified"]),
-                )
-                continue
-            fields["status"] = mapping.merged_order_status(order.status, fields["status"])
-            changes = _changes(order, fields)
-            written.append((index, order))
-            if not changes:
-                results[index] = _result(index, order.tid, order.pk, UNCHANGED)
-                continue
-            events.append(_update_event(order, changes, by=by, status_field="status"))
-            for name, value in changes.items():
-                setattr(order, name, value)
-            order.updated_at = now
-            update_fields.update(changes)
-            to_update.append(order)
-            results[index] = _result(index, order.tid, order.pk, UPDATED)
-        Order.objects.bulk_create([order for _, order in to_create])
-        # bulk_create sets pks on PostgreSQL and SQLite; read them back elsewhere.
-        missing = [o for _, o in to_create if o.pk is None]
-        if missing:
-            ids = dict(
-                Order.objects.filter(shop=shop, tid__in=[o.tid for o in missing]).values_list("tid", "id")
-            )
-            for order in missing:
-                order.pk = ids[order.tid]
-        for index, order in to_create:
-            events.append(build_event(order, action="接口推送新建", by=by, reason="通过接口新建系统订单"))
-            results[index] = _result(index, order.tid, order.pk, CREATED)
-            written.append((index, order))
-        if to_update:
-            Order.objects.bulk_update(to_update, sorted({*update_fields, "updated_at"}))
-        new_lines, changed_lines, line_fields = [], [], set()
-        for index, order in written:
-            for line_in in items[index]["lines"]:
-                fields = {name: line_in[name] for name in LINE_FIELDS}
-                line = known_lines.get(fields["oid"])
-                if line is None:
-                    new_lines.append(OrderLine(order=order, shop=shop, **fields))
-                    continue
-                changes = _changes(line, fields)
-                if changes:
-                    for name, value in changes.items():
-                        setattr(line, name, value)
-                    changed_lines.append(line)
-                    line_fields.update(changes)
-                    if results[index]["result"] == UNCHANGED:
-                        events.append(
-                            build_event(order, action="接口推送更新", by=by, reason=f"子订单 {line.oid} 更新")
-                        )
-                        results[index] = _result(index, order.tid, order.pk, UPDATED)
-            if results[index]["result"] == UNCHANGED and any(
-                line_in["oid"] not in known_lines for line_in in items[index]["lines"]
-            ):
-                events.append(build_event(order, action="接口推送更新", by=by, reason="新增子订单"))
-                results[index] = _result(index, order.tid, order.pk, UPDATED)
-        OrderLine.objects.bulk_create(new_lines)
-        if changed_lines:
-            OrderLine.objects.bulk_update(changed_lines, sorted(line_fields))
-        _replace_promotions(items, written, results, events, by=by)
-        write_events(events)
-        _link_refunds(shop, [order for _, order in to_create], new_lines)
+        # Stored as the platform sync stores a page (sa_sync.ingest): one home, one set of rules.
+        done = ingest_orders(shop, rows, telling=PushTelling(by), by=by)
+    results = []
+    for index, item in enumerate(items):
+        stored = done.rows[item["tid"]]
+        changed = stored.lines_changed or stored.promotions_changed
+        results.append(_pushed(index, item["tid"], item["modified"], stored, changed=changed))
     return results
-
-
-PROMOTION_FIELDS = ["promotion_no", "kind", "name", "threshold", "discount", "oids"]
-
-
-def _replace_promotions(items, written, results, events, *, by) -> None:
-    """An order pushed with `promotions` gets exactly those order-level promotions (满减…), as the
-    sync replaces them from JD's couponDetailList; without `promotions` they stay as they are."""
-    given = [(index, order) for index, order in written if items[index].get("promotions") is not None]
-    if not given:
-        return
-    stored = {}
-    for promotion in OrderPromotion.objects.filter(order_id__in=[o.pk for _, o in given]).order_by("pk"):
-        stored.setdefault(promotion.order_id, []).append(
-            tuple(getattr(promotion, name) for name in PROMOTION_FIELDS)
-        )
-    replace, rows = [], []
-    for index, order in given:
-        wanted = [{name: p[name] for name in PROMOTION_FIELDS} for p in items[index]["promotions"]]
-        if [tuple(p.values()) for p in wanted] == stored.get(order.pk, []):
-            continue
-        replace.append(order.pk)
-        rows += [OrderPromotion(order=order, **p) for p in wanted]
-        if results[index]["result"] == UNCHANGED:
-            events.append(build_event(order, action="接口推送更新", by=by, reason="订单优惠更新"))
-            results[index] = _result(index, order.tid, order.pk, UPDATED)
-    if replace:
-        OrderPromotion.objects.filter(order_id__in=replace).delete()
-        OrderPromotion.objects.bulk_create(rows)
 
 
 def summary(results: list[dict]) -> dict:

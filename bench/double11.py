@@ -67,11 +67,11 @@ from django.utils import timezone  # noqa: E402
 from django_celery_beat.models import PeriodicTask  # noqa: E402
 
 from orders.models import Shop  # noqa: E402
+from platforms.jd.signing import SHANGHAI, jd_timestamp  # noqa: E402
 from refunds.models import RawRefund, WritebackStatus  # noqa: E402
 from sa_sync.auto_writeback import TASK_NAME, auto_writeback_rule_save  # noqa: E402
 from sa_sync.models import AutoWritebackRun, SyncKind, SyncRun, SyncRunStatus  # noqa: E402
 from sa_sync.schedules import PLATFORM_SYNC_TASK_NAME, RECOVERY_TASK_NAME  # noqa: E402
-from sa_sync.signing import SHANGHAI, jd_timestamp  # noqa: E402
 from sandbox.testing import start_sandbox  # noqa: E402
 
 CELERY = str(ROOT / ".venv" / "bin" / "celery")

@@ -33,8 +33,8 @@ from django.db import connection, transaction  # noqa: E402
 from api.keys import api_key_create  # noqa: E402
 from api.models import ApiKey  # noqa: E402
 from orders.models import Shop  # noqa: E402
+from platforms.jd.signing import SHANGHAI  # noqa: E402
 from refunds.models import RawRefund  # noqa: E402
-from sa_sync.signing import SHANGHAI  # noqa: E402
 
 
 def items(count: int) -> list[dict]:

@@ -20,11 +20,12 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from orders.models import Shop  # noqa: E402
+from platforms.jd.adapter import REFUND_PAGE_SIZE, REFUND_QUERY, JdPlatform  # noqa: E402
+from platforms.jd.client import JosClient, check_business_result  # noqa: E402
+from platforms.jd.signing import SHANGHAI, jd_timestamp  # noqa: E402
 from refunds.models import RawRefund  # noqa: E402
-from sa_sync.jos import JosClient, check_business_result  # noqa: E402
 from sa_sync.models import SyncKind  # noqa: E402
-from sa_sync.platform_sync import REFUND_PAGE_SIZE, REFUND_QUERY, shop_sync  # noqa: E402
-from sa_sync.signing import SHANGHAI, jd_timestamp  # noqa: E402
+from sa_sync.platform_sync import shop_sync  # noqa: E402
 from sandbox.testing import start_sandbox  # noqa: E402
 
 
@@ -108,7 +109,7 @@ def main():
         bare_before = bare(expected)
         sandbox.clear_calls()
         start = time.perf_counter()
-        run = shop_sync(shop, kind=SyncKind.REFUNDS, client=client, trigger="压测")
+        run = shop_sync(shop, kind=SyncKind.REFUNDS, platform=JdPlatform(shop, client=client), trigger="压测")
         sync_seconds = time.perf_counter() - start
         assert run.error == "", run.error
         requests = len(sandbox.calls(method=REFUND_QUERY))

@@ -25,9 +25,10 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from orders.models import Order, OrderLine, OrderStatus, Shop  # noqa: E402
+from platforms.jd.adapter import REFUND_QUERY as FRESH_READ_METHOD  # noqa: E402
+from platforms.jd.client import JosClient, check_business_result  # noqa: E402
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus  # noqa: E402
-from sa_sync.jos import JosClient, check_business_result  # noqa: E402
-from sa_sync.writeback import FRESH_READ_METHOD, refund_writeback  # noqa: E402
+from sa_sync.writeback import refund_writeback  # noqa: E402
 from sandbox.testing import start_sandbox  # noqa: E402
 
 KEY, SECRET, TOKEN = "BENCHKEY", "bench-secret", "bench-token"

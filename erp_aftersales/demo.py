@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from core.audit import record_event
 from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, PayType, Shop
+from platforms.jd.demo import JD_STATUS_FOR_PLATFORM, jd_refund_item
 from refund_slips.models import RefundSlip, RefundStrategy, ShopRefundSettings
 from refund_slips.services import (
     RefundSlipRefused,
@@ -38,7 +39,6 @@ from returns.services import (
     return_slip_transition,
 )
 from sa_sync.demo_shops import DEMO_SHOPS
-from sa_sync.mapping import JD_STATUS_FOR_PLATFORM, jd_refund_item
 
 DEMO_PASSWORD = "erp-demo"
 DEMO_USERS = [

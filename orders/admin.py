@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
+import platforms
 from core.admin_utils import (
     ErpModelAdmin,
     EventLogMixin,
@@ -23,7 +24,6 @@ from core.admin_utils import (
     prefix_search,
 )
 from core.audit import record_event
-from platforms.jd import oauth
 from refunds.services import raw_refund_confirm_interception
 from sa_sync import credentials
 from sa_sync.admin import rejected_rows_link
@@ -408,7 +408,7 @@ class ShopAdmin(EventLogMixin, ErpModelAdmin):
             "title": f"去京东授权：{shop.name}",
             "shop": shop,
             "opts": self.model._meta,
-            "authorize_url": oauth.authorize_url(shop.app_key, redirect_uri, state),
+            "authorize_url": platforms.platform_for(shop).authorize_url(redirect_uri, state),
             "redirect_uri": redirect_uri,
             "minutes": OAUTH_STATE_MAX_AGE_SECONDS // 60,
             "change_url": self._change_url(shop),

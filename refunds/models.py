@@ -7,8 +7,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_fsm import FSMIntegerField, FSMModelMixin, transition
 
+import platforms
 from orders.models import ArrivalRule, InterceptionStatus, Order, OrderLine, OrderStatus, Shop
-from sa_sync import jd_codes
 
 
 class RefundType(models.IntegerChoices):
@@ -25,6 +25,18 @@ class PlatformStatus(models.IntegerChoices):
     AWAITING_RECEIPT = 4, "等待收货"
     REFUNDED = 5, "退款成功"
     SELLER_REFUSED = 7, "卖家拒绝退款"
+
+
+class PlatformObject(models.TextChoices):
+    """Which of the platform's after-sales objects a slip came from: a writeback goes to that object."""
+
+    REFUND_APPLY = "refund_apply", "退款申请单"
+    SERVICE_ORDER = "service_order", "服务单"
+
+
+# What a slip says (需关注) when its refund covers several order lines at once: a slip is one line, so
+# no line is intercepted automatically; a person stops the shipment (cancels the order) first.
+MANUAL_INTERCEPTION_ATTENTION = "多个商品的退款申请，请人工拦截"
 
 
 class WritebackStatus(models.IntegerChoices):
@@ -59,15 +71,20 @@ def sendable_condition(kind: WritebackKind, *, arrival_rule: str | None = None) 
 
     With `arrival_rule` given (one shop's), the condition needs no join on the shop: the
     auto-writeback's per-shop candidate query stays on the slip table's partial index."""
-    # JD's last known state acts on this kind (its state table); no code yet = never synced, the
-    # fresh read before sending decides.
-    acting = [str(code) for code in jd_codes.REFUND_APPLY_STATES if jd_codes.allows(code, kind)]
-    jd_acts = Q(platform_status_code="") | Q(platform_status_code__in=acting)
+    # The platform's last known state acts on this kind (its state table, behind the platform
+    # port); no code yet = never synced, the fresh read before sending decides. With one platform
+    # the condition needs no join on the shop; with several, each platform's codes go with it.
+    jd_acts = Q(platform_status_code="")
+    for platform in platforms.PLATFORMS:
+        acting = Q(platform_status_code__in=platforms.acting_codes(platform, kind))
+        jd_acts |= acting if len(platforms.PLATFORMS) == 1 else acting & Q(shop__platform=platform)
     if kind == WritebackKind.SHIPMENT_CANCELLED:
-        # Not out of the warehouse: the order is at most 待财审, or the line's interception succeeded.
+        # Not out of the warehouse: the order is at most 待财审, or the line's interception succeeded;
+        # a refund of several lines, only once a person has cancelled the order.
         return (
             jd_acts
             & Q(order__isnull=False)
+            & (Q(needs_manual_interception=False) | Q(order__status=OrderStatus.CANCELLED))
             & (
                 Q(order__status__lte=OrderStatus.AWAITING_FINANCE_REVIEW)
                 | Q(order_line__interception_status=InterceptionStatus.SUCCEEDED)
@@ -159,6 +176,15 @@ class RawRefund(FSMModelMixin, models.Model):
     return_logistics_company = models.CharField("退回物流公司", max_length=64, blank=True)
     return_logistics_no = models.CharField("退回物流单号", max_length=64, blank=True)
 
+    # Which platform object and id the slip came from (a JD refund application and its id, or a
+    # service order and its service id): the writeback goes to that object.
+    platform_object = models.CharField(
+        "平台单据类型", max_length=16, choices=PlatformObject.choices, default=PlatformObject.REFUND_APPLY
+    )
+    platform_id = models.CharField("平台单据号", max_length=64, blank=True)
+    # The refund covers several order lines (JD's 取消订单 of several goods): no automatic
+    # interception, and 取消发货成功 only once the order is cancelled.
+    needs_manual_interception = models.BooleanField("需人工拦截", default=False)
     attention = models.CharField("需关注", max_length=200, blank=True, help_text="例如：拦截失败：订单已发货")
     inbound_num = models.PositiveIntegerField("退货入库数量", default=0)
     # Set by the shop's keyword check (refund_slips.keywords): the buyer's words say another type than
@@ -240,10 +266,10 @@ class RawRefund(FSMModelMixin, models.Model):
     def writeback_kind(self) -> WritebackKind | None:
         return WRITEBACK_KIND_FOR.get((self.refund_type, self.platform_status))
 
-    @property
-    def jd_status(self) -> int | None:
-        """JD's refund-application state as last read (sync or the fresh read), None if never read."""
-        return int(self.platform_status_code) if self.platform_status_code.isdigit() else None
+    def platform_state_refusal(self, kind: WritebackKind) -> str | None:
+        """Why the platform's last known state of this after-sales (sync or the fresh read) stops a
+        writeback of `kind`; None when it acts on it or the state was never read."""
+        return platforms.state_refusal(self.shop.platform, self.platform_status_code, kind, kind.label)
 
     def has_writeback_kind(self) -> bool:
         return self.writeback_kind is not None
@@ -261,10 +287,11 @@ class RawRefund(FSMModelMixin, models.Model):
             )
         if not self.shop.sa_writeback_enabled:
             return "店铺未启用SA回传，请运营在店铺设置中开启"
-        # JD's word on its own application comes before the ERP's view (e.g. 青龙拦截失败 beats 待客审).
-        jd_refusal = jd_codes.refusal(self.jd_status, kind, kind.label)
-        if jd_refusal:
-            return jd_refusal
+        # The platform's word on its own after-sales comes before the ERP's view (e.g. JD's 青龙拦截失败
+        # beats 待客审).
+        platform_refusal = self.platform_state_refusal(kind)
+        if platform_refusal:
+            return platform_refusal
         if kind == WritebackKind.SHIPMENT_CANCELLED:
             return self._shipment_cancelled_refusal()
         return self._goods_in_warehouse_refusal()
@@ -272,6 +299,8 @@ class RawRefund(FSMModelMixin, models.Model):
     def _shipment_cancelled_refusal(self) -> str | None:
         if self.order_id is None:
             return "未找到对应的系统订单，无法确认是否已发货，请先同步订单"
+        if self.needs_manual_interception and self.order.status != OrderStatus.CANCELLED:
+            return "多个商品的退款申请，需人工拦截：请先取消订单，再回传取消发货成功"
         line = self.order_line
         if line is not None and line.interception_status == InterceptionStatus.SUCCEEDED:
             return None

@@ -8,7 +8,8 @@ token). A refresh JD refuses marks the shop's credentials refused with the cause
 auto-writeback leave the shop alone, and its slips wait (未回传, or 回传失败 with a retry time) until
 the shop is authorised again (去京东授权, 立即刷新授权 or pasted tokens); then they go.
 
-JD's wire format is `platforms.jd.oauth`'s; nothing here knows a JD field name.
+The wire format is the platform package's, reached through the port; nothing here knows a JD field
+name.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+import platforms
 from core.audit import record_event
 from orders.locks import lock_shops
 from orders.models import Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
-from platforms.jd import oauth
+from platforms.credentials import REAUTHORISE_HINT, OAuthError, TokenGrant
 
 logger = logging.getLogger(__name__)
 
@@ -126,16 +128,16 @@ def shop_refresh_token(shop: Shop, *, by, reason: str = "") -> TokenOutcome:
         if shop.refresh_token_expires_at and shop.refresh_token_expires_at <= now:
             # JD said when the refresh token ends; asking again would only be refused.
             when = timezone.localtime(shop.refresh_token_expires_at).strftime("%Y-%m-%d %H:%M")
-            message = f"京东拒绝刷新授权（refresh_token 已于 {when} 过期）：{oauth.REAUTHORISE_HINT}"
+            message = f"京东拒绝刷新授权（refresh_token 已于 {when} 过期）：{REAUTHORISE_HINT}"
             _refused(shop, message, by=by, reason=reason)
             return TokenOutcome(shop_id, False, message, refused=True)
         shop.token_refresh_claimed_at = now
         shop.save(update_fields=["token_refresh_claimed_at"])
-        app_key, app_secret, used = shop.app_key, shop.app_secret, shop.refresh_token
+        used = shop.refresh_token
     grant = error = None
     try:
-        grant = oauth.refresh(app_key, app_secret, used)
-    except oauth.OAuthError as exc:
+        grant = platforms.platform_for(shop).refresh_credentials(used)
+    except OAuthError as exc:
         error = exc
     except Exception:
         Shop.objects.filter(pk=shop_id, token_refresh_claimed_at=now).update(token_refresh_claimed_at=None)
@@ -188,11 +190,11 @@ def shop_authorise_with_code(shop: Shop, *, code: str, by) -> TokenOutcome:
     if not (shop.app_key and shop.app_secret):
         return TokenOutcome(shop.pk, False, "无法完成京东授权：店铺未设置 App Key 或 App Secret。")
     try:
-        grant = oauth.exchange_code(shop.app_key, shop.app_secret, code)
-    except oauth.OAuthError as error:
+        grant = platforms.platform_for(shop).exchange_code(code)
+    except OAuthError as error:
         message = error.user_message
         if error.refused:
-            message = message.replace(oauth.REAUTHORISE_HINT, "请回到「店铺」页重新点击「去京东授权」")
+            message = message.replace(REAUTHORISE_HINT, "请回到「店铺」页重新点击「去京东授权」")
         record_event(shop, action="京东授权失败", by=by, reason=message)
         return TokenOutcome(shop.pk, False, message, refused=error.refused)
     with transaction.atomic():
@@ -203,7 +205,7 @@ def shop_authorise_with_code(shop: Shop, *, code: str, by) -> TokenOutcome:
 
 
 # --- storing what JD granted ----------------------------------------------------------------------
-def _store_grant(shop: Shop, grant: oauth.TokenGrant, *, refreshed: bool) -> str:
+def _store_grant(shop: Shop, grant: TokenGrant, *, refreshed: bool) -> str:
     """Write JD's grant onto the locked shop; returns what changed, in words (no token)."""
     now = timezone.now()
     shop.access_token = grant.access_token

@@ -1,4 +1,7 @@
-"""Platform sync: download a shop's orders and refund applications from JD and upsert them.
+"""Platform sync: download a shop's orders and after-sales from its platform and upsert them.
+
+The platform is reached through the port (platforms.platform_for): it lists what changed in a
+window, page by page, as normalised rows; this module owns the run, the cursor and the writes.
 
 A run owns its (shop, kind) through a lease on SyncCursor, walks the window since the last
 completed one (with an overlap, because JD's clocks and our paging can miss a row at an edge) in
@@ -14,38 +17,29 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.audit import build_event, state_label, write_events
-from core.bulk import commit_without_waiting_for_disk, insert_rows, update_rows
-from orders.locks import lock_orders
-from orders.models import Order, OrderLine, OrderPromotion, Shop
+import platforms
+from core.bulk import commit_without_waiting_for_disk
+from orders.models import Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
-from refunds.locks import lock_raw_refunds
-from refunds.models import PlatformStatus, RawRefund, RefundType
+from platforms.errors import PlatformError
+from platforms.port import Page, Platform, visible
+from refunds.models import RawRefund
 from refunds.services import raw_refund_intercept
 from refunds.signals import SavedState, raw_refunds_saved
 
-from . import mapping
-from .errors import JosError, JosProtocolError
-from .jos import SECRET_PARAMS, JosClient, check_business_result
+from . import ingest
 from .models import SyncCursor, SyncKind, SyncRejectedRow, SyncRowOutcome, SyncRun, SyncRunStatus
-from .signing import jd_timestamp
 
 logger = logging.getLogger(__name__)
 
-ORDER_SEARCH = "jingdong.pop.order.search"
-REFUND_QUERY = "jingdong.pop.afs.soa.refundapply.queryPageList"
-ORDER_PAGE_SIZE = 100
-REFUND_PAGE_SIZE = 50  # JD's maximum for queryPageList
 SYNC_ACTOR = "系统：平台同步"
 LEASE = timedelta(minutes=15)
 
@@ -57,9 +51,10 @@ def shop_sync(
     kind: str,
     trigger: str = "定时任务",
     now: datetime | None = None,
-    client: JosClient | None = None,
+    platform: Platform | None = None,
 ) -> SyncRun | None:
-    """Download one kind for one shop. Returns the run, or None when another run holds the shop."""
+    """Download one kind for one shop. Returns the run, or None when another run holds the shop.
+    `platform`: the shop's port (platforms.platform_for(shop) unless given)."""
     now = now or timezone.now()
     cursor = _claim(shop, kind, now)
     if cursor is None:
@@ -72,18 +67,15 @@ def shop_sync(
     )
     run = SyncRun.objects.create(shop=shop, kind=kind, trigger=trigger, window_start=start, window_end=now)
     try:
-        client = client or JosClient.for_shop(shop)
+        platform = platform or platforms.platform_for(shop)
         chunk = timedelta(hours=settings.PLATFORM_SYNC_CHUNK_HOURS)
         chunk_start = start
         while chunk_start < now:
             chunk_end = min(chunk_start + chunk, now)
-            if kind == SyncKind.ORDERS:
-                _sync_orders(client, shop, run, chunk_start, chunk_end)
-            else:
-                _sync_refunds(client, shop, run, chunk_start, chunk_end)
+            _sync_chunk(platform, shop, run, kind, chunk_start, chunk_end)
             SyncCursor.objects.filter(pk=cursor.pk).update(synced_until=chunk_end)
             chunk_start = chunk_end
-    except JosError as error:
+    except PlatformError as error:
         _finish(run, cursor, error=error)
         if error.credential_problem:
             shop_mark_credentials_refused(shop.pk, message=error.user_message)
@@ -112,7 +104,7 @@ def _claim(shop, kind, now) -> SyncCursor | None:
         return cursor
 
 
-def _finish(run, cursor, error: JosError | None = None, unexpected=False):
+def _finish(run, cursor, error: PlatformError | None = None, unexpected=False):
     run.finished_at = timezone.now()
     if error is not None or unexpected:
         run.status = SyncRunStatus.FAILED
@@ -128,34 +120,6 @@ def _finish(run, cursor, error: JosError | None = None, unexpected=False):
         run.status = SyncRunStatus.SUCCEEDED
     run.save()
     SyncCursor.objects.filter(pk=cursor.pk).update(running_since=None)
-
-
-def _query_range(start: datetime, end: datetime) -> tuple[str, str]:
-    """JD's times have whole seconds and the end is exclusive: a row changed during the current
-    second would fall outside `end` truncated, so the query ends at the next whole second."""
-    return jd_timestamp(start), jd_timestamp(end.replace(microsecond=0) + timedelta(seconds=1))
-
-
-def _pages(fetch: Callable[[int], tuple[list, int]], page_size: int, passes: int = 3) -> Iterator[list]:
-    """Yield pages in order, fetching page n+1 while the caller writes page n.
-
-    If the total changes while we walk (a row entered or left the window), rows may have shifted
-    across a page boundary: walk the window again (the upserts make a repeat cheap and harmless)."""
-    for _ in range(passes):
-        items, total = fetch(1)
-        totals = {total}
-        pages = max(1, -(-total // page_size))
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            upcoming = pool.submit(fetch, 2) if pages > 1 else None
-            yield items
-            for index in range(2, pages + 1):
-                items, seen = upcoming.result()
-                totals.add(seen)
-                upcoming = pool.submit(fetch, index + 1) if index < pages else None
-                yield items
-        if len(totals) == 1:
-            return
-    logger.warning("refund window kept changing while paging; the next run's overlap catches up")
 
 
 RUN_COUNTS = ["pages", "rows_new", "rows_updated", "rows_unchanged", "rows_rejected", "rows_cut"]
@@ -178,19 +142,6 @@ class PageCounts:
     to_intercept: list[int] = dataclasses.field(default_factory=list)
 
 
-def _rows_and_total(result: dict, rows_key: str, total_key: str) -> tuple[list, int]:
-    """A page's rows and the window's total. A bad row is set aside later; a page whose list or
-    total cannot be read at all is an unreadable answer: the run fails with this reason, keeps its
-    cursor, and the next run asks again."""
-    rows = result.get(rows_key) or []
-    total = result.get(total_key) or 0
-    if not isinstance(rows, list) or isinstance(total, bool) or not str(total).strip().isdigit():
-        raise JosProtocolError(
-            f"京东接口返回的 {rows_key}/{total_key} 无法识别（{str(rows)[:40]} / {str(total)[:40]}），下次同步时自动重试"
-        )
-    return rows, int(str(total).strip())
-
-
 def _count(run, counts: PageCounts):
     run.pages += 1
     run.rows_new += counts.new
@@ -200,22 +151,9 @@ def _count(run, counts: PageCounts):
     run.rows_cut += counts.cut
 
 
-def _raw_for_storage(item):
-    """JD's row as ops will read it: secret-looking keys blanked (JD's rows carry none, but this
-    table must never hold one), NUL shown as text (PostgreSQL's jsonb refuses it)."""
-    if isinstance(item, dict):
-        return {_visible(k): ("***" if k in SECRET_PARAMS else _raw_for_storage(v)) for k, v in item.items()}
-    if isinstance(item, list):
-        return [_raw_for_storage(v) for v in item]
-    return _visible(item) if isinstance(item, str) else item
-
-
-def _visible(text: str) -> str:
-    return text.replace("\x00", "\\u0000")
-
-
 def _stored_raw(item) -> dict:
-    item = _raw_for_storage(item)
+    """The platform's row (secrets already blanked by the platform package), cut to a size ops can
+    read and the table can hold."""
     text = json.dumps(item, ensure_ascii=False, default=str)
     if len(text) > RAW_ROW_MAX_CHARS:
         return {"truncated": text[:RAW_ROW_MAX_CHARS]}
@@ -233,8 +171,12 @@ class _SetAside:
         self.rows: list[SyncRejectedRow] = []
         self.seen = run.__dict__.setdefault("_set_aside_seen", set())
 
-    def add(self, outcome, item, reason):
-        platform_id = mapping.platform_id(item, "orderId" if self.kind == SyncKind.ORDERS else "id")
+    def add_page(self, page: Page):
+        for row in page.set_aside:
+            outcome = SyncRowOutcome.CUT if row.cut else SyncRowOutcome.REJECTED
+            self.add(outcome, row.platform_id, row.raw, row.reason)
+
+    def add(self, outcome, platform_id, item, reason):
         key = (self.kind, outcome, platform_id, reason)
         if key in self.seen:
             return
@@ -246,7 +188,7 @@ class _SetAside:
                 kind=self.kind,
                 outcome=outcome,
                 platform_id=platform_id,
-                reason=_visible(reason),
+                reason=visible(reason),
                 raw=_stored_raw(item),
             )
         )
@@ -267,297 +209,57 @@ class _SetAside:
             )
 
 
-def _sync_orders(client, shop, run, start, end):
-    start_text, end_text = _query_range(start, end)
-
-    def fetch(page):
-        payload = client.call(
-            ORDER_SEARCH,
-            {
-                "start_date": start_text,
-                "end_date": end_text,
-                "page": page,
-                "page_size": ORDER_PAGE_SIZE,
-                "dateType": 0,
-            },
-        )
-        result = check_business_result(payload, "searchorderinfo_result")
-        return _rows_and_total(result, "orderInfoList", "orderTotal")
-
-    for items in _pages(fetch, ORDER_PAGE_SIZE):
-        if items:
-            _count(run, upsert_orders(shop, items, run=run))
+def _sync_chunk(platform, shop, run, kind, start, end):
+    for page in platform.list_changed(kind, start, end):
+        if kind == SyncKind.ORDERS:
+            _count(run, upsert_orders(shop, page, run=run))
+            continue
+        counts = upsert_refunds(shop, page, run=run)
+        _count(run, counts)
+        if counts.to_intercept:
+            raw_refund_intercept(counts.to_intercept, by=SYNC_ACTOR)
     run.save(update_fields=RUN_COUNTS)
 
 
-def _sync_refunds(client, shop, run, start, end):
-    # New applications by applyTime, then changes (status, refunds done) by checkTime: the sandbox and
-    # JD set checkTime when an application moves.
-    start_text, end_text = _query_range(start, end)
-    for field in ("applyTime", "checkTime"):
-
-        def fetch(page, field=field):
-            payload = client.call(
-                REFUND_QUERY,
-                {
-                    f"{field}Start": start_text,
-                    f"{field}End": end_text,
-                    "pageIndex": page,
-                    "pageSize": REFUND_PAGE_SIZE,
-                },
-            )
-            result = check_business_result(payload, "queryResult")
-            # Only the network here: at JD's latency this thread is the critical path, and the rows
-            # are read and checked in the writing thread while the next page is on its way.
-            return _rows_and_total(result, "result", "totalCount")
-
-        for items in _pages(fetch, REFUND_PAGE_SIZE):
-            if items:
-                counts = upsert_refunds(shop, items, run=run)
-                _count(run, counts)
-                if counts.to_intercept:
-                    raw_refund_intercept(counts.to_intercept, by=SYNC_ACTOR)
-        run.save(update_fields=RUN_COUNTS)
+# --- a page: one transaction, stored through the ingest home ---------------------------------------
+def _telling(shop) -> ingest.SyncTelling:
+    return ingest.SyncTelling(
+        shop, SYNC_ACTOR, lambda code: platforms.state_label(shop.platform, code) or code
+    )
 
 
-# --- upserts: one transaction per page, a few queries per page whatever its size -----------------
-def _merge(obj, fields: dict, *, status_field: str, reason: str, events: list, update_fields: set) -> bool:
-    """Copy the platform's values onto a row we already have; an event when its status moves.
-    Returns whether anything changed (the caller then writes the row)."""
-    changes = {k: v for k, v in fields.items() if getattr(obj, k) != v}
-    if not changes:
-        return False
-    if status_field in changes:
-        events.append(
-            build_event(
-                obj,
-                action="平台同步",
-                by=SYNC_ACTOR,
-                field=status_field,
-                from_state=state_label(obj, status_field, getattr(obj, status_field)),
-                to_state=state_label(obj, status_field, changes[status_field]),
-                reason=reason,
-            )
-        )
-    for key, value in changes.items():
-        setattr(obj, key, value)
-    obj.updated_at = timezone.now()
-    update_fields.update(changes)
-    return True
-
-
-def upsert_orders(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
-    # Validation happens here, in memory, before the page's transaction: a bad row costs no query.
-    incoming, promotions = {}, {}
+def upsert_orders(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
+    # The platform package read and checked the rows in memory: a bad row cost no query.
     set_aside = _SetAside(run, shop, SyncKind.ORDERS)
-    for item in items:
-        try:
-            fields, lines, notes = mapping.order_with_lines(item)
-            promotions[fields["tid"]] = mapping.order_promotions(item)
-        except mapping.BadRow as problem:
-            set_aside.add(SyncRowOutcome.REJECTED, item, problem.reason)
-            continue
-        if notes:
-            set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
-        incoming[fields["tid"]] = (fields, lines)
-    new = updated = unchanged = 0
-    counts = PageCounts(saved=list(incoming))
+    set_aside.add_page(page)
+    counts = PageCounts(saved=[row["order"]["tid"] for row in page.rows])
     with transaction.atomic():
-        commit_without_waiting_for_disk()  # JD's data, downloaded again if lost: core.bulk says why
+        commit_without_waiting_for_disk()  # platform data, downloaded again if lost: core.bulk says why
         set_aside.save(counts)
-        # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
-        existing = {o.tid: o for o in lock_orders(Order.objects.filter(shop=shop, tid__in=incoming))}
-        oids = [line["oid"] for _, lines in incoming.values() for line in lines]
-        known_lines = {line.oid: line for line in OrderLine.objects.filter(shop=shop, oid__in=oids)}
-        to_create, to_update, update_fields, events = [], [], set(), []
-        for tid, (fields, _) in incoming.items():
-            order = existing.get(tid)
-            if order is None:
-                to_create.append(Order(shop=shop, **fields))
-                continue
-            if _is_stale(order.platform_modified, fields["platform_modified"]):
-                unchanged += 1
-                continue
-            fields["status"] = mapping.merged_order_status(order.status, fields["status"])
-            reason = f"京东订单状态：{fields['platform_status']}"
-            if _merge(
-                order,
-                fields,
-                status_field="status",
-                reason=reason,
-                events=events,
-                update_fields=update_fields,
-            ):
-                to_update.append(order)
-                updated += 1
-            else:
-                unchanged += 1
-        Order.objects.bulk_create(to_create)
-        new += len(to_create)
-        if to_update:
-            Order.objects.bulk_update(to_update, [*update_fields, "updated_at"])
-        orders = {**existing, **{o.tid: o for o in to_create}}
-        new_lines, changed_lines, line_fields = [], [], set()
-        for tid, (_, lines) in incoming.items():
-            for fields in lines:
-                line = known_lines.get(fields["oid"])
-                if line is None:
-                    new_lines.append(OrderLine(order=orders[tid], shop=shop, **fields))
-                    continue
-                changes = {k: v for k, v in fields.items() if getattr(line, k) != v}
-                for key, value in changes.items():
-                    setattr(line, key, value)
-                if changes:
-                    changed_lines.append(line)
-                    line_fields.update(changes)
-        OrderLine.objects.bulk_create(new_lines)
-        if changed_lines:
-            OrderLine.objects.bulk_update(changed_lines, list(line_fields))
-        write_events(events)
-        _replace_promotions(orders, promotions)
-        _link_refunds(shop, [o for o in to_create], new_lines)
-    counts.new, counts.updated, counts.unchanged = new, updated, unchanged
+        done = ingest.ingest_orders(shop, page.rows, telling=_telling(shop), by=SYNC_ACTOR)
+    counts.new, counts.updated = done.count(ingest.CREATED), done.count(ingest.UPDATED)
+    counts.unchanged = done.count(ingest.UNCHANGED) + done.count(ingest.STALE)
     return counts
 
 
-def _replace_promotions(orders: dict, promotions: dict):
-    """The page's order-level promotions (满减…) as JD sends them now: two queries per page."""
-    OrderPromotion.objects.filter(order_id__in=[o.pk for o in orders.values()]).delete()
-    OrderPromotion.objects.bulk_create(
-        [
-            OrderPromotion(order=orders[tid], **p)
-            for tid, rows in promotions.items()
-            if tid in orders
-            for p in rows
-        ]
-    )
-
-
-def _link_refunds(shop, new_orders, new_lines):
-    """Refund applications can arrive before their order: attach them once the order is here."""
-    if not new_orders and not new_lines:
-        return
-    order_ids = {o.tid: o.pk for o in new_orders}
-    line_ids = {line.oid: line.pk for line in new_lines}
-    waiting = RawRefund.objects.filter(shop=shop).filter(
-        Q(order__isnull=True, tid__in=order_ids) | Q(order_line__isnull=True, oid__in=line_ids)
-    )
-    linked = []
-    for slip in waiting:
-        slip.order_id = slip.order_id or order_ids.get(slip.tid)
-        slip.order_line_id = slip.order_line_id or line_ids.get(slip.oid)
-        linked.append(slip)
-    update_rows(RawRefund, linked, ["order", "order_line"])
-    # Now on a known line, refund-only slips stop it from shipping (拦截发货; refunds.services).
-    raw_refund_intercept([slip.pk for slip in linked], by=SYNC_ACTOR)
-
-
-def _is_stale(local_modified, incoming_modified) -> bool:
-    """An overlap window can bring an older copy of a row we already have newer: ignore it."""
-    return bool(local_modified and incoming_modified and incoming_modified < local_modified)
-
-
-def _may_intercept(fields: dict, order_line_id) -> bool:
-    return (
-        order_line_id is not None
-        and fields["refund_type"] == RefundType.REFUND
-        and fields["platform_status"] == PlatformStatus.APPLIED
-    )
-
-
-def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
-    incoming = {}
+def upsert_refunds(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
     set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
-    for item in items:
-        notes: list[str] = []
-        try:
-            fields = mapping.refund_fields(item, notes)
-        except mapping.BadRow as problem:
-            set_aside.add(SyncRowOutcome.REJECTED, item, problem.reason)
-            continue
-        if notes:
-            set_aside.add(SyncRowOutcome.CUT, item, "；".join(notes))
-        incoming[fields["refund_no"]] = fields
-    updated = unchanged = 0
-    counts = PageCounts(saved=list(incoming))
+    set_aside.add_page(page)
     with transaction.atomic():
-        commit_without_waiting_for_disk()  # JD's data, downloaded again if lost: core.bulk says why
+        commit_without_waiting_for_disk()  # platform data, downloaded again if lost: core.bulk says why
+        counts = PageCounts()
         set_aside.save(counts)
-        order_ids, line_ids = _order_and_line_ids(
-            shop,
-            {f["tid"] for f in incoming.values()},
-            {f["oid"] for f in incoming.values() if f["oid"]},
-        )
-        links = {
-            refund_no: {"order_id": order_ids.get(f["tid"]), "order_line_id": line_ids.get(f["oid"])}
-            for refund_no, f in incoming.items()
-        }
-        # New slips first, in one INSERT that leaves the slips we already have alone: the unique
-        # (shop, refund_no) index alone decides which are new. A page of new slips (the bulk of a
-        # busy day) then needs no lookup of existing slips at all; a lookup by refund_no on a table
-        # whose statistics are behind (a fresh table, a new shop's first download) was planned as a
-        # scan of the shop's slips and grew with every page.
-        created = dict(  # refund_no → id of the slips this page brought
-            insert_rows(
-                RawRefund,
-                [{"shop_id": shop.pk, **fields, **links[no]} for no, fields in incoming.items()],
-                skip_conflicts_on=("shop", "refund_no"),
-                returning=("refund_no", "id"),
-            )
-        )
-        known = [no for no in incoming if no not in created]
-        # Rows are locked in id order everywhere (writeback, sync): no crosswise waits, no deadlocks.
-        existing = (
-            {
-                r.refund_no: r
-                for r in lock_raw_refunds(RawRefund.objects.filter(shop=shop, refund_no__in=known))
-            }
-            if known
-            else {}
-        )
-        to_update, update_fields, events = [], set(), []
-        for refund_no, fields in incoming.items():
-            slip = existing.get(refund_no)
-            found = links[refund_no]
-            # Interception is decided for the whole page here, in memory: a page with no refund-only
-            # slip on a known line costs no interception query.
-            pk = created.get(refund_no) or (slip.pk if slip is not None else None)
-            if pk and _may_intercept(fields, found["order_line_id"] or (slip and slip.order_line_id)):
-                counts.to_intercept.append(pk)
-            if refund_no in created:
-                continue
-            if slip is None or _is_stale(slip.platform_modified, fields["platform_modified"]):
-                # None: deleted between the INSERT and the lock; the next run's overlap sees it again.
-                unchanged += 1
-                continue
-            # Writeback state is ours: the platform's data never touches it.
-            fields.update({k: v for k, v in found.items() if v is not None})
-            code = int(fields["platform_status_code"])
-            reason = f"京东退款状态：{mapping.JD_REFUND_STATUS_LABELS.get(code, code)}"
-            if _merge(
-                slip,
-                fields,
-                status_field="platform_status",
-                reason=reason,
-                events=events,
-                update_fields=update_fields,
-            ):
-                to_update.append(slip)
-                updated += 1
-            else:
-                unchanged += 1
-        if to_update:
-            RawRefund.objects.bulk_update(to_update, [*update_fields, "updated_at"])
-        # New slips get no event of their own: their 下载时间 and the run (同步记录) say when and how
-        # they arrived, and a per-row event would double the write cost of every downloaded page.
-        write_events(events)
-    new = len(created)
-    counts.new, counts.updated, counts.unchanged = new, updated, unchanged
+        done = ingest.ingest_refunds(shop, page.rows, telling=_telling(shop))
+    counts.saved = list(done.rows)
+    counts.to_intercept = done.to_intercept
+    counts.new, counts.updated = done.count(ingest.CREATED), done.count(ingest.UPDATED)
+    counts.unchanged = done.count(ingest.UNCHANGED) + done.count(ingest.STALE)
     # What the receivers above need, as stored now (merged slips hold their new values): they need
     # not read the page back.
+    incoming = {row["refund_no"]: row for row in page.rows}
     states = {}
-    for refund_no, fields in incoming.items():
-        slip = existing.get(refund_no)
+    for refund_no, stored in done.rows.items():
+        slip, fields = stored.slip, incoming[refund_no]
         states[refund_no] = (
             SavedState(slip.description, slip.refund_type, slip.platform_status, slip.keyword_warning)
             if slip is not None
@@ -570,35 +272,6 @@ def upsert_refunds(shop: Shop, items: list, *, run: SyncRun) -> PageCounts:
         if isinstance(error, Exception):
             logger.error("raw_refunds_saved receiver failed shop=%s: %r", shop.shop_no, error)
     return counts
-
-
-def _order_and_line_ids(shop, tids, oids) -> tuple[dict, dict]:
-    """The ids of the page's known orders (by tid) and lines (by oid), in one round trip.
-
-    Written as SQL: compiling the ORM's UNION of two filtered querysets cost more than running it
-    (~1 ms of every downloaded page, against ~0.2 ms for the query)."""
-    found = {"o": {}, "l": {}}
-    if not tids:
-        return found["o"], found["l"]
-    quote = connection.ops.quote_name
-
-    def part(kind, model, column, values):
-        marks = ", ".join(["%s"] * len(values))
-        return (
-            f"SELECT '{kind}', {quote(column)}, {quote('id')} FROM {quote(model._meta.db_table)} "
-            f"WHERE {quote('shop_id')} = %s AND {quote(column)} IN ({marks})",
-            [shop.pk, *values],
-        )
-
-    sql, params = part("o", Order, "tid", list(tids))
-    if oids:
-        line_sql, line_params = part("l", OrderLine, "oid", list(oids))
-        sql, params = f"{sql} UNION ALL {line_sql}", params + line_params
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for kind, key, pk in cursor.fetchall():
-            found[kind][key] = pk
-    return found["o"], found["l"]
 
 
 def shops_to_sync():

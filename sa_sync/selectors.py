@@ -30,7 +30,6 @@ from refunds.models import (
     sendable_condition,
 )
 
-from . import jd_codes
 from .models import SyncRun
 
 OPEN_STATUSES = [int(WritebackStatus.NOT_SENT), int(WritebackStatus.SENDING), int(WritebackStatus.FAILED)]
@@ -141,7 +140,7 @@ def _refusal_group(slip) -> str:
         return NO_KIND
     if not slip.shop.sa_writeback_enabled:
         return SHOP_DISABLED
-    if jd_codes.refusal(slip.jd_status, kind, kind.label):
+    if slip.platform_state_refusal(kind):
         return JD_STATE
     if kind == WritebackKind.GOODS_IN_WAREHOUSE:
         return NOT_ARRIVED

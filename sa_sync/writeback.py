@@ -33,10 +33,13 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.audit import actor_fields, actor_user, batched_events, write_events
+import platforms
+from core.audit import actor_fields, actor_user, batched_events, build_event, state_label, write_events
 from core.bulk import insert_rows, update_rows
 from orders.models import Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
+from platforms import port
+from platforms.errors import InternalError, PlatformError
 from refunds.locks import lock_raw_refunds
 from refunds.models import (
     ALREADY_DONE,
@@ -44,17 +47,13 @@ from refunds.models import (
     INTERRUPTED,
     WRITEBACK_LEASE,
     RawRefund,
-    WritebackKind,
     WritebackStatus,
 )
 
-from . import mapping
-from .errors import JosError
-from .jos import JosClient, check_business_result, redact
+# The ingest's own merge, so a slip reads the same whichever of the two brought the platform's state.
+from .ingest import is_stale, merge
 from .models import AutoWritebackRule, WritebackAttempt, WritebackJob, WritebackOutcome, WritebackTrigger
-
-# The sync's own merge, so a slip reads the same whichever of the two brought JD's state.
-from .platform_sync import _is_stale, _merge
+from .platform_sync import SYNC_ACTOR
 from .selectors import retry_budget
 
 logger = logging.getLogger(__name__)
@@ -75,32 +74,6 @@ class WritebackResult:
         return self.outcome == WritebackOutcome.SUCCEEDED
 
 
-def warehouse_status_for(kind: str) -> str:
-    if kind == WritebackKind.SHIPMENT_CANCELLED:
-        return settings.JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED
-    return settings.JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE
-
-
-def writeback_call(slip) -> tuple[str, dict]:
-    """The one adapter between what we tell JD and JD's API: (method, business parameters).
-
-    取消发货成功 rides on refundapply.updateWarehouseStatus. For 退货入仓 JD does not say publicly
-    whether SA reads it from the same method or from the after-sales service order (jingdong.asc.*),
-    so its method is a setting of its own (JOS_RETURN_WRITEBACK_METHOD, by default the same method)
-    with its status value (JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE). Moving returns to another method
-    means changing this function and the answer check in `_send`, nothing else."""
-    method = (
-        settings.JOS_WRITEBACK_METHOD
-        if slip.writeback_kind == WritebackKind.SHIPMENT_CANCELLED
-        else settings.JOS_RETURN_WRITEBACK_METHOD
-    )
-    return method, {
-        "orderId": slip.tid,
-        "refId": slip.refund_no,
-        "status": warehouse_status_for(slip.writeback_kind),
-    }
-
-
 def retry_at(attempts: int, now=None):
     """Backoff for a retryable failure, stored on the slip: the auto-writeback polls it."""
     delay = min(RETRY_BASE * (2 ** max(0, attempts - 1)), RETRY_CAP)
@@ -109,8 +82,7 @@ def retry_at(attempts: int, now=None):
 
 # --- the verb -----------------------------------------------------------------------------------
 CLAIM_BATCH = 100  # slips locked and claimed per transaction
-FRESH_READ_BATCH = 50  # queryPageList takes at most 50 ids (JD's page size): one read per 50 slips
-FRESH_READ_METHOD = "jingdong.pop.afs.soa.refundapply.queryPageList"
+FRESH_READ_BATCH = port.READ_BATCH  # one read of the platform per 50 slips (JD's page size)
 RECORD_BATCH = 25  # outcomes written per transaction, as they come back
 CLAIM_FIELDS = [
     "writeback_status",
@@ -133,19 +105,25 @@ RECORD_FIELDS = [
 
 @dataclass
 class _Claimed:
-    slip_id: int
-    refund_no: str
-    shop: Shop
+    slip: RawRefund  # as claimed (its shop loaded): the sending thread reads it, never the database
     kind: str
-    method: str
-    params: dict
     claimed_at: object = None
     checked: str = ""  # what the fresh read found, kept on the attempt
     repeat: bool = False  # an earlier try was cut off with its outcome unknown: this is a repeat
-    error: JosError | None = None
-    response: dict | None = None
+    outcome: port.WriteOutcome | None = None
     duration_ms: int = 0
-    jos_attempts: int = 0
+
+    @property
+    def slip_id(self) -> int:
+        return self.slip.pk
+
+    @property
+    def shop(self) -> Shop:
+        return self.slip.shop
+
+    @property
+    def error(self) -> PlatformError | None:
+        return None if self.outcome is None or self.outcome.accepted else self.outcome.error
 
 
 def refund_writeback(
@@ -251,15 +229,10 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
                     slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
                 else:
                     slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
-                    method, params = writeback_call(slip)
                     to_send.append(
                         _Claimed(
-                            slip.pk,
-                            slip.refund_no,
-                            slip.shop,
+                            slip,
                             slip.writeback_kind,
-                            method,
-                            params,
                             claimed_at=slip.writeback_claimed_at,
                             checked=checked,
                             repeat=repeat,
@@ -274,7 +247,7 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
                     trigger=trigger,
                     outcome=outcome,
                     message=message,
-                    request_summary={**read.summary, "checked": checked} if read and checked else {},
+                    request_summary={**read.request, "checked": checked} if read and checked else {},
                     response_code=str(read.error.code)[:64] if read and read.error else "",
                     **actor_fields(by),
                 )
@@ -295,21 +268,14 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
     return results, to_send
 
 
-# What the fresh read takes from JD's answer: its state only. The rest of the application (amounts,
-# reasons) is the sync's to bring; the writeback decides on the state.
+# What the fresh read takes from the platform's answer: its state only. The rest of the after-sales
+# (amounts, reasons) is the sync's to bring; the writeback decides on the state.
 STATE_FIELDS = ["refund_type", "platform_status", "platform_status_code", "check_time", "platform_modified"]
 
 
-@dataclass
-class _FreshRead:
-    answer: dict  # refund_no -> JD's item
-    error: JosError | None
-    summary: dict  # the request, for the attempt log
-
-
-def _read_fresh(ids) -> dict[int, _FreshRead]:
-    """Network only, no transaction open: the current state of these slips' applications on JD, one
-    queryPageList per shop (a claim batch is at most FRESH_READ_BATCH slips, JD's page size).
+def _read_fresh(ids) -> dict[int, port.Snapshot]:
+    """Network only, no transaction open: the current state of these slips on their platform, one
+    read per shop (a claim batch is at most FRESH_READ_BATCH slips, the port's read size).
     Slips already written back are not asked about: nothing will be sent for them."""
     by_shop: dict[int, list] = {}
     shops = {}
@@ -323,65 +289,78 @@ def _read_fresh(ids) -> dict[int, _FreshRead]:
         shops[slip.shop_id] = slip.shop
     reads = {}
     for shop_id, refund_nos in by_shop.items():
-        params = {"ids": ",".join(refund_nos), "pageIndex": 1, "pageSize": FRESH_READ_BATCH}
-        summary = {"method": FRESH_READ_METHOD, "params": params}
         try:
-            payload = JosClient.for_shop(shops[shop_id]).call(FRESH_READ_METHOD, params)
-            rows = check_business_result(payload, "queryResult").get("result") or []
-            answer = {str(row.get("id")): row for row in rows if isinstance(row, dict)}
-            reads[shop_id] = _FreshRead(answer, None, summary)
-        except JosError as exc:
-            reads[shop_id] = _FreshRead({}, exc, summary)
+            reads[shop_id] = platforms.platform_for(shops[shop_id]).read(refund_nos)
+        except PlatformError as exc:  # e.g. the shop's credentials are not filled in
+            reads[shop_id] = port.Snapshot(error=exc)
         except Exception as exc:  # a bug must not send blind either
             logger.exception("fresh read before writeback failed unexpectedly")
-            error = JosError(f"内部错误（{type(exc).__name__}）", code="INTERNAL", retryable=True)
-            reads[shop_id] = _FreshRead({}, error, summary)
+            reads[shop_id] = port.Snapshot(error=InternalError(f"内部错误（{type(exc).__name__}）"))
     return reads
 
 
-def _apply_fresh(slip, read: _FreshRead | None, events: list, update_fields: set) -> tuple[str, str | None]:
-    """Merge JD's answer into the slip as the sync does. Returns (what was checked, why the slip must
-    fail instead of being sent: JD did not answer or does not know it; None to decide as usual)."""
+def _apply_fresh(
+    slip, read: port.Snapshot | None, events: list, update_fields: set
+) -> tuple[str, str | None]:
+    """Merge the platform's answer into the slip as the sync does. Returns (what was checked, why the
+    slip must fail instead of being sent: the platform did not answer, or does not know it, or its
+    row cannot be read; None to decide as usual)."""
     if read is None:
         return "", None
+    name = slip.shop.get_platform_display()
     if read.error is not None:
-        return "", f"发送前向京东核对退款单状态失败，未回传：{read.error.user_message}"
-    row = read.answer.get(slip.refund_no)
-    if row is None:
-        return "", "发送前核对：京东查无此退款单，未回传，请核对退款单号"
-    fields = mapping.refund_fields(row)
-    label = mapping.JD_REFUND_STATUS_LABELS.get(int(fields["platform_status_code"]), "")
-    if not _is_stale(slip.platform_modified, fields["platform_modified"]):
-        _merge(
+        return "", f"发送前向{name}核对退款单状态失败，未回传：{read.error.user_message}"
+    if slip.refund_no in read.unreadable:
+        return "", f"发送前核对：{name}返回的退款单无法识别（{read.unreadable[slip.refund_no]}），未回传"
+    fields = read.rows.get(slip.refund_no)
+    if fields is None:
+        return "", f"发送前核对：{name}查无此退款单，未回传，请核对退款单号"
+    label = platforms.state_label(slip.shop.platform, fields["platform_status_code"])
+    if not is_stale(slip.platform_modified, fields["platform_modified"]):
+        merge(
             slip,
             {k: fields[k] for k in STATE_FIELDS},
-            status_field="platform_status",
-            reason=f"发送前核对京东退款状态：{label}",
+            telling=_FreshReadTelling(f"发送前核对{name}退款状态：{label}"),
             events=events,
             update_fields=update_fields,
         )
-    return f"发送前已向京东核对状态：{label}", None
+    return f"发送前已向{name}核对状态：{label}", None
+
+
+class _FreshReadTelling:
+    """The fresh read's merge tells a state move as the sync does, with what it checked."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def changed(self, slip, changes: dict):
+        if "platform_status" not in changes:
+            return None
+        return build_event(
+            slip,
+            action="平台同步",
+            by=SYNC_ACTOR,
+            field="platform_status",
+            from_state=state_label(slip, "platform_status", slip.platform_status),
+            to_state=state_label(slip, "platform_status", changes["platform_status"]),
+            reason=self.reason,
+        )
 
 
 def _send(item: _Claimed) -> _Claimed:
     """Network only: no database in these threads."""
     started = time.monotonic()
-    client = None
     try:
-        client = JosClient.for_shop(item.shop)
-        payload = client.call(item.method, item.params)
-        check_business_result(payload, "result")
-        item.response = payload
-    except JosError as exc:
-        item.error, item.response = exc, {"code": exc.code, "message": exc.user_message}
+        item.outcome = port.write(platforms.platform_for(item.shop), item.slip, item.kind)
+    except PlatformError as exc:  # the port could not even be built (e.g. no credentials)
+        item.outcome = port.WriteOutcome(port.NOT_SENT, code=exc.code, error=exc)
+        item.outcome.response = {"code": exc.code, "message": exc.user_message}
     except Exception as exc:  # a bug must not leave the slip 回传中 and the user on an error page
         logger.exception("writeback of slip %s failed unexpectedly", item.slip_id)
-        item.error = JosError(
-            "回传时发生内部错误，请稍后重试；如反复出现请联系管理员", code="INTERNAL", retryable=True
-        )
-        item.response = {"code": "INTERNAL", "message": type(exc).__name__}
+        error = InternalError("回传时发生内部错误，请稍后重试；如反复出现请联系管理员")
+        item.outcome = port.WriteOutcome(port.NOT_SENT, code=error.code, error=error)
+        item.outcome.response = {"code": "INTERNAL", "message": type(exc).__name__}
     item.duration_ms = int((time.monotonic() - started) * 1000)
-    item.jos_attempts = (client.last_call or {}).get("attempts", 1) if client else 0
     return item
 
 
@@ -421,7 +400,8 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                 logger.warning("writeback outcome for slip %s arrived after its lease", slip.pk)
                 message = f"（超时后返回，未更新状态）{message}"[:500]
             if item.repeat:
-                message = f"（上次回传被中断、结果未知，本次为重发；发送前已向京东核对状态）{message}"[:500]
+                name = item.shop.get_platform_display()
+                message = f"（上次回传被中断、结果未知，本次为重发；发送前已向{name}核对状态）{message}"[:500]
             attempts.append(
                 WritebackAttempt(
                     slip=slip,
@@ -430,14 +410,10 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                     trigger=trigger,
                     outcome=outcome,
                     message=message,
-                    request_summary={
-                        "method": item.method,
-                        **redact(item.params),
-                        "checked": item.checked,
-                    },
+                    request_summary={**item.outcome.request, "checked": item.checked},
                     response_code="0" if error is None else str(error.code)[:64],
-                    response=_short(item.response),
-                    jos_attempts=item.jos_attempts,
+                    response=_short(item.outcome.response),
+                    jos_attempts=item.outcome.attempts,
                     duration_ms=item.duration_ms,
                     **actor_fields(by),
                 )
@@ -446,7 +422,7 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                 broken_shops[item.shop.pk] = error.user_message[:300]
             elif error is None and item.shop.credential_error:
                 healthy_shops.add(item.shop.pk)
-            results[item.slip_id] = WritebackResult(item.slip_id, item.refund_no, outcome, message)
+            results[item.slip_id] = WritebackResult(item.slip_id, item.slip.refund_no, outcome, message)
         update_rows(RawRefund, changed, RECORD_FIELDS)
         insert_rows(WritebackAttempt, attempts)
         for shop_id, message in broken_shops.items():

@@ -12,8 +12,8 @@ import time
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from platforms.jd.signing import SHANGHAI, jd_timestamp
 from sa_sync.demo_shops import DEMO_SHOPS
-from sa_sync.signing import SHANGHAI, jd_timestamp
 
 DEMO_SEED = 20240618
 ORDERS_PER_SHOP = 80
@@ -309,8 +309,7 @@ def _refunds(rng: random.Random, orders: list[dict], first_id: int, now: int) ->
                 "applyRefundSum": 0 if afs_type == 3 else _refund_sum_fen(order, line, num),
                 "status": status,
                 "reason": reason,
-                "skuId": line["skuId"],
-                "num": num,
+                "skuVoList": [{"skuId": line["skuId"], "skuName": line["skuName"], "skuCount": num}],
                 "afsType": afs_type,
                 "returnState": return_state,
                 "buyerDesc": rng.choice(BUYER_DESC[reason]),

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 
-from sa_sync.signing import SHANGHAI, parse_jd_timestamp, response_key, sign
+from platforms.jd.signing import SHANGHAI, parse_jd_timestamp, parse_request_timestamp, response_key, sign
 
+from . import records
 from .state import SandboxState
 
 MAX_CLOCK_SKEW_SECONDS = 6 * 60
@@ -56,9 +57,10 @@ def error_envelope(code: str) -> dict:
 
 
 class BusinessError(Exception):
-    def __init__(self, zh: str, en: str, code: str = "PARAM_ERROR"):
+    # `number`: order.search's numberCode for the refusal (its values are not public: ours).
+    def __init__(self, zh: str, en: str, code: str = "PARAM_ERROR", number: int = 10400001):
         super().__init__(en)
-        self.zh, self.en, self.code = zh, en, code
+        self.zh, self.en, self.code, self.number = zh, en, code, number
 
 
 # --- business parameter helpers ---------------------------------------------------------------
@@ -89,6 +91,12 @@ def _time(params: dict, name: str) -> datetime | None:
         raise BusinessError(
             f"参数{name}格式错误，应为yyyy-MM-dd HH:mm:ss", f"{name} must be yyyy-MM-dd HH:mm:ss"
         ) from None
+
+
+def _flag(params: dict, name: str) -> bool:
+    """A Boolean parameter: JSON true (the SDKs' Boolean) or the text "true"."""
+    value = params.get(name)
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def _page(params: dict, page_name: str, size_name: str, default_size: int, max_size: int) -> tuple[int, int]:
@@ -122,21 +130,28 @@ def _id_list(params: dict, name: str) -> set[int] | None:
 def order_search(state: SandboxState, app_key: str, p: dict) -> tuple[dict, bool]:
     start, end = _time(p, "start_date"), _time(p, "end_date")
     states_raw = _get(p, "order_state")
+    # The SDKs' callers always send order_state; whether JD requires it is not known: none is all.
     states = {s.strip() for s in str(states_raw).split(",") if s.strip()} if states_raw else None
     page, size = _page(p, "page", "page_size", 20, 100)
+    fields_raw = _get(p, "optional_fields")
+    fields = {f.strip() for f in str(fields_raw).split(",") if f.strip()} if fields_raw else None
     total, rows = state.search_orders(app_key, start, end, states, page, size)
-    api_result = {"success": True, "code": "0", "chineseErrCode": "成功", "englishErrCode": "success"}
+    if fields is not None:
+        # JD returns of a row only the fields asked for; the order id always.
+        rows = [{k: v for k, v in row.items() if k in fields or k == "orderId"} for row in rows]
+    api_result = {"success": True, "englishErrCode": "success", "chineseErrCode": "成功", "numberCode": 0}
     return {
         "searchorderinfo_result": {"apiResult": api_result, "orderInfoList": rows, "orderTotal": total}
     }, True
 
 
 def order_search_failure(error: BusinessError) -> dict:
+    # The SDKs' ApiResult: {success, englishErrCode, chineseErrCode, numberCode}.
     api_result = {
         "success": False,
-        "code": error.code,
-        "chineseErrCode": error.zh,
         "englishErrCode": error.en,
+        "chineseErrCode": error.zh,
+        "numberCode": error.number,
     }
     return {"searchorderinfo_result": {"apiResult": api_result, "orderInfoList": [], "orderTotal": 0}}
 
@@ -150,26 +165,31 @@ def refund_page_list(state: SandboxState, app_key: str, p: dict) -> tuple[dict, 
         "checkTime": (_time(p, "checkTimeStart"), _time(p, "checkTimeEnd")),
     }
     page, size = _page(p, "pageIndex", "pageSize", 10, 50)
+    if filters["ids"] is not None and len(filters["ids"]) > size:
+        raise BusinessError("传入id数不能超过pageSize", "more ids than pageSize")
+    if (
+        filters["ids"] is None
+        and filters["orderId"] is None
+        and filters["applyTime"] == (None, None)
+        and filters["checkTime"] == (None, None)
+    ):
+        raise BusinessError(
+            "查询条件不能为空：请传入ids、orderId或申请/审核时间范围",
+            "a query needs ids, orderId or an apply/check time range",
+        )
     total, rows = state.query_refunds(app_key, filters, page, size)
+    show_sku = _flag(p, "showSku")
     result = {
         "success": True,
-        "resultCode": "0",
-        "resultDescription": "成功",
         "totalCount": total,
-        "result": rows,
+        "result": [records.refund_row(r, show_sku=show_sku) for r in rows],
     }
     return {"queryResult": result}, True
 
 
 def refund_failure(error: BusinessError) -> dict:
-    result = {
-        "success": False,
-        "resultCode": error.code,
-        "resultDescription": error.zh,
-        "totalCount": 0,
-        "result": [],
-    }
-    return {"queryResult": result}
+    # The SDKs' QueryResult: {totalCount, result, success, errorCode, errorMsg}.
+    return {"queryResult": {"success": False, "errorCode": error.code, "errorMsg": error.zh}}
 
 
 def refund_by_id(state: SandboxState, app_key: str, p: dict) -> tuple[dict, bool]:
@@ -179,22 +199,26 @@ def refund_by_id(state: SandboxState, app_key: str, p: dict) -> tuple[dict, bool
     refund = state.get_refund(app_key, refund_id)
     if refund is None:
         raise BusinessError("退款单不存在", "refund application not found", code="NOT_FOUND")
-    return {
-        "queryResult": {"success": True, "resultCode": "0", "resultDescription": "成功", "result": [refund]}
-    }, True
+    row = records.refund_row(refund, show_sku=True)
+    return {"queryResult": {"success": True, "totalCount": 1, "result": [row]}}, True
 
 
 def update_warehouse_status(state: SandboxState, app_key: str, p: dict) -> tuple[dict, bool, bool]:
+    # The SDKs type them Long, Long, Integer: numbers (numeric strings are taken too).
     for name in ("orderId", "refId", "status"):
         if _get(p, name) is None:
             raise BusinessError(f"缺少参数{name}", f"{name} is required")
-    outcome = state.writeback(app_key, _int(p, "orderId"), _int(p, "refId"), str(p["status"]).strip())
-    result = {k: outcome[k] for k in ("success", "resultCode", "resultMsg")}
-    return {"result": result}, outcome["success"], outcome["repeat"]
+    status = _int(p, "status")
+    outcome = state.writeback(app_key, _int(p, "orderId"), _int(p, "refId"), str(status))
+    result = {"success": outcome["success"]}
+    if not outcome["success"]:
+        result.update(errorCode=outcome["errorCode"], errorMsg=outcome["errorMsg"])
+    return {"returnType": result}, outcome["success"], outcome["repeat"]
 
 
 def writeback_failure(error: BusinessError) -> dict:
-    return {"result": {"success": False, "resultCode": error.code, "resultMsg": error.zh}}
+    # The SDK's response class answers in `returnType` (success, errorCode, errorMsg).
+    return {"returnType": {"success": False, "errorCode": error.code, "errorMsg": error.zh}}
 
 
 METHODS = {
@@ -223,13 +247,17 @@ def _authenticate(state: SandboxState, params: dict) -> str | None:
     if not params.get("timestamp"):
         return "7"
     try:
-        sent_at = parse_jd_timestamp(params["timestamp"])
+        # The plain form, or the SDKs' `yyyy-MM-dd HH:mm:ss.SSS+0800`.
+        sent_at = parse_request_timestamp(params["timestamp"])
     except ValueError:
         return "8"
     if abs((datetime.now(tz=SHANGHAI) - sent_at).total_seconds()) > MAX_CLOCK_SKEW_SECONDS:
         return "8"
     if not params.get("sign"):
         return "11"
+    # JD signs with MD5; a client announcing another method cannot have signed as JD checks.
+    if params.get("sign_method") and str(params["sign_method"]).strip().lower() != "md5":
+        return "12"
     expected = sign({k: v for k, v in params.items() if k != "sign"}, shop["app_secret"])
     if not hmac.compare_digest(expected, str(params["sign"]).upper()):
         return "12"

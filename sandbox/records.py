@@ -6,8 +6,8 @@ from __future__ import annotations
 import zlib
 from decimal import Decimal, InvalidOperation
 
-from sa_sync.jd_codes import CLOSED_STATUSES, REFUND_APPLY_STATUS
-from sa_sync.signing import jd_timestamp, parse_jd_timestamp
+from platforms.jd.codes import CLOSED_STATUSES, REFUND_APPLY_STATUS
+from platforms.jd.signing import jd_timestamp, parse_jd_timestamp
 
 ORDER_STATES = {
     "WAIT_SELLER_STOCK_OUT": "等待出库",
@@ -22,7 +22,7 @@ ORDER_STATES = {
 PAY_TYPES = ("4-在线支付", "1-货到付款")
 
 REFUND_STATUSES = REFUND_APPLY_STATUS
-# Closed (no more writebacks accepted): the back office's own table says which (sa_sync.jd_codes).
+# Closed (no more writebacks accepted): the back office's own table says which (platforms.jd.codes).
 CLOSED_STATUSES = CLOSED_STATUSES
 REFUNDED_STATUS = 3
 AFS_TYPES = {1: "退款", 2: "退货", 3: "换货", 4: "退款不退货"}
@@ -208,9 +208,11 @@ def _normalize_line(raw, field: str, index: int) -> dict:
     }
 
 
-def _normalize_coupon(raw, field: str) -> dict:
+def _normalize_coupon(raw, field: str, order_id: str) -> dict:
     raw = need_dict(raw, field)
     coupon = {
+        "orderId": order_id,
+        # JD's couponDetailList: skuId "" on every entry but a single item's (30-单品促销优惠).
         "skuId": as_text(raw.get("skuId"), f"{field}.skuId"),
         "couponType": as_text(raw.get("couponType"), f"{field}.couponType") or "100-店铺优惠",
         "couponPrice": yuan(as_money(raw.get("couponPrice", "0.00"), f"{field}.couponPrice")),
@@ -220,7 +222,6 @@ def _normalize_coupon(raw, field: str) -> dict:
         skus = raw.get("skuIds") or []
         if not isinstance(skus, list):
             raise InputError(f"{field}.skuIds", "must be a list")
-        coupon["skuId"] = None
         coupon["thresholdPrice"] = yuan(
             as_money(raw.get("thresholdPrice", "0.00"), f"{field}.thresholdPrice")
         )
@@ -243,7 +244,9 @@ def normalize_order(raw, field: str, *, vender_id: str, now_ts: str) -> dict:
     coupons_raw = raw.get("couponDetailList", [])
     if not isinstance(coupons_raw, list):
         raise InputError(f"{field}.couponDetailList", "must be a list")
-    coupons = [_normalize_coupon(x, f"{field}.couponDetailList[{i}]") for i, x in enumerate(coupons_raw)]
+    coupons = [
+        _normalize_coupon(x, f"{field}.couponDetailList[{i}]", order_id) for i, x in enumerate(coupons_raw)
+    ]
 
     goods = sum((Decimal(x["jdPrice"]) * int(x["itemTotal"]) for x in lines), Decimal("0"))
     total = as_money(raw.get("orderTotalPrice", goods), f"{field}.orderTotalPrice")
@@ -285,7 +288,10 @@ def normalize_order(raw, field: str, *, vender_id: str, now_ts: str) -> dict:
 
 # --- refund applications ----------------------------------------------------------------------
 
-REFUND_FIELDS = (
+# What a seed may set on a refund application: JD's own fields (the SDKs' RefundApplyVo), then the
+# sandbox's. `skuId` + `num` are a seed shorthand for a one-SKU `skuVoList`; `modified` is the
+# sandbox's bookkeeping (never on the wire).
+JD_REFUND_FIELDS = (
     "id",
     "orderId",
     "buyerId",
@@ -295,16 +301,40 @@ REFUND_FIELDS = (
     "applyRefundSum",
     "status",
     "reason",
-    # sandbox extensions (see docs/sandbox.md)
-    "skuId",
-    "num",
-    "afsType",
-    "returnState",
-    "buyerDesc",
-    "modified",
-    "expressCompany",
-    "expressCode",
+    "checkUserName",
+    "checkRemark",
+    "skuVoList",
 )
+# SANDBOX EXTENSION, replaced by service orders: returns on refund applications (docs/sandbox.md).
+# On JD, returns are after-sales service orders; these fields exist only in this sandbox.
+RETURN_EXTENSION_FIELDS = ("afsType", "returnState", "buyerDesc", "expressCompany", "expressCode")
+REFUND_FIELDS = (*JD_REFUND_FIELDS, "skuId", "num", "modified", *RETURN_EXTENSION_FIELDS)
+
+
+def _normalize_sku(raw, field: str) -> dict:
+    raw = need_dict(raw, field)
+    unknown = set(raw) - {"skuId", "skuName", "skuCount", "skuUuid"}
+    if unknown:
+        raise InputError(f"{field}.{sorted(unknown)[0]}", "unknown field")
+    return {
+        "skuId": as_text(raw.get("skuId"), f"{field}.skuId", required=True),
+        "skuName": as_text(raw.get("skuName"), f"{field}.skuName"),
+        "skuCount": as_int(raw.get("skuCount", 1), f"{field}.skuCount", low=1),
+    }
+
+
+def _normalize_goods(raw, field: str) -> list[dict]:
+    if raw.get("skuVoList") is not None:
+        if raw.get("skuId") not in (None, "") or raw.get("num") is not None:
+            raise InputError(f"{field}.skuId", "give either skuVoList or the skuId/num shorthand, not both")
+        goods = raw["skuVoList"]
+        if not isinstance(goods, list):
+            raise InputError(f"{field}.skuVoList", "must be a list")
+        return [_normalize_sku(x, f"{field}.skuVoList[{i}]") for i, x in enumerate(goods)]
+    sku = as_text(raw.get("skuId"), f"{field}.skuId")
+    if not sku:
+        return []
+    return [{"skuId": sku, "skuName": "", "skuCount": as_int(raw.get("num", 1), f"{field}.num", low=1)}]
 
 
 def normalize_refund(raw, field: str, *, now_ts: str) -> dict:
@@ -329,16 +359,58 @@ def normalize_refund(raw, field: str, *, now_ts: str) -> dict:
         "applyRefundSum": as_int(raw.get("applyRefundSum", 0), f"{field}.applyRefundSum", low=0),
         "status": as_int(raw.get("status", 0), f"{field}.status", low=0, high=11),
         "reason": as_text(raw.get("reason"), f"{field}.reason") or "不想要了",
-        "skuId": as_text(raw.get("skuId"), f"{field}.skuId"),
-        "num": as_int(raw.get("num", 1), f"{field}.num", low=1),
+        "checkUserName": as_text(raw.get("checkUserName"), f"{field}.checkUserName"),
+        "checkRemark": as_text(raw.get("checkRemark"), f"{field}.checkRemark"),
+        "skuVoList": _normalize_goods(raw, field),
+        "modified": as_timestamp(raw.get("modified") or check_time or apply_time, f"{field}.modified"),
+        # SANDBOX EXTENSION, replaced by service orders (RETURN_EXTENSION_FIELDS)
         "afsType": as_int(raw.get("afsType", 1), f"{field}.afsType", low=1, high=4),
         "returnState": as_int(raw.get("returnState", 0), f"{field}.returnState", low=0, high=2),
         "buyerDesc": as_text(raw.get("buyerDesc"), f"{field}.buyerDesc"),
-        "modified": as_timestamp(raw.get("modified") or check_time or apply_time, f"{field}.modified"),
         # the buyer's return parcel (returns and exchanges), set when the buyer ships
         "expressCompany": as_text(raw.get("expressCompany"), f"{field}.expressCompany"),
         "expressCode": as_text(raw.get("expressCode"), f"{field}.expressCode"),
     }
+
+
+def refund_row(refund: dict, *, show_sku: bool) -> dict:
+    """A refund application as queryPageList answers it: JD's fields with JD's types (the SDKs'
+    RefundApplyVo: id Long, orderId String, status Long, applyRefundSum Double (fen), skuVoList only
+    when asked with showSku), nulls left out, then the sandbox's return extension."""
+    row = {
+        "id": refund["id"],
+        "orderId": str(refund["orderId"]),
+        "buyerId": refund["buyerId"],
+        "buyerName": refund["buyerName"],
+        "applyTime": refund["applyTime"],
+        "checkTime": refund["checkTime"],
+        "applyRefundSum": refund["applyRefundSum"],
+        "status": refund["status"],
+        "checkUserName": refund["checkUserName"],
+        "checkRemark": refund["checkRemark"],
+        "reason": refund["reason"],
+        # In JD's row; their meaning is not public and the sandbox gives them no meaning.
+        "systemId": 0,
+        "storeId": 0,
+        "partRefundType": 0,
+    }
+    if show_sku:
+        row["skuVoList"] = [
+            {
+                "skuId": _jd_long(sku["skuId"]),
+                "skuUuid": "",
+                "skuName": sku["skuName"],
+                "skuCount": sku["skuCount"],
+            }
+            for sku in refund["skuVoList"]
+        ]
+    # SANDBOX EXTENSION, replaced by service orders
+    row.update({name: refund[name] for name in RETURN_EXTENSION_FIELDS})
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def _jd_long(value: str):
+    return int(value) if value.isascii() and value.isdigit() else value
 
 
 # --- faults -----------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ import time
 import zlib
 from datetime import datetime
 
-from sa_sync import jd_codes
+from platforms.jd import codes as jd_codes
+from platforms.jd.signing import SHANGHAI, jd_timestamp
 from sa_sync.demo_shops import WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE, WAREHOUSE_STATUS_SHIPMENT_CANCELLED
-from sa_sync.signing import SHANGHAI, jd_timestamp
 
 from . import records
 from .records import CLOSED_STATUSES, REFUNDED_STATUS, InputError
@@ -364,20 +364,35 @@ class SandboxState:
             ]
             field = "checkTime" if by_check else "applyTime"
             rows.sort(key=lambda r: (_key_time(r[field]), r["id"]))
-            return len(rows), [dict(r) for r in rows[(page - 1) * size : page * size]]
+            return len(rows), [
+                self._with_sku_names(app_key, r) for r in rows[(page - 1) * size : page * size]
+            ]
+
+    def _with_sku_names(self, app_key: str, refund: dict) -> dict:
+        """A copy of the application whose goods carry their names as the shop's order lists them
+        (JD names the goods; a seed may leave the name out)."""
+        refund = dict(refund)
+        if any(not sku["skuName"] for sku in refund["skuVoList"]):
+            order = self.orders.get(app_key, {}).get(str(refund["orderId"])) or {}
+            names = {line["skuId"]: line["skuName"] for line in order.get("itemInfoList", [])}
+            refund["skuVoList"] = [
+                {**sku, "skuName": sku["skuName"] or names.get(sku["skuId"], "")}
+                for sku in refund["skuVoList"]
+            ]
+        return refund
 
     def get_refund(self, app_key: str, refund_id: int) -> dict | None:
         with self.lock:
             refund = self.refunds.get(app_key, {}).get(refund_id)
-            return dict(refund) if refund else None
+            return self._with_sku_names(app_key, refund) if refund else None
 
     # --- writeback and the SA policy ----------------------------------------------------------
 
     def writeback(self, app_key: str, order_id, ref_id, status: str) -> dict:
-        """updateWarehouseStatus. Returns {"success", "resultCode", "resultMsg", "repeat"}."""
+        """updateWarehouseStatus. Returns {"success", "errorCode", "errorMsg", "repeat"}."""
 
         def refuse(code: str, message: str) -> dict:
-            return {"success": False, "resultCode": code, "resultMsg": message, "repeat": False}
+            return {"success": False, "errorCode": code, "errorMsg": message, "repeat": False}
 
         with self.lock:
             refund = self.refunds.get(app_key, {}).get(ref_id)
@@ -392,7 +407,7 @@ class SandboxState:
             # Idempotent before the closed check: a client retrying after a lost answer, even once
             # the policy has refunded, must not see a refusal.
             if any(w["status"] == status for w in received):
-                return {"success": True, "resultCode": "0", "resultMsg": "成功", "repeat": True}
+                return {"success": True, "repeat": True}
             if refund["status"] in CLOSED_STATUSES:
                 return refuse("ALREADY_CLOSED", "退款单已完结，无法更新仓库状态")
             now = self.clock()
@@ -405,7 +420,7 @@ class SandboxState:
             acts = jd_codes.allows(refund["status"], self.warehouse_kinds[status])
             if acts and status in policy["auto_refund_on"] and key not in self.refund_due:
                 self.refund_due[key] = now + policy["delay_seconds"]
-            return {"success": True, "resultCode": "0", "resultMsg": "成功", "repeat": False}
+            return {"success": True, "repeat": False}
 
     def promote_due(self) -> int:
         """Applies the SA policy: applications whose delay has passed become 3 京东财务审核通过.

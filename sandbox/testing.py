@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from sa_sync.signing import jd_timestamp, sign
+from platforms.jd.signing import jd_timestamp, sign
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 READY_LINE = re.compile(r"SA sandbox ready at (http://\S+)")

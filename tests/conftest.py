@@ -88,11 +88,15 @@ def jd(sandbox, settings):
     return shop
 
 
+def _sku_of(slip) -> str:
+    return slip.oid[len(slip.tid) + 1 :] if slip.oid.startswith(f"{slip.tid}-") else ""
+
+
 def seed_applications(sandbox, slips):
     """JD's side of local slips: one refund application per slip, same ids (the sandbox refuses an
     unknown refId, as JD does), in the JD state that maps back to the slip's platform status (the
     fresh read before a writeback takes JD's state over)."""
-    from sa_sync.mapping import JD_STATUS_FOR_PLATFORM
+    from platforms.jd.demo import JD_STATUS_FOR_PLATFORM
 
     by_shop = {}
     for slip in slips:
@@ -106,7 +110,8 @@ def seed_applications(sandbox, slips):
                 "status": status,
                 "afsType": int(slip.refund_type),
                 "returnState": return_state,
-                "skuId": "1",
+                # JD's shape: the goods as skuVoList (the slip's own SKU when it has a line).
+                "skuVoList": [{"skuId": _sku_of(slip) or "1", "skuCount": slip.num}],
             }
         )
     for app_key, applications in by_shop.items():

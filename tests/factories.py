@@ -50,6 +50,7 @@ class RawRefundFactory(factory.django.DjangoModelFactory):
     order = factory.SelfAttribute("order_line.order")
     shop = factory.SelfAttribute("order_line.shop")
     refund_no = factory.Sequence(lambda n: str(7_000_000_000 + n))  # numeric, as JD's ids
+    platform_id = factory.SelfAttribute("refund_no")  # a JD refund application's own id
     tid = factory.SelfAttribute("order.tid")
     oid = factory.SelfAttribute("order_line.oid")
     refund_type = RefundType.REFUND

@@ -143,6 +143,6 @@ def test_demo_returns_in_every_state_and_a_waiting_one_reaches_the_sandbox(
         result = return_inbound_audit(slip.pk, by="warehouse", received=received)
     assert [r.succeeded for r in result.writeback_results] == [True]
     [call] = sandbox.calls(method="jingdong.pop.afs.soa.refundapply.updateWarehouseStatus")
-    assert call["params"]["refId"] == slip.raw_refund.refund_no and call["params"]["status"] == "2"
+    assert call["params"]["refId"] == int(slip.raw_refund.refund_no) and call["params"]["status"] == 2
     load_demo()  # a rerun makes no second set
     assert ReturnSlip.objects.filter(logistics_no=DEMO_WAYBILLS[1]).count() == 1

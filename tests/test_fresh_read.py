@@ -7,11 +7,13 @@ import itertools
 import pytest
 
 from orders.models import OrderStatus
+from platforms.jd import codes as jd_codes
+from platforms.jd.adapter import REFUND_QUERY as FRESH_READ_METHOD
 from refunds.models import AutoDecision, PlatformStatus, RawRefund, RefundType, WritebackStatus
-from sa_sync import auto_writeback, jd_codes
+from sa_sync import auto_writeback
 from sa_sync.models import SyncKind, WritebackAttempt, WritebackOutcome
 from sa_sync.platform_sync import shop_sync
-from sa_sync.writeback import FRESH_READ_METHOD, refund_writeback
+from sa_sync.writeback import refund_writeback
 
 from .factories import OrderFactory, OrderLineFactory
 
@@ -41,7 +43,7 @@ def application(sandbox, shop, *, status=0, afs_type=1, return_state=0, order_st
             {
                 "id": refund_id,
                 "orderId": order_id,
-                "skuId": sku,
+                "skuVoList": [{"skuId": sku, "skuCount": 1}],
                 "status": status,
                 "afsType": afs_type,
                 "returnState": return_state,

@@ -103,7 +103,7 @@ def test_sync_intercepts_new_refund_only_slips(sandbox, jd):
     # Each application refunds the whole line (2 of 2).
     whole = [jd_refund(1, 810000000001), jd_refund(2, 810000000002)]
     for application in whole:
-        application["num"] = 2
+        application["skuVoList"][0]["skuCount"] = 2
     sandbox.seed_refunds(jd.app_key, whole)
     shop_sync(jd, kind=SyncKind.REFUNDS)
     first = jd.raw_refunds.get(refund_no="1")
@@ -252,3 +252,41 @@ def test_interception_costs_the_same_queries_for_a_page_as_for_two_slips():
 
     queries_for(1)  # warms the caches a first event fills (its content type)
     assert queries_for(2) == queries_for(25)
+
+
+def test_a_refund_of_several_skus_is_flagged_for_a_person_and_written_back_only_once_cancelled(sandbox, jd):
+    """JD's 取消订单 of two goods (skuVoList of two SKUs): one slip, no line intercepted by itself, CS
+    see why; 取消发货成功 waits until the order is cancelled, then goes once."""
+    from .sa_sync.test_platform_sync import jd_order, jd_refund
+
+    skus = ("100000000001", "100000000002")
+    sandbox.seed_orders(jd.app_key, [jd_order(810000000009, skus=skus)])
+    shop_sync(jd, kind=SyncKind.ORDERS)
+    application = jd_refund(9, 810000000009)
+    application["skuVoList"] = [{"skuId": sku, "skuCount": 2} for sku in skus]
+    sandbox.seed_refunds(jd.app_key, [application])
+    shop_sync(jd, kind=SyncKind.REFUNDS)
+
+    slip = jd.raw_refunds.get(refund_no="9")
+    assert (slip.oid, slip.order_line, slip.num) == ("", None, 4)
+    assert slip.needs_manual_interception and slip.attention == "多个商品的退款申请，请人工拦截"
+    order = slip.order
+    assert order.status == OrderStatus.AWAITING_CS_REVIEW
+    assert not order.lines.filter(is_cancelled=True).exists()  # nothing intercepted by itself
+
+    [refused] = refund_writeback([slip.pk], by="客服")
+    assert not refused.succeeded and "需人工拦截" in refused.message
+    writebacks = "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
+    assert sandbox.calls(method=writebacks) == []
+
+    order.status = OrderStatus.CANCELLED  # CS stopped the whole order
+    order.save(update_fields=["status"])
+    [sent] = refund_writeback([slip.pk], by="客服")
+    assert sent.succeeded
+    assert [c["params"] for c in sandbox.calls(method=writebacks)] == [
+        {"orderId": 810000000009, "refId": 9, "status": 1}
+    ]
+    shop_sync(jd, kind=SyncKind.REFUNDS)  # a later sync keeps the flag and the state
+    slip.refresh_from_db()
+    assert slip.attention == "多个商品的退款申请，请人工拦截"
+    assert slip.writeback_status == WritebackStatus.SUCCEEDED

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.audit import events_for
 from orders.models import ArrivalRule, OrderStatus
+from platforms.jd.demo import jd_refund_item
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
 from returns.models import ReturnSlip, ReturnStatus, ShopReturnSettings
 from returns.selectors import overdue_return_slips
@@ -23,7 +24,6 @@ from returns.services import (
     return_slips_auto_create,
     return_writeback_followup,
 )
-from sa_sync.mapping import jd_refund_item
 from sa_sync.models import SyncKind, WritebackAttempt
 from sa_sync.platform_sync import shop_sync
 
@@ -93,7 +93,7 @@ def test_seed_example_x_then_y(sandbox, jd, cs_user, warehouse_user, rule):
         assert "退货未全部到货（已入库 1/2" in raw.writeback_message
     else:
         [call] = writebacks(sandbox)
-        assert call["params"] == {"orderId": raw.tid, "refId": raw.refund_no, "status": "2"}
+        assert call["params"] == {"orderId": int(raw.tid), "refId": int(raw.refund_no), "status": 2}
         assert raw.writeback_status == WritebackStatus.SUCCEEDED
 
     audit(y, warehouse_user)
@@ -115,7 +115,7 @@ def test_b_alone_by_hand(sandbox, jd, cs_user, warehouse_user):
     audit(slip, warehouse_user)
     assert reload(raw_b).inbound_num == 1 and reload(raw_b).writeback_status == WritebackStatus.SUCCEEDED
     assert reload(raw_a).inbound_num == 0 and reload(raw_a).writeback_status == WritebackStatus.NOT_SENT
-    assert [c["params"]["refId"] for c in writebacks(sandbox)] == [raw_b.refund_no]
+    assert [c["params"]["refId"] for c in writebacks(sandbox)] == [int(raw_b.refund_no)]
 
 
 def test_three_slips_over_one_line_one_rejected_before_inbound(sandbox, jd, cs_user, warehouse_user):
@@ -277,7 +277,7 @@ def test_end_to_end_refund_succeeds_and_sync_shows_it(sandbox, jd, cs_user, ware
     return_inbound_record(slip.pk, {line.pk: (2, 0)}, by=warehouse_user)
     result = return_inbound_audit(slip.pk, by=warehouse_user)
     assert [r.succeeded for r in result.writeback_results] == [True]
-    assert writebacks(sandbox)[0]["params"]["status"] == "2"
+    assert writebacks(sandbox)[0]["params"]["status"] == 2
     deadline = time.monotonic() + 10
     while sandbox.refund(int(raw.refund_no), app_key=jd.app_key)["status"] != 3:
         assert time.monotonic() < deadline, "沙箱未按策略退款"
@@ -384,7 +384,7 @@ def test_buyer_ships_in_jd_and_the_parcel_is_scanned_audited_and_refunded(sandbo
     result = audit(found, warehouse_user)
     assert [r.succeeded for r in result.writeback_results] == [True]
     [call] = writebacks(sandbox)
-    assert call["params"] == {"orderId": raw.tid, "refId": raw.refund_no, "status": "2"}
+    assert call["params"] == {"orderId": int(raw.tid), "refId": int(raw.refund_no), "status": 2}
 
     deadline = time.monotonic() + 10
     while sandbox.refund(int(raw.refund_no), app_key=jd.app_key)["status"] != 3:
@@ -408,7 +408,7 @@ def test_a_waybill_typed_by_hand_is_not_overwritten_by_jds(jd, cs_user):
 
 
 def test_the_buyers_waybill_from_jd_is_checked_not_cut():
-    from sa_sync.mapping import refund_fields
+    from platforms.jd.mapping import refund_fields
 
     item = {"id": 1, "orderId": 2, "afsType": 2, "returnState": 2, "status": 1, "expressCompany": "顺丰速运"}
     notes: list = []

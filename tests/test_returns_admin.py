@@ -4,10 +4,10 @@ import pytest
 from django.urls import reverse
 
 from orders.models import OrderStatus
+from platforms.jd.demo import jd_refund_item
 from refunds.models import PlatformStatus, RefundType, WritebackStatus
 from returns.models import ReturnSlip, ReturnStatus
 from returns.services import return_slip_create, return_slip_transition
-from sa_sync.mapping import jd_refund_item
 
 from .conftest import PASSWORD
 from .factories import OrderFactory, OrderLineFactory, RawRefundFactory
@@ -102,7 +102,7 @@ def test_warehouse_scans_records_and_audits_and_jd_hears_it(client, sandbox, jd,
     assert "入库审核完成" in text and f"原始退款单 {raw.refund_no}：已回传退货入仓" in text
     raw.refresh_from_db()
     assert raw.inbound_num == 2 and raw.writeback_status == WritebackStatus.SUCCEEDED
-    assert [c["params"]["refId"] for c in sandbox.calls(method=WRITEBACK)] == [raw.refund_no]
+    assert [c["params"]["refId"] for c in sandbox.calls(method=WRITEBACK)] == [int(raw.refund_no)]
 
     # The raw refund slip's page shows the return slip, the audit and the running total.
     login(client, cs_user)

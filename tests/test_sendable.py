@@ -54,6 +54,23 @@ def build_matrix():
                 platform_status_code=JD_CODES[i % len(JD_CODES)],
             )
         )
+    # Refunds of several order lines (no line of their own), in every order status: only a cancelled
+    # order lets them through.
+    for status in ORDER_STATUSES:
+        order = OrderFactory(shop=shops[(ArrivalRule.FULL, True)], status=status)
+        slips.append(
+            RawRefundFactory(
+                order=order,
+                shop=order.shop,
+                tid=order.tid,
+                order_line=None,
+                oid="",
+                needs_manual_interception=True,
+                refund_type=RefundType.REFUND,
+                platform_status=PlatformStatus.APPLIED,
+                platform_status_code="0",
+            )
+        )
     # A slip whose order has not been downloaded yet.
     orphan = RawRefundFactory(shop=shops[(ArrivalRule.FULL, True)])
     RawRefund.objects.filter(pk=orphan.pk).update(order=None, order_line=None)

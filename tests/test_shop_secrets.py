@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 
 from orders.models import Shop
-from sa_sync.jos import JosClient, check_business_result
+from platforms.jd.client import JosClient, check_business_result
 
 from .conftest import PASSWORD
 from .factories import ShopFactory
@@ -112,7 +112,9 @@ def test_the_decrypted_secret_signs_jos_calls_correctly(jd):
     shop = Shop.objects.get(pk=jd.pk)  # read back through the database: decrypted, not the factory's copy
     assert stored_columns(shop)[0] != shop.app_secret
     client = JosClient.for_shop(shop)
-    payload = client.call("jingdong.pop.afs.soa.refundapply.queryPageList", {"pageIndex": 1, "pageSize": 10})
+    payload = client.call(
+        "jingdong.pop.afs.soa.refundapply.queryPageList", {"ids": "1", "pageIndex": 1, "pageSize": 10}
+    )
     check_business_result(payload, "queryResult")
     assert client.last_call["outcome"] == "ok"
 

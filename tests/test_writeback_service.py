@@ -52,14 +52,15 @@ def test_success_sends_once_and_records_everything(sandbox, jd, cs_user):
     assert slip.writeback_status == WritebackStatus.SUCCEEDED
     assert slip.platform_status == PlatformStatus.APPLIED  # a writeback is not a refund
     [call] = writebacks(sandbox)
-    assert call["params"] == {"orderId": slip.tid, "refId": slip.refund_no, "status": "1"}
+    # numbers, as JD's SDKs type them (orderId, refId Long; status Integer)
+    assert call["params"] == {"orderId": int(slip.tid), "refId": int(slip.refund_no), "status": 1}
     attempt = WritebackAttempt.objects.get(slip=slip)
     assert (attempt.outcome, attempt.actor_name, attempt.kind) == (
         "succeeded",
         cs_user.username,
         "shipment_cancelled",
     )
-    assert attempt.request_summary["params"]["refId"] == slip.refund_no
+    assert attempt.request_summary["params"]["refId"] == int(slip.refund_no)
     text = str(attempt.request_summary) + str(attempt.response)
     assert jd.access_token not in text and jd.app_secret not in text
     transitions = [(e.from_state, e.to_state) for e in events_for(slip).order_by("id")]
@@ -77,7 +78,7 @@ def test_goods_in_warehouse_sends_its_own_status(sandbox, jd):
     )
     seed_applications(sandbox, [slip])
     assert refund_writeback([slip.pk])[0].succeeded
-    assert writebacks(sandbox)[0]["params"]["status"] == "2"
+    assert writebacks(sandbox)[0]["params"]["status"] == 2
 
 
 def test_the_return_path_is_a_setting_of_its_own(sandbox, jd, settings):
@@ -97,7 +98,7 @@ def test_the_return_path_is_a_setting_of_its_own(sandbox, jd, settings):
     results = {r.slip_id: r for r in refund_writeback([returned.pk, cancelled.pk])}
 
     assert results[cancelled.pk].succeeded
-    assert [c["params"]["refId"] for c in writebacks(sandbox)] == [cancelled.refund_no]
+    assert [c["params"]["refId"] for c in writebacks(sandbox)] == [int(cancelled.refund_no)]
     # The sandbox only speaks updateWarehouseStatus: the other method is JD's "unknown method" (15),
     # which is the proof the call went there; the slip says so and was not marked as done.
     [other] = sandbox.calls(method="jingdong.asc.receive.register")
@@ -269,7 +270,7 @@ def test_two_callers_racing_on_the_same_50_slips_send_each_once(sandbox, jd, cs_
     for t in threads:
         t.join()
     sent = [c["params"]["refId"] for c in writebacks(sandbox)]
-    assert sorted(sent) == sorted(s.refund_no for s in slips)  # 50 calls, each slip once
+    assert sorted(sent) == sorted(int(s.refund_no) for s in slips)  # 50 calls, each slip once
     assert RawRefund.objects.filter(pk__in=ids, writeback_status=WritebackStatus.SUCCEEDED).count() == 50
     assert sum(r.succeeded for r in outcomes) == 50
 
@@ -349,7 +350,7 @@ def test_big_selection_runs_as_a_job_with_progress(client, sandbox, jd, cs_user,
 
 
 def test_an_unexpected_error_fails_the_slip_instead_of_leaving_it_sending(sandbox, jd, monkeypatch):
-    from sa_sync.jos import JosClient
+    from platforms.jd.client import JosClient
 
     def broken(self, method, params=None):
         raise RuntimeError("bug")
@@ -390,7 +391,8 @@ def test_each_jos_failure_ends_failed_with_its_reason(sandbox, jd, settings, fau
 def test_a_late_outcome_never_overwrites_the_caller_who_took_the_slip_over(sandbox, jd):
     """A's claim expires while JD is slow; B takes the slip over and succeeds; A's timeout arrives
     last. The slip stays 回传成功 (B's outcome) and A's answer is kept only as an attempt."""
-    from sa_sync.errors import JosTransportError
+    from platforms.jd.errors import JosTransportError
+    from platforms.port import UNKNOWN, WriteOutcome
     from sa_sync.writeback import _claim_batch, _record_batch
 
     slip = slip_for(jd)
@@ -401,7 +403,7 @@ def test_a_late_outcome_never_overwrites_the_caller_who_took_the_slip_over(sandb
     )
     a_claim.claimed_at = reload(slip).writeback_claimed_at
     assert refund_writeback([slip.pk], by="乙")[0].succeeded
-    a_claim.error = JosTransportError.timeout()
+    a_claim.outcome = WriteOutcome(UNKNOWN, error=JosTransportError.timeout())
     _record_batch([a_claim], by="甲", trigger="manual", job=None)
     slip = reload(slip)
     assert slip.writeback_status == WritebackStatus.SUCCEEDED
@@ -410,8 +412,8 @@ def test_a_late_outcome_never_overwrites_the_caller_who_took_the_slip_over(sandb
 
 
 def test_a_very_long_answer_from_jd_is_kept_short_not_fatal(sandbox, jd, monkeypatch):
-    from sa_sync.errors import JosBusinessError
-    from sa_sync.jos import JosClient
+    from platforms.jd.client import JosClient
+    from platforms.jd.errors import JosBusinessError
 
     def long_refusal(self, method, params=None):
         raise JosBusinessError("TOO_LONG", "拒绝" * 400)
@@ -444,3 +446,57 @@ def test_redelivered_job_takes_over_slips_its_dead_worker_left_sending(sandbox, 
     job = writeback_job_run(job.pk)
     assert (job.status, job.done, job.succeeded, job.resumed_count) == ("done", 2, 2, 1)
     assert len(writebacks(sandbox)) == 2
+
+
+# --- JD's own answers, and answers lost on the way ------------------------------------------------
+def test_a_writeback_jd_refuses_shows_jds_own_words_on_the_slip(sandbox, jd):
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    # JD holds the application under another order: it refuses in returnType (errorCode/errorMsg).
+    sandbox.update_refund(int(slip.refund_no), orderId=int(slip.tid) + 1)
+    [result] = refund_writeback([slip.pk])
+    assert result.outcome == WritebackOutcome.FAILED
+    slip = reload(slip)
+    assert slip.writeback_message == "京东返回：订单号与退款单不匹配"
+    assert WritebackAttempt.objects.get(slip=slip).response_code == "ORDER_MISMATCH"
+    assert len(writebacks(sandbox)) == 1
+
+
+def test_a_writeback_jd_accepted_is_never_sent_again(sandbox, jd):
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    assert refund_writeback([slip.pk])[0].succeeded
+    for _ in range(2):
+        [again] = refund_writeback([slip.pk])
+        assert again.outcome == WritebackOutcome.SKIPPED and again.message == ALREADY_DONE
+    assert len(writebacks(sandbox)) == 1
+    assert writebacks(sandbox)[0]["params"] == {
+        "orderId": int(slip.tid),
+        "refId": int(slip.refund_no),
+        "status": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"kind": "hang", "seconds": 1.5}, {"kind": "http", "status": 503}, {"kind": "jos", "code": "65"}],
+    ids=["the answer is late", "HTTP 503", "JD's platform timeout"],
+)
+def test_a_writeback_whose_answer_is_lost_is_sent_once_and_never_called_a_refusal(
+    sandbox, jd, settings, fault
+):
+    settings.JOS_TIMEOUT_SECONDS = 0.5
+    settings.JOS_MAX_RETRIES = 3  # reads may retry; the write still goes once
+    slip = slip_for(jd)
+    seed_applications(sandbox, [slip])
+    sandbox.set_faults(app_key=jd.app_key, fail_next=[{**fault, "method": WRITEBACK}])
+    [result] = refund_writeback([slip.pk])
+    assert result.outcome == WritebackOutcome.FAILED
+    # not JD's refusal: JD may have done it (the sandbox does, for a late answer)
+    assert "请求可能已到达京东，结果未知，未重发" in result.message
+    slip = reload(slip)
+    assert slip.writeback_status == WritebackStatus.FAILED and slip.next_attempt_at is not None
+    deadline = timezone.now() + timedelta(seconds=5)
+    while fault["kind"] == "hang" and not writebacks(sandbox) and timezone.now() < deadline:
+        threading.Event().wait(0.1)  # a late answer is logged when the sandbox finishes it
+    assert len(writebacks(sandbox)) == 1

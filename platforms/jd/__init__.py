@@ -1,1 +1,6 @@
-"""JD (京东): JOS calls, signing, error codes and OAuth (授权与令牌刷新)."""
+"""JD (京东) behind the platform port: JOS signing and client, JD's errors, its state table, its row
+mapping and the adapter that turns the ERP's verbs into JOS calls (adapter.JdPlatform).
+
+Pure Python at import: the SA sandbox imports `codes` and `signing` without Django; the client and
+the adapter, which read Django's settings, are imported only by whoever uses them.
+"""

@@ -25,14 +25,17 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import httpx
 from django.conf import settings
 
+from platforms.credentials import REAUTHORISE_HINT, OAuthError, TokenGrant
+
 logger = logging.getLogger(__name__)
+
+__all__ = ["REAUTHORISE_HINT", "OAuthError", "TokenGrant", "authorize_url", "exchange_code", "refresh"]
 
 AUTHORIZE_PATH = "/oauth2/to_login"
 ACCESS_TOKEN_PATH = "/oauth2/access_token"
@@ -43,49 +46,6 @@ CONNECT_TIMEOUT = 3.0
 # JD's `time` is trusted to date a grant only when it is this close to our clock; otherwise the
 # moment the answer arrived dates it (a later moment: the expiry is then a little early, never late).
 MAX_CLOCK_SKEW = timedelta(hours=1)
-
-REAUTHORISE_HINT = "请运营在「店铺」页点击「去京东授权」重新授权"
-
-
-class OAuthError(Exception):
-    REFUSED = "refused"
-    UNAVAILABLE = "unavailable"
-    CONFIGURATION = "configuration"
-
-    def __init__(self, kind: str, user_message: str, *, code: str = "", jd_message: str = ""):
-        super().__init__(user_message)
-        self.kind = kind
-        self.user_message = user_message
-        self.code = code
-        self.jd_message = jd_message
-
-    @property
-    def refused(self) -> bool:
-        return self.kind == self.REFUSED
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind == self.UNAVAILABLE
-
-    def __str__(self) -> str:
-        return self.user_message
-
-    def __repr__(self) -> str:
-        return f"OAuthError(kind={self.kind!r}, code={self.code!r}, user_message={self.user_message!r})"
-
-
-@dataclass(frozen=True)
-class TokenGrant:
-    """What JD granted. `refresh_token` is "" when JD's answer carried none (the old one stays)."""
-
-    access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False)
-    issued_at: datetime
-    access_token_expires_at: datetime | None
-    refresh_token_expires_at: datetime | None
-    scope: str = ""
-    open_id: str = ""
-    uid: str = ""
 
 
 def endpoint() -> str:

@@ -228,6 +228,7 @@ def test_a_platform_sync_change_reaches_subscribers_through_the_task(
     """The sync writes its events in bulk (core.audit.write_events): the outbox sees them too, and the
     Celery task (run here in-process, eagerly) delivers them."""
     from erp_aftersales.celery import app
+    from platforms.jd.adapter import refund_page
     from sa_sync.models import SyncKind, SyncRun
     from sa_sync.platform_sync import upsert_refunds
 
@@ -241,12 +242,14 @@ def test_a_platform_sync_change_reaches_subscribers_through_the_task(
         "status": 0,
         "applyTime": "2026-11-28 10:00:00",
     }
-    upsert_refunds(shop, [jd_row], run=run)  # new slips carry no event (the run records them)
+    upsert_refunds(shop, refund_page([jd_row]), run=run)  # new slips carry no event (the run records them)
     assert not OutboxEvent.objects.exists()
     app.conf.update(task_always_eager=True)
     try:
         with django_capture_on_commit_callbacks(execute=True) as kicks:
-            upsert_refunds(shop, [{**jd_row, "status": 11, "checkTime": "2026-11-28 11:00:00"}], run=run)
+            upsert_refunds(
+                shop, refund_page([{**jd_row, "status": 11, "checkTime": "2026-11-28 11:00:00"}]), run=run
+            )
     finally:
         app.conf.update(task_always_eager=False)
     assert len(kicks) == 1

@@ -5,10 +5,10 @@ import pytest
 from playwright.sync_api import expect
 
 from orders.models import OrderStatus
+from platforms.jd.demo import jd_refund_item
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
 from returns.models import ReturnSlip, ReturnStatus
 from returns.services import return_slip_create
-from sa_sync.mapping import jd_refund_item
 
 from ..conftest import PASSWORD, make_user
 from ..factories import OrderFactory, OrderLineFactory, RawRefundFactory

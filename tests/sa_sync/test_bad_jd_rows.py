@@ -43,13 +43,23 @@ REFUND_CASES = {
     "missing orderId": ({"unset": ["orderId"]}, ["缺少订单号", "orderId"]),
     "orderId not a number": ({"set": {"orderId": "None"}}, ["订单号", "orderId", "应为数字编号"]),
     "refund type unknown": ({"set": {"afsType": 9}}, ["退款类型", "afsType", "9"]),
-    "quantity not a number": ({"set": {"num": "两件"}}, ["退款数量", "num", "两件"]),
+    "quantity not a number": (
+        {"set": {"skuVoList": [{"skuId": 100000000001, "skuCount": "两件"}]}},
+        ["退款数量", "skuVoList.skuCount", "两件"],
+    ),
+    "goods not a list": ({"set": {"skuVoList": "100000000001"}}, ["商品明细", "skuVoList", "应为列表"]),
     "buyer account too long": (
         {"set": {"buyerName": "", "buyerId": "b" * 129}},
         ["买家账号", "buyerId", "128"],
     ),
-    "sku is an object": ({"set": {"skuId": {"id": 1}}}, ["SKU", "skuId", "应为文字"]),
-    "quantity past the column": ({"set": {"num": 10**12}}, ["退款数量", "num", "不能大于"]),
+    "sku is an object": (
+        {"set": {"skuVoList": [{"skuId": {"id": 1}, "skuCount": 1}]}},
+        ["SKU", "skuVoList.skuId", "应为文字"],
+    ),
+    "quantity past the column": (
+        {"set": {"skuVoList": [{"skuId": 100000000001, "skuCount": 10**12}]}},
+        ["退款数量", "skuVoList.skuCount", "不能大于"],
+    ),
     "amount past the column": (
         {"set": {"applyRefundSum": 10**20}},
         ["退款金额", "applyRefundSum", "金额超过"],
@@ -206,7 +216,7 @@ def test_ops_see_the_set_aside_rows_on_the_run_and_on_the_shop(sandbox, jd, clie
 def test_order_level_promotions_are_read_from_entries_without_a_sku():
     from decimal import Decimal
 
-    from sa_sync import mapping
+    from platforms.jd import mapping
 
     item = {
         "orderId": "810000000077",

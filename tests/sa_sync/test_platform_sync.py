@@ -9,11 +9,12 @@ from django.utils import timezone
 
 from core.audit import events_for
 from orders.models import Order, OrderLine, OrderStatus
+from platforms.jd.adapter import JdPlatform
+from platforms.jd.client import JosClient
+from platforms.jd.signing import SHANGHAI, jd_timestamp
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
-from sa_sync.jos import JosClient
 from sa_sync.models import SyncCursor, SyncKind, SyncRun, SyncRunStatus
 from sa_sync.platform_sync import shop_sync
-from sa_sync.signing import SHANGHAI, jd_timestamp
 from sandbox.testing import jos_call
 
 from ..conftest import PASSWORD
@@ -52,9 +53,8 @@ def jd_refund(refund_id, order_id, status=0, afs_type=1, minutes_ago=30, sku="10
         "applyTime": ts(minutes_ago),
         "applyRefundSum": 7900,
         "status": status,
-        "skuId": sku,
+        "skuVoList": [{"skuId": sku, "skuName": "纯棉短袖T恤 白色 L", "skuCount": 1}],
         "afsType": afs_type,
-        "num": 1,
         "reason": "不想要了",
         "buyerName": "张三",
         "buyerDesc": "拍错了",
@@ -208,7 +208,7 @@ def test_transient_faults_are_retried_and_the_run_completes(sandbox, jd, setting
     settings.JOS_TIMEOUT_SECONDS = 1.0
     seed(sandbox, jd, refunds=[jd_refund(7000000000 + n, 810000000001) for n in range(120)])
     sandbox.set_faults(app_key=jd.app_key, fail_next=[{**fault, "method": PAGE_LIST}])
-    run = shop_sync(jd, kind=SyncKind.REFUNDS, client=fast_client(jd))
+    run = shop_sync(jd, kind=SyncKind.REFUNDS, platform=JdPlatform(jd, client=fast_client(jd)))
     assert run.status == SyncRunStatus.SUCCEEDED, run.error
     assert RawRefund.objects.filter(shop=jd).count() == 120
     # The fault was served (its queue is empty), and yet every slip arrived: the client retried.
@@ -233,7 +233,7 @@ def test_failure_half_way_leaves_pages_consistent_and_the_next_run_catches_up(sa
         return real_call(method, params)
 
     client.call = call
-    run = shop_sync(jd, kind=SyncKind.REFUNDS, client=client)
+    run = shop_sync(jd, kind=SyncKind.REFUNDS, platform=JdPlatform(jd, client=client))
     assert run.status == SyncRunStatus.FAILED
     assert "HTTP 502" in run.error or "502" in run.error
     written = RawRefund.objects.filter(shop=jd).count()
@@ -304,7 +304,7 @@ def test_demo_flow_writeback_then_sync_shows_refunded(sandbox, jd):
         WRITEBACK,
         {"orderId": 810000000001, "refId": 7000000001, "status": "1"},
     )
-    assert answer[WRITEBACK.replace(".", "_") + "_responce"]["result"]["success"] is True
+    assert answer[WRITEBACK.replace(".", "_") + "_responce"]["returnType"]["success"] is True
     deadline = timezone.now() + timedelta(seconds=10)
     while sandbox.refund(7000000001)["status"] != 3:
         assert timezone.now() < deadline, "the sandbox's SA policy never refunded"
@@ -356,6 +356,6 @@ def test_window_is_walked_again_when_its_total_moves_while_paging(sandbox, jd):
         return answer
 
     client.call = call
-    run = shop_sync(jd, kind=SyncKind.REFUNDS, client=client)
+    run = shop_sync(jd, kind=SyncKind.REFUNDS, platform=JdPlatform(jd, client=client))
     assert run.status == SyncRunStatus.SUCCEEDED
     assert RawRefund.objects.filter(shop=jd).count() == 121

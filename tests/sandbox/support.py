@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sa_sync.signing import SHANGHAI, jd_timestamp
+from platforms.jd.signing import SHANGHAI, jd_timestamp
 
 ORDER_SEARCH = "jingdong.pop.order.search"
 PAGE_LIST = "jingdong.pop.afs.soa.refundapply.queryPageList"
@@ -42,10 +42,15 @@ def refund(refund_id: int, order_id: int = 810000000001, apply_time: str | None 
         "applyTime": apply_time or ts(),
         "applyRefundSum": 7900,
         "status": 0,
-        "skuId": "100000000001",
+        "skuVoList": [{"skuId": "100000000001", "skuName": "纯棉短袖T恤 白色 L", "skuCount": 1}],
         "afsType": 1,
         **fields,
     }
+
+
+# queryPageList needs ids, an orderId or a time window (JD refuses a query without any): every
+# application a test seeds applied inside this one.
+ANY_TIME = {"applyTimeStart": "2000-01-01 00:00:00", "applyTimeEnd": "2100-01-01 00:00:00"}
 
 
 def body(response: dict, method: str) -> dict:

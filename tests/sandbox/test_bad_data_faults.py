@@ -6,7 +6,7 @@ import pytest
 
 from sandbox.testing import SandboxError
 
-from .support import ORDER_SEARCH, PAGE_LIST, body, now_ts, order, refund
+from .support import ANY_TIME, ORDER_SEARCH, PAGE_LIST, body, now_ts, order, refund
 
 
 def test_corrupt_rows_patches_the_answer_not_the_data(sandbox, shop, call):
@@ -19,7 +19,7 @@ def test_corrupt_rows_patches_the_answer_not_the_data(sandbox, shop, call):
             {"key": "810000000001", "set": {"consigneeInfo.mobile": "1" * 40}},
         ],
     )
-    rows = body(call(PAGE_LIST, {"pageSize": 10}), PAGE_LIST)["queryResult"]["result"]
+    rows = body(call(PAGE_LIST, {**ANY_TIME, "pageSize": 10}), PAGE_LIST)["queryResult"]["result"]
     by_id = {row["id"]: row for row in rows}
     assert by_id[2]["applyRefundSum"] == "abc" and "orderId" not in by_id[2]
     assert by_id[1]["applyRefundSum"] != "abc" and "orderId" in by_id[1]

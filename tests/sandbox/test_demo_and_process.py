@@ -9,7 +9,7 @@ from sa_sync.demo_shops import DEMO_SHOPS
 from sandbox.demo import build_demo
 from sandbox.testing import jos_call, start_sandbox
 
-from .support import ORDER_SEARCH, PAGE_LIST, WRITEBACK, body
+from .support import ANY_TIME, ORDER_SEARCH, PAGE_LIST, WRITEBACK, body
 
 TIME_FIELDS = {"orderStartTime", "paymentConfirmTime", "modified", "applyTime", "checkTime", "policyRefundAt"}
 REASONS = set(COMMON_REASONS)  # the sandbox speaks the reasons the back office filters on
@@ -51,7 +51,8 @@ def test_demo_data_is_coherent():
             (int(o["orderId"]), x["skuId"]): int(x["itemTotal"]) for o in orders for x in o["itemInfoList"]
         }
         for r in refunds:
-            assert 1 <= r["num"] <= lines[(r["orderId"], r["skuId"])], r
+            (sku,) = r["skuVoList"]  # one order line per application
+            assert 1 <= sku["skuCount"] <= lines[(r["orderId"], sku["skuId"])], r
             assert r["buyerDesc"]
             assert (r["checkTime"] is None) == (r["status"] == 0)
         # enough open cases to demo both writebacks
@@ -75,7 +76,7 @@ def test_demo_loads_over_the_control_api_and_again_identically(sandbox):
         shop["app_secret"],
         shop["access_token"],
         PAGE_LIST,
-        {"pageSize": 50},
+        {**ANY_TIME, "pageSize": 50},
     )
     page = body(result, PAGE_LIST)["queryResult"]
     assert page["totalCount"] == loaded[shop["app_key"]]["refunds"]
@@ -88,10 +89,12 @@ def test_demo_process_plays_the_whole_refund_only_story():
         creds = (shop["app_key"], shop["app_secret"], shop["access_token"])
         orders = body(jos_call(process.jos_url, *creds, ORDER_SEARCH, {"page_size": 100}), ORDER_SEARCH)
         assert orders["searchorderinfo_result"]["orderTotal"] == 80
-        page = body(jos_call(process.jos_url, *creds, PAGE_LIST, {"status": 0, "pageSize": 50}), PAGE_LIST)
+        page = body(
+            jos_call(process.jos_url, *creds, PAGE_LIST, {**ANY_TIME, "status": 0, "pageSize": 50}), PAGE_LIST
+        )
         case = next(r for r in page["queryResult"]["result"] if r["afsType"] == 1)
-        params = {"orderId": case["orderId"], "refId": case["id"], "status": "1"}
-        assert body(jos_call(process.jos_url, *creds, WRITEBACK, params), WRITEBACK)["result"]["success"]
+        params = {"orderId": int(case["orderId"]), "refId": case["id"], "status": 1}
+        assert body(jos_call(process.jos_url, *creds, WRITEBACK, params), WRITEBACK)["returnType"]["success"]
         import time
 
         deadline = time.monotonic() + 5

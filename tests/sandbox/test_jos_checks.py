@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sa_sync.signing import SHANGHAI, sign
+from platforms.jd.signing import SHANGHAI, sign
 from sandbox.testing import post_form, signed_params
 
 from .support import BY_ID, ORDER_SEARCH, body, error_code

@@ -1,13 +1,21 @@
-"""The JOS client: sign, rate-limit, POST, parse the envelope, retry what retrying can fix.
+"""The JOS client: sign, rate-limit, POST, parse the envelope, retry the reads retrying can fix.
 
     client = JosClient.for_shop(shop)
-    payload = client.call("jingdong.pop.afs.soa.refundapply.queryPageList", {"pageIndex": 1})
+    payload = client.call("jingdong.pop.afs.soa.refundapply.queryPageList", {"ids": "1"})
     result = check_business_result(payload, "queryResult")
     client.last_call     # {"method", "attempts", "elapsed_ms", "outcome"}: store it with the call
     client.last_request  # redact(...) of the last attempt: safe to store
 
-Errors are `sa_sync.errors.JosError` subclasses; read `retryable` and `credential_problem`.
-Logs carry method, app_key, attempt, outcome and elapsed time, never app_secret, access_token or sign.
+Reads (READ_METHODS) are retried on timeouts, HTTP 5xx, JD's codes 2 and 65 and, once, an unreadable
+answer. **A write is never retried inside a call** (any method not known to be a read is a write):
+a write whose answer is lost after the request may have reached JD (a timeout or a reset after
+sending, HTTP 5xx, code 65, an unreadable answer) raises with `outcome_unknown=True`; one that never
+left (the rate limiter down, the connection refused) raises with it False. The caller reads JD before
+writing again.
+
+Errors are `platforms.jd.errors.JosError` subclasses; read `retryable`, `credential_problem` and
+`outcome_unknown`. Logs carry method, app_key, attempt, outcome and elapsed time, never app_secret,
+access_token or sign.
 """
 
 from __future__ import annotations
@@ -23,17 +31,18 @@ from collections.abc import Callable, Mapping
 import httpx
 from django.conf import settings
 
-from sa_sync import signing
-from sa_sync.errors import (
+from platforms.jd import signing
+from platforms.jd.errors import (
     JosBusinessError,
     JosConfigurationError,
     JosError,
+    JosPlatformTimeoutError,
     JosProtocolError,
     JosResponseTooLargeError,
     JosTransportError,
     error_from_response,
 )
-from sa_sync.ratelimit import RateLimiter, get_rate_limiter
+from platforms.jd.ratelimit import RateLimiter, get_rate_limiter
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +51,16 @@ CONNECT_TIMEOUT = 3.0
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 SECRET_PARAMS = frozenset({"access_token", "app_secret", "sign", "appSecret", "accessToken"})
+# The methods that only read: the only ones retried inside a call.
+READ_METHODS = frozenset(
+    {
+        "jingdong.pop.order.search",
+        "jingdong.pop.afs.soa.refundapply.queryPageList",
+        "jingdong.pop.afs.soa.refundapply.queryById",
+    }
+)
+# The request may have reached JD: the outcome is not known, and the write is not repeated blind.
+UNKNOWN = "请求可能已到达京东，结果未知，未重发（系统稍后先向京东核对再处理）"
 
 # --- one pooled HTTP client per process ---------------------------------------------------------
 _http_client: httpx.Client | None = None
@@ -97,24 +116,62 @@ def redact(params: Mapping[str, object]) -> dict:
     return summary
 
 
-def check_business_result(payload: Mapping, key: str) -> dict:
-    """Return `payload[key]`, raising JosBusinessError when it says `success: false`.
+def _is_false(value) -> bool:
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
 
-    JD reports business failures inside a code-"0" envelope, e.g.
-    {"result": {"success": false, "resultCode": "NOT_FOUND", "resultMsg": "退款单不存在"}}.
-    A result without a `success` field is returned as is.
-    """
+
+def check_business_result(payload: Mapping, key: str) -> dict:
+    """Return `payload[key]` (a read's result), raising JosBusinessError when it says `success: false`.
+
+    JD reports business failures inside a code-"0" envelope, e.g. queryPageList's
+    {"queryResult": {"success": false, "errorCode": "...", "errorMsg": "..."}} (the SDK's QueryResult).
+    A result without a `success` field is returned as is."""
     result = payload.get(key) if isinstance(payload, Mapping) else None
     if not isinstance(result, dict):
         raise JosProtocolError(f"京东接口返回内容缺少 {key}，无法确认处理结果")
-    success = result.get("success", True)
-    if success is False or (isinstance(success, str) and success.strip().lower() == "false"):
+    if _is_false(result.get("success", True)):
+        raise _business_error(result)
+    return result
+
+
+def check_order_search(payload: Mapping) -> dict:
+    """order.search's result: its business outcome sits one level down, in `apiResult`
+    ({success, englishErrCode, chineseErrCode, numberCode}: the SDKs' ApiResult)."""
+    result = check_business_result(payload, "searchorderinfo_result")
+    api_result = result.get("apiResult")
+    if isinstance(api_result, dict) and _is_false(api_result.get("success", True)):
+        code = api_result.get("numberCode")
         raise JosBusinessError(
-            str(result.get("resultCode") or result.get("code") or ""),
-            str(result.get("resultMsg") or result.get("resultDescription") or result.get("message") or ""),
-            result=result,
+            str(code if code not in (None, "") else api_result.get("englishErrCode") or ""),
+            str(api_result.get("chineseErrCode") or api_result.get("englishErrCode") or ""),
+            result=api_result,
         )
     return result
+
+
+def check_write_result(payload: Mapping, key: str) -> dict:
+    """A write's answer (`updateWarehouseStatus` answers in `returnType`): accepted only when it says
+    `success: true`. `success: false`, or an error code without `success`, is JD's refusal (its own
+    errorCode/errorMsg); anything else cannot be read as either, so the outcome is unknown (JD may
+    have taken it) and the write is not taken as done."""
+    result = payload.get(key) if isinstance(payload, Mapping) else None
+    if isinstance(result, dict):
+        success = result.get("success")
+        if success is True or (isinstance(success, str) and success.strip().lower() == "true"):
+            return result
+        if _is_false(success) or (success is None and (result.get("errorCode") or result.get("errorMsg"))):
+            raise _business_error(result)
+    raise JosProtocolError(
+        f"京东接口返回内容缺少明确的处理结果（{key}.success），无法确认是否已处理",
+        outcome_unknown=True,
+    )
+
+
+def _business_error(result: dict) -> JosBusinessError:
+    # errorCode/errorMsg: the refundapply family (QueryResult, ReplyResult); code/msg: the asc family.
+    code = result.get("errorCode") if result.get("errorCode") not in (None, "") else result.get("code")
+    words = result.get("errorMsg") or result.get("msg") or ""
+    return JosBusinessError(str(code if code is not None else ""), str(words), result=result)
 
 
 def backoff_delay(retry_index: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
@@ -162,12 +219,14 @@ class JosClient:
         return cls(settings.JOS_ENDPOINT, shop.app_key, shop.app_secret, shop.access_token, **kwargs)
 
     # --- the call ---------------------------------------------------------------------------------
-    def call(self, method: str, params: Mapping | None = None) -> dict:
+    def call(self, method: str, params: Mapping | None = None, *, write: bool | None = None) -> dict:
         """Call `method` with business `params`; return the inner `<method>_responce` dict.
 
-        Retries retryable errors up to max_retries times (protocol errors once) with full-jitter
-        backoff; every attempt waits for the rate limiter and is signed afresh.
+        A read retries retryable errors up to max_retries times (protocol errors once) with
+        full-jitter backoff; every attempt waits for the rate limiter and is signed afresh. A write
+        (`write`, by default: not in READ_METHODS) is made once, whatever happens.
         """
+        write = method not in READ_METHODS if write is None else write
         business_json = json.dumps(dict(params or {}), ensure_ascii=False, separators=(",", ":"))
         limiter = self.rate_limiter or get_rate_limiter()
         started = time.monotonic()
@@ -183,13 +242,14 @@ class JosClient:
                 raise
             attempt_started = time.monotonic()
             try:
-                payload = self._attempt(method, business_json)
+                payload = self._attempt(method, business_json, write=write)
             except JosError as exc:
                 elapsed_ms = _ms_since(attempt_started)
                 retries = sum(retries_by_kind.values())
                 kind_limit = exc.retry_limit if exc.retry_limit is not None else self.max_retries
                 will_retry = (
-                    exc.retryable
+                    not write
+                    and exc.retryable
                     and retries < self.max_retries
                     and retries_by_kind.get(type(exc), 0) < kind_limit
                 )
@@ -222,7 +282,7 @@ class JosClient:
     def _summary(self, method: str, attempts: int, started: float, outcome: str) -> dict:
         return {"method": method, "attempts": attempts, "elapsed_ms": _ms_since(started), "outcome": outcome}
 
-    def _attempt(self, method: str, business_json: str) -> dict:
+    def _attempt(self, method: str, business_json: str, *, write: bool = False) -> dict:
         form = {
             "method": method,
             "app_key": self.app_key,
@@ -246,11 +306,22 @@ class JosClient:
                 if response.status_code >= 300:
                     raise JosTransportError.for_status(response.status_code)
                 content = _read_capped(response, self.max_response_bytes)
+        except NOT_SENT as exc:  # the request never left: nothing can have reached JD
+            raise (
+                JosTransportError.timeout()
+                if isinstance(exc, httpx.TimeoutException)
+                else JosTransportError.connection()
+            ) from exc
         except httpx.TimeoutException as exc:
-            raise JosTransportError.timeout() from exc
-        except httpx.TransportError as exc:
-            raise JosTransportError.connection() from exc
-        return self._parse(method, content, secrets=(self._app_secret, self._access_token, form["sign"]))
+            raise _after_send(JosTransportError.timeout(), write) from exc
+        except httpx.TransportError as exc:  # reset or broken off once the request was on its way
+            raise _after_send(JosTransportError.reset(), write) from exc
+        except JosError as exc:  # HTTP status or an answer past the size limit: JD got the request
+            raise _after_send(exc, write) from None
+        try:
+            return self._parse(method, content, secrets=(self._app_secret, self._access_token, form["sign"]))
+        except JosError as exc:
+            raise _after_send(exc, write) from None
 
     def _parse(self, method: str, content: bytes, secrets) -> dict:
         try:
@@ -264,7 +335,9 @@ class JosClient:
             raise error_from_response(
                 err.get("code"), err.get("zh_desc"), err.get("en_desc"), secrets=secrets
             )
-        inner = body.get(signing.response_key(method))
+        # JD spells the envelope `…_responce`; `…_response` is met too (JD's union APIs, its SDK docs).
+        responce, response = signing.response_keys(method)
+        inner = body.get(responce, body.get(response))
         if not isinstance(inner, dict):
             raise JosProtocolError()
         code = inner.get("code", "0")
@@ -272,6 +345,29 @@ class JosClient:
             # Some gateways report errors inside the method's envelope: same table, same meaning.
             raise error_from_response(code, inner.get("zh_desc"), inner.get("en_desc"), secrets=secrets)
         return inner
+
+
+# httpx errors raised before any byte of the request left: connecting, or waiting for a connection.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def _after_send(error: JosError, write: bool) -> JosError:
+    """A failure once the request was sent. For a write, it is an unknown outcome when JD may have
+    processed it: no clear answer (a timeout, a reset, an unreadable or oversized answer), a server
+    error (HTTP 5xx) or JD's own platform timeout (65). A gateway refusal JD answered in full (a bad
+    sign, a call limit, an HTTP 4xx) is not: JD did not act on it."""
+    if not write:
+        return error
+    status = getattr(error, "status", None)
+    unknown = (
+        isinstance(error, JosProtocolError)
+        or (isinstance(error, JosTransportError) and (status is None or status >= 500))
+        or isinstance(error, JosPlatformTimeoutError)
+    )
+    if unknown:
+        error.outcome_unknown = True
+        error.user_message = f"{error.user_message.replace('，稍后自动重试', '')}：{UNKNOWN}"
+    return error
 
 
 def _read_capped(response: httpx.Response, limit: int) -> bytes:

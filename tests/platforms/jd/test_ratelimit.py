@@ -1,6 +1,6 @@
 """The shared JOS rate limit, across real OS processes, for the file and the Redis backend.
 
-Guarantee under test (see sa_sync.ratelimit): for one app_key, no half-open 1-second window holds
+Guarantee under test (see platforms.jd.ratelimit): for one app_key, no half-open 1-second window holds
 more than N grants, over the merged timeline of every process.
 """
 
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from sa_sync import ratelimit
-from sa_sync.ratelimit import FileRateLimiter, RedisRateLimiter, get_rate_limiter
+from platforms.jd import ratelimit
+from platforms.jd.ratelimit import FileRateLimiter, RedisRateLimiter, get_rate_limiter
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 LIMIT = 5
 CALLS_PER_PROCESS = 15
@@ -26,7 +26,7 @@ CALLS_PER_PROCESS = 15
 # rather than at a time on the clock, so a slow import cannot make one child start late.
 CHILD = """
 import json, sys, time
-from sa_sync.ratelimit import FileRateLimiter, RedisRateLimiter
+from platforms.jd.ratelimit import FileRateLimiter, RedisRateLimiter
 backend, location, app_key, calls, limit = sys.argv[1:6]
 cls = FileRateLimiter if backend == "file" else RedisRateLimiter
 limiter = cls(location, int(limit))
@@ -181,7 +181,7 @@ def test_get_rate_limiter_follows_redis_url(settings, tmp_path, monkeypatch):
 
 
 def test_unreachable_redis_is_a_retryable_error_not_a_crash():
-    from sa_sync.errors import JosRateLimiterError
+    from platforms.jd.errors import JosRateLimiterError
 
     limiter = RedisRateLimiter("redis://127.0.0.1:1/15", 5)
     with pytest.raises(JosRateLimiterError) as caught:

@@ -3,7 +3,7 @@
 import hashlib
 from datetime import UTC, datetime
 
-from sa_sync import signing
+from platforms.jd import signing
 
 SECRET = "s3cr3t"
 

@@ -1,4 +1,4 @@
-"""JD's data → ours. The one place that knows JD's codes; pure functions, no database.
+"""JD's rows → the port's normalised rows (platforms/port.py). Pure functions, no database.
 
 原始子单号 (oid) for JD is `orderId-skuId`: JD has no order-line id, and one SKU appears once per order.
 """
@@ -9,14 +9,34 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, PayType, PromotionKind
-from refunds.models import PlatformStatus, RawRefund, RefundType
+from refunds.models import PlatformObject, PlatformStatus, RawRefund, RefundType
 
-from . import jd_codes
-from .jd_codes import REFUND_APPLY_STATUS
-from .signing import jd_timestamp, parse_jd_timestamp
+from . import codes as jd_codes
+from .codes import REFUND_APPLY_STATUS
+from .signing import parse_jd_timestamp
+
+# What order.search is asked to return of each order (its `optional_fields`): what order_fields,
+# line_fields and the promotions read.
+ORDER_SEARCH_FIELDS = (
+    "orderId",
+    "orderState",
+    "orderStateRemark",
+    "payType",
+    "pin",
+    "orderTotalPrice",
+    "sellerDiscount",
+    "freightPrice",
+    "orderPayment",
+    "orderStartTime",
+    "paymentConfirmTime",
+    "modified",
+    "consigneeInfo",
+    "itemInfoList",
+    "couponDetailList",
+)
 
 # jingdong.pop.order.search orderState → our order status, for an order we see for the first time.
-# An order already known keeps any status it has moved to locally (see `merged_order_status`).
+# An order already known keeps any status it has moved to locally (sa_sync's ingest decides).
 JD_ORDER_STATE = {
     "WAIT_SELLER_STOCK_OUT": OrderStatus.AWAITING_CS_REVIEW,  # 等待出库: the ERP's own flow starts
     "WAIT_SELLER_DELIVERY": OrderStatus.AWAITING_CS_REVIEW,
@@ -27,26 +47,12 @@ JD_ORDER_STATE = {
     "TRADE_CANCELED": OrderStatus.CANCELLED,
 }
 
-# queryPageList status → platform status: JD's state table (sa_sync.jd_codes) decides, for the sync,
+# queryPageList status → platform status: JD's state table (platforms.jd.codes) decides, for the sync,
 # the fresh read before a writeback and the sandbox alike.
-JD_REFUND_STATUS_LABELS = REFUND_APPLY_STATUS
 
 
 def platform_status_for(jd_status: int, refund_type: int, return_state: int = 0) -> PlatformStatus:
     return PlatformStatus(jd_codes.platform_status(jd_status, int(refund_type), return_state))
-
-
-def merged_order_status(local: int | None, incoming: int) -> int:
-    """Never move an order backwards: the ERP is ahead of JD (JD still shows 等待出库 while our
-    warehouse has it). A JD cancellation counts only while the order has not left review (≤ 35);
-    later, cancelling is the interception's job, not the sync's."""
-    if local is None:
-        return incoming
-    if incoming == OrderStatus.CANCELLED:
-        return OrderStatus.CANCELLED if local <= OrderStatus.AWAITING_FINANCE_REVIEW else local
-    if local == OrderStatus.CANCELLED:
-        return local
-    return max(local, incoming)
 
 
 # --- reading one JD row: every value checked, every problem named --------------------------------
@@ -425,17 +431,19 @@ def order_with_lines(item) -> tuple[dict, list[dict], list[str]]:
 
 # --- refund applications -------------------------------------------------------------------------
 def refund_fields(item, notes: list | None = None) -> dict:
-    """One queryPageList row → RawRefund fields. Raises BadRow; `notes` gets what was cut."""
+    """One queryPageList row (the SDKs' RefundApplyVo) → the port's after-sales row (RawRefund
+    fields). Raises BadRow; `notes` gets what was cut.
+
+    JD's fields: id (Long), orderId (String), buyerId, buyerName, applyTime, checkTime,
+    applyRefundSum (fen), status (Long), reason and, asked with showSku=true, the goods in
+    skuVoList [{skuId (Long), skuName, skuCount (Integer)}]. Numbers may come as strings and ids as
+    numbers: both are read. A refund application is JD's refund before shipment (取消订单): 退款."""
     notes = [] if notes is None else notes
     item = _mapping("退款单", "result[]", item)
     refund_no = number_id("退款单号", "id", item.get("id"), REFUND_LEN["refund_no"])
     tid = number_id("订单号", "orderId", item.get("orderId"), REFUND_LEN["tid"])
-    refund_type = integer("退款类型", "afsType", item.get("afsType"), default=1, choices=REFUND_TYPES)
     jd_status = integer("京东退款状态", "status", item.get("status"), default=0, choices=JD_REFUND_STATUSES)
-    return_state = integer(
-        "退货状态", "returnState", item.get("returnState"), default=0, choices=RETURN_STATES
-    )
-    sku = identifier("SKU", "skuId", item.get("skuId"), LINE_LEN["spec_no"], required=False)
+    oid, num, several = _goods(tid, item.get("skuVoList"))
     # buyerName is a display name (cut if long); buyerId is the account (an id: refused if long).
     buyer_name = text("买家姓名", "buyerName", item.get("buyerName"), notes, REFUND_LEN["buyer_nick"])
     buyer = buyer_name or identifier(
@@ -443,31 +451,75 @@ def refund_fields(item, notes: list | None = None) -> dict:
     )
     apply_time = timestamp("申请时间", "applyTime", item.get("applyTime"))
     check_time = timestamp("审核时间", "checkTime", item.get("checkTime"))
-    modified = timestamp("平台更新时间", "modified", item.get("modified"))
-    return {
+    fields = {
         "refund_no": refund_no,
         "tid": tid,
-        "oid": identifier("原始子单号", "orderId-skuId", oid_for(tid, sku), REFUND_LEN["oid"]) if sku else "",
-        "refund_type": refund_type,
-        "platform_status": platform_status_for(jd_status, refund_type, return_state),
+        "oid": oid,
+        "refund_type": RefundType.REFUND,
         "platform_status_code": str(jd_status),
         "reason": text("退款原因", "reason", item.get("reason"), notes, REFUND_LEN["reason"]),
-        "description": text("买家描述", "buyerDesc", item.get("buyerDesc"), notes),
+        "description": "",
         "refund_amount": fen_amount("退款金额(分)", "applyRefundSum", item.get("applyRefundSum")),
-        "num": integer("退款数量", "num", item.get("num"), default=1, low=1, high=MAX_QUANTITY),
+        "num": num,
         "buyer_nick": buyer,
         "apply_time": apply_time,
         "check_time": check_time,
-        "platform_modified": modified or check_time or apply_time,
-        "return_logistics_company": text(
-            "退回物流公司",
-            "expressCompany",
-            item.get("expressCompany"),
-            notes,
-            REFUND_LEN["return_logistics_company"],
-        ),
-        "return_logistics_no": _waybill(item.get("expressCode"), notes),
+        # JD's row has no change time of its own: JD sets checkTime when an application moves.
+        "platform_modified": check_time or apply_time,
+        "return_logistics_company": "",
+        "return_logistics_no": "",
+        "platform_object": PlatformObject.REFUND_APPLY,
+        "platform_id": refund_no,
+        "needs_manual_interception": several,
     }
+    return_state = _sandbox_return_extension(item, fields, notes)
+    fields["platform_status"] = platform_status_for(jd_status, fields["refund_type"], return_state)
+    return fields
+
+
+def _goods(tid: str, value) -> tuple[str, int, bool]:
+    """(oid, quantity, several goods) from skuVoList. One SKU: the slip is that order line
+    (`orderId-skuId`) for skuCount units. Several SKUs: JD's 取消订单 covers them all, and a slip is one
+    line; the slip keeps no line, counts every unit, and is flagged for a person to intercept
+    (docs/sandbox.md says why). None listed: no line known."""
+    goods = _list("商品明细", "skuVoList", value)
+    skus: dict[str, int] = {}
+    for entry in goods:
+        entry = _mapping("商品明细", "skuVoList[]", entry)
+        sku = identifier("SKU", "skuVoList.skuId", entry.get("skuId"), LINE_LEN["spec_no"])
+        count = integer(
+            "退款数量", "skuVoList.skuCount", entry.get("skuCount"), default=1, low=1, high=MAX_QUANTITY
+        )
+        skus[sku] = skus.get(sku, 0) + count
+    total = sum(skus.values())
+    if total > MAX_QUANTITY:
+        raise BadRow(f"退款数量（skuVoList.skuCount）合计 {total} 超过 {MAX_QUANTITY}")
+    if len(skus) == 1:
+        ((sku, count),) = skus.items()
+        return identifier("原始子单号", "orderId-skuId", oid_for(tid, sku), REFUND_LEN["oid"]), count, False
+    return "", total or 1, len(skus) > 1
+
+
+# --- SANDBOX EXTENSION, replaced by service orders --------------------------------------------------
+# JD's refund application is the refund before shipment; returns, exchanges and their parcels are
+# after-sales service orders (jingdong.asc.*). Until those are read, the SA sandbox puts returns on
+# refund applications with these fields of its own: afsType, returnState, buyerDesc, expressCompany,
+# expressCode. This is the only place the product reads them; delete it with the sandbox's extension.
+def _sandbox_return_extension(item: dict, fields: dict, notes: list) -> int:
+    """Fills the return fields from the sandbox's extension; returns its returnState (0: none)."""
+    fields["refund_type"] = integer(
+        "退款类型", "afsType", item.get("afsType"), default=1, choices=REFUND_TYPES
+    )
+    fields["description"] = text("买家描述", "buyerDesc", item.get("buyerDesc"), notes)
+    fields["return_logistics_company"] = text(
+        "退回物流公司",
+        "expressCompany",
+        item.get("expressCompany"),
+        notes,
+        REFUND_LEN["return_logistics_company"],
+    )
+    fields["return_logistics_no"] = _waybill(item.get("expressCode"), notes)
+    return integer("退货状态", "returnState", item.get("returnState"), default=0, choices=RETURN_STATES)
 
 
 def _waybill(value, notes: list) -> str:
@@ -480,37 +532,3 @@ def _waybill(value, notes: list) -> str:
     except BadRow as problem:
         notes.append(f"{problem.reason}，未保存")
         return ""
-
-
-# The other way, for the demo only: what JD holds for a local slip (status, returnState), chosen so
-# that `platform_status_for` maps it back to the same platform status.
-JD_STATUS_FOR_PLATFORM = {
-    PlatformStatus.APPLIED: (0, 0),
-    PlatformStatus.AWAITING_RETURN: (1, 1),
-    PlatformStatus.AWAITING_RECEIPT: (1, 2),
-    PlatformStatus.REFUNDED: (3, 0),
-    PlatformStatus.SELLER_REFUSED: (2, 0),
-    PlatformStatus.CANCELLED: (11, 0),
-}
-
-
-def jd_refund_item(slip) -> dict:
-    """A local slip as a JD refund application (queryPageList item, with the sandbox's extensions):
-    the demo gives the SA sandbox the local demo slips, so writing them back reaches a JD that knows
-    them, and a sync of them changes nothing."""
-    status, return_state = JD_STATUS_FOR_PLATFORM[slip.platform_status]
-    sku = slip.oid[len(slip.tid) + 1 :] if slip.oid.startswith(f"{slip.tid}-") else ""
-    return {
-        "id": int(slip.refund_no),
-        "orderId": int(slip.tid),
-        "skuId": sku,
-        "num": slip.num,
-        "afsType": int(slip.refund_type),
-        "returnState": return_state,
-        "status": status,
-        "reason": slip.reason,
-        "buyerDesc": slip.description,
-        "buyerName": slip.buyer_nick,
-        "applyRefundSum": int(slip.refund_amount * 100),
-        "applyTime": jd_timestamp(slip.apply_time) if slip.apply_time else None,
-    }

@@ -1,4 +1,4 @@
-"""The sandbox and the back office read one table of JD's states (sa_sync.jd_codes). These fail if
+"""The sandbox and the back office read one table of JD's states (platforms.jd.codes). These fail if
 they ever diverge: the sandbox driven over HTTP for every code, against what the back office's own
 rules (the slip's refusal, the sendable query, the sync's mapping) say about the same code."""
 
@@ -7,12 +7,13 @@ import time
 import pytest
 
 from orders.models import OrderStatus
+from platforms.jd import codes as jd_codes
+from platforms.jd import mapping
 from refunds.models import PlatformStatus, RawRefund, RefundType
-from sa_sync import jd_codes, mapping
 from sandbox import records
 from sandbox.testing import jos_call
 
-from .factories import OrderFactory, OrderLineFactory, RawRefundFactory
+from ...factories import OrderFactory, OrderLineFactory, RawRefundFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +91,7 @@ def test_the_sandbox_refunds_exactly_where_the_back_office_sends(sandbox, jd, va
             WRITEBACK,
             {"orderId": 840000000000 + code, "refId": refund_id, "status": value},
         )
-        accepted = answer[f"{WRITEBACK.replace('.', '_')}_responce"]["result"]["success"]
+        accepted = answer[f"{WRITEBACK.replace('.', '_')}_responce"]["returnType"]["success"]
         assert accepted is (code not in jd_codes.CLOSED_STATUSES), code
         back_office_sends[code] = back_office_would_send(jd, code, value)
     time.sleep(0.3)  # the policy timer promotes due applications every 0.1 s

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from sa_sync.errors import JosRateLimiterError
+from platforms.jd.errors import JosRateLimiterError
 
 WINDOW_SECONDS = 1.0
 # Never sleep less than this: a wait rounded to zero would spin on the lock.

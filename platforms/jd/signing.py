@@ -1,4 +1,4 @@
-"""JOS request signing and timestamps, shared by the client and the SA sandbox.
+"""JOS request signing, timestamps and envelope keys, shared by the client and the SA sandbox.
 
 Pure Python on purpose: the sandbox process imports it without Django.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -51,6 +51,34 @@ def parse_jd_timestamp(value: str) -> datetime:
     return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=SHANGHAI)
 
 
+def parse_request_timestamp(value: str) -> datetime:
+    """A request's `timestamp` as JD takes it: the plain `yyyy-MM-dd HH:mm:ss` (Beijing time), or the
+    form JD's SDKs send, `yyyy-MM-dd HH:mm:ss.SSS` with an optional zone offset (`+0800`, `+08:00`:
+    the official Python SDK formats it with `.000%z`). Raises ValueError for anything else."""
+    value = value.strip()
+    if len(value) == 19:
+        return parse_jd_timestamp(value)
+    if len(value) < 23 or value[19] != "." or not value[20:23].isdigit():
+        raise ValueError(f"not a JOS timestamp: {value!r}")
+    moment = parse_jd_timestamp(value[:19]).replace(microsecond=int(value[20:23]) * 1000)
+    zone = value[23:]
+    if not zone:
+        return moment
+    offset = zone.replace(":", "")
+    if len(offset) != 5 or offset[0] not in "+-" or not offset[1:].isdigit():
+        raise ValueError(f"not a JOS timestamp: {value!r}")
+    minutes = int(offset[1:3]) * 60 + int(offset[3:5])
+    tz = timezone(timedelta(minutes=minutes if offset[0] == "+" else -minutes))
+    return moment.replace(tzinfo=tz)
+
+
 def response_key(method: str) -> str:
     """`jingdong.pop.order.search` answers under `jingdong_pop_order_search_responce` (JD's spelling)."""
     return method.replace(".", "_") + "_responce"
+
+
+def response_keys(method: str) -> tuple[str, str]:
+    """Both spellings a JOS answer's envelope is met with: JD's own `_responce`, and `_response`
+    (JD's union APIs and some of its SDK documentation spell it so)."""
+    base = method.replace(".", "_")
+    return base + "_responce", base + "_response"

@@ -1,9 +1,7 @@
-"""Typed JOS errors: what went wrong, whether retrying can help, and what a user should do.
+"""JD's typed JOS errors: the JD family of `platforms.errors.PlatformError`.
 
-Callers decide on two flags, never on codes:
-- `retryable`: the same call, made again later, may succeed (call limit, JD timeout, HTTP 5xx).
-- `credential_problem`: the shop's app_key / app_secret / access_token / API permission is wrong;
-  auto-writeback must stop for that shop until ops fix the credentials.
+Callers above the port read the flags (`retryable`, `credential_problem`, `outcome_unknown`), never
+JD's codes.
 
 `user_message` is plain Chinese a customer-service user reads: what went wrong, never what happens
 next. Whether a failed call is tried again depends on the caller (the sync runs again every minute,
@@ -17,51 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from platforms.errors import PlatformError
 
-class JosError(Exception):
+
+class JosError(PlatformError):
     """A JOS call failed. Unknown JD codes are plain `JosError`s: not retryable, JD's text shown."""
 
-    retryable: bool = False
-    credential_problem: bool = False
-    # How many times the client may retry this kind of error; None means the client's max_retries.
-    retry_limit: int | None = None
-
-    def __init__(
-        self,
-        user_message: str,
-        *,
-        code: str = "",
-        zh_desc: str = "",
-        en_desc: str = "",
-        retryable: bool | None = None,
-        credential_problem: bool | None = None,
-    ):
-        super().__init__(user_message)
-        self.user_message = user_message
-        self.code = str(code)
+    def __init__(self, user_message: str, *, zh_desc: str = "", en_desc: str = "", **kwargs):
+        super().__init__(user_message, **kwargs)
         self.zh_desc = zh_desc or ""
         self.en_desc = en_desc or ""
-        if retryable is not None:
-            self.retryable = retryable
-        if credential_problem is not None:
-            self.credential_problem = credential_problem
-
-    def __str__(self) -> str:
-        return self.user_message
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, retryable={self.retryable}, user_message={self.user_message!r})"
-
-    def __reduce__(self):
-        # Exceptions pickle as cls(*args); ours take keyword attributes, so rebuild from __dict__.
-        return (_rebuild, (type(self), self.user_message, dict(self.__dict__)))
-
-
-def _rebuild(cls, user_message, state):
-    error = cls.__new__(cls)
-    Exception.__init__(error, user_message)
-    error.__dict__.update(state)
-    return error
 
 
 class JosCallLimitError(JosError):
@@ -133,7 +96,11 @@ class JosTransportError(JosError):
 
     @classmethod
     def connection(cls) -> JosTransportError:
-        return cls("无法连接京东接口（连接被拒绝或中断）", code="CONNECTION")
+        return cls("无法连接京东接口（连接被拒绝）", code="CONNECTION")
+
+    @classmethod
+    def reset(cls) -> JosTransportError:
+        return cls("与京东接口的连接在请求发出后中断", code="CONNECTION_RESET")
 
 
 class JosProtocolError(JosError):

@@ -1,9 +1,9 @@
 """JD's refund-application states, the one table the back office and the SA sandbox both read.
 
-Pure Python, no Django: the sandbox (its own program) imports it, and so do the sync's mapping
-(sa_sync.mapping), the writeback rules (refunds.models) and the fresh read before a writeback
-(sa_sync.writeback). Change a row here and all of them move together; tests/test_jd_codes.py fails
-if the sandbox and the back office ever read it differently.
+Pure Python, no Django: the sandbox (its own program) imports it, and so do JD's row mapping
+(platforms.jd.mapping) and, through the port's state functions (platforms.state_refusal and
+friends), the writeback rules (refunds.models). Change a row here and all of them move together;
+tests/platforms/jd/test_codes.py fails if the sandbox and the back office ever read it differently.
 
 Platform statuses are the int codes of refunds.models.PlatformStatus (this module cannot import it):
 1 取消退款, 2 申请退款, 3 等待退货, 4 等待收货, 5 退款成功, 7 卖家拒绝退款.
@@ -83,16 +83,36 @@ def platform_status(jd_status: int, afs_type: int, return_state: int = 0) -> int
     return APPLIED
 
 
-def allows(jd_status: int | None, kind: str) -> bool:
+def code_of(value) -> int | None:
+    """A state code as stored ("3", 3) → the table's key; None when there is none yet."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def allows(jd_status: int | str | None, kind: str) -> bool:
     """Would JD act on this writeback kind in this state. An unknown (later) code is not trusted."""
-    state = REFUND_APPLY_STATES.get(jd_status)
+    state = REFUND_APPLY_STATES.get(code_of(jd_status))
     if state is None:
         return False
     return state.shipment_cancelled if kind == SHIPMENT_CANCELLED else state.goods_in_warehouse
 
 
-def refusal(jd_status: int | None, kind: str, kind_label: str) -> str | None:
-    """Why JD's state stops this writeback, in words CS read; None when JD would act on it."""
+def acting_codes(kind: str) -> list[str]:
+    """The codes (as stored on a slip) in which JD acts on this writeback kind."""
+    return [str(code) for code in REFUND_APPLY_STATES if allows(code, kind)]
+
+
+def state_label(code) -> str:
+    state = REFUND_APPLY_STATES.get(code_of(code))
+    return state.label if state else ""
+
+
+def refusal(jd_status: int | str | None, kind: str, kind_label: str) -> str | None:
+    """Why JD's state stops this writeback, in words CS read; None when JD would act on it (or
+    the state is not known yet: the fresh read before sending decides)."""
+    jd_status = code_of(jd_status)
     if jd_status is None or allows(jd_status, kind):
         return None
     state = REFUND_APPLY_STATES.get(jd_status)

@@ -14,8 +14,10 @@ import httpx
 import pytest
 
 from orders.models import Shop
-from sa_sync import errors, jos
-from sa_sync.errors import (
+from platforms.jd import client as jos
+from platforms.jd import errors
+from platforms.jd.client import JosClient, check_business_result, redact
+from platforms.jd.errors import (
     JosAccessTokenError,
     JosAppKeyError,
     JosBusinessError,
@@ -31,7 +33,6 @@ from sa_sync.errors import (
     JosTransportError,
     error_from_response,
 )
-from sa_sync.jos import JosClient, check_business_result, redact
 
 ENDPOINT = "http://jos.test/routerjson"
 APP_KEY = "APPKEY-1"
@@ -94,7 +95,7 @@ def make_client(recorder, *, max_retries=3, sleeps=None, limiter=None):
 
 
 def hand_sign(form, secret):
-    """JD's sign, written independently of sa_sync.signing."""
+    """JD's sign, written independently of platforms.jd.signing."""
     body = "".join(f"{k}{v}" for k, v in sorted(form.items()) if k != "sign" and v != "")
     return hashlib.md5(f"{secret}{body}{secret}".encode()).hexdigest().upper()
 
@@ -227,20 +228,20 @@ def test_unrecognised_answers_are_protocol_errors_retried_once(response):
 
 
 def test_business_failure_inside_a_code_0_envelope():
-    payload = {"result": {"success": False, "resultCode": "NOT_FOUND", "resultMsg": "退款单不存在"}}
+    # JD's QueryResult: success, errorCode, errorMsg
+    payload = {"queryResult": {"success": False, "errorCode": "NOT_FOUND", "errorMsg": "退款单不存在"}}
     answer = make_client(Recorder(ok(payload))).call(METHOD, {})
     with pytest.raises(JosBusinessError) as caught:
-        check_business_result(answer, "result")
+        check_business_result(answer, "queryResult")
     assert caught.value.user_message == "京东返回：退款单不存在"
     assert caught.value.code == "NOT_FOUND" and not caught.value.retryable
     assert not caught.value.credential_problem
 
 
-def test_business_failure_uses_result_description_and_string_false():
-    with pytest.raises(JosBusinessError, match="状态不允许"):
-        check_business_result(
-            {"queryResult": {"success": "false", "resultDescription": "状态不允许"}}, "queryResult"
-        )
+def test_business_failure_reads_a_string_false_and_the_asc_familys_code_and_msg():
+    with pytest.raises(JosBusinessError, match="状态不允许") as caught:
+        check_business_result({"result": {"success": "false", "code": "E1", "msg": "状态不允许"}}, "result")
+    assert caught.value.code == "E1"
 
 
 def test_business_success_returns_the_result():

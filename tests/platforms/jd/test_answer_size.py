@@ -5,15 +5,15 @@ bench/jos_memory.py (a timing/memory goal belongs in bench/, not here)."""
 
 import pytest
 
+from platforms.jd.client import JosClient
+from platforms.jd.errors import JosResponseTooLargeError
 from refunds.models import WritebackStatus
-from sa_sync.errors import JosResponseTooLargeError
-from sa_sync.jos import JosClient
 from sa_sync.models import SyncCursor, SyncKind, SyncRunStatus, WritebackAttempt
 from sa_sync.platform_sync import shop_sync
 from sa_sync.writeback import refund_writeback
 
-from ..conftest import seed_applications
-from ..factories import OrderFactory, OrderLineFactory, RawRefundFactory
+from ...conftest import seed_applications
+from ...factories import OrderFactory, OrderLineFactory, RawRefundFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def test_an_answer_past_the_limit_fails_the_call_once_with_the_limit_named(sandb
     client = JosClient.for_shop(jd, sleep=lambda seconds: None)
 
     with pytest.raises(JosResponseTooLargeError) as raised:
-        client.call(PAGE_LIST, {"pageSize": 10})
+        client.call(PAGE_LIST, {"ids": "1", "pageSize": 10})
 
     error = raised.value
     assert not error.retryable and error.code == "RESPONSE_TOO_LARGE"
@@ -43,7 +43,7 @@ def test_an_answer_past_the_limit_fails_the_call_once_with_the_limit_named(sandb
 
 def test_an_answer_under_the_limit_is_read(sandbox, jd, capped):
     sandbox.set_faults(app_key=jd.app_key, answer_padding_bytes=LIMIT - 1024)
-    payload = JosClient.for_shop(jd).call(PAGE_LIST, {"pageSize": 10})
+    payload = JosClient.for_shop(jd).call(PAGE_LIST, {"ids": "1", "pageSize": 10})
     assert payload["queryResult"]["success"] is True
 
 
