@@ -9,6 +9,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
@@ -75,3 +76,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 class HasApiKey(permissions.BasePermission):
     def has_permission(self, request, view):
         return isinstance(request.auth, ApiKey)
+
+
+class DocsAccess(permissions.BasePermission):
+    """/api/schema/ and /api/docs/: open in development; in production only for a logged-in staff
+    user (the back office's session) or a caller with a valid API key. The schema lists every
+    endpoint and field: a map of the back office that need not be handed to anyone who asks."""
+
+    message = "接口文档仅对已登录后台的员工或持有效 API密钥的调用方开放"
+
+    def has_permission(self, request, view):
+        if not settings.PRODUCTION:
+            return True
+        if isinstance(request.auth, ApiKey):
+            return True
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active and user.is_staff)

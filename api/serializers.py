@@ -3,8 +3,12 @@ amounts are decimal strings with two places; unknown fields are refused."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -67,6 +71,46 @@ def ident(max_length: int, label: str, **kwargs):
     return serializers.CharField(max_length=max_length, help_text=label, **kwargs)
 
 
+WHITESPACE = re.compile(r"\s")
+
+
+def no_whitespace(value: str) -> None:
+    if WHITESPACE.search(value):
+        # Refused, not stripped: "9000012345\n" is not JD's 9000012345, and quietly fixing one
+        # copy-paste slip would hide the next one that a strip cannot fix.
+        raise serializers.ValidationError(
+            "不能含有空格、换行等空白字符（平台单号中没有空白，请检查是否多复制了字符）"
+        )
+
+
+def platform_id(max_length: int, label: str, **kwargs):
+    """A platform's id in a push (refund_no, tid, oid…): kept exactly as sent, whitespace refused."""
+    validators = [no_whitespace, *kwargs.pop("validators", [])]
+    return serializers.CharField(
+        max_length=max_length, help_text=label, trim_whitespace=False, validators=validators, **kwargs
+    )
+
+
+class PlatformModified(serializers.DateTimeField):
+    """The platform's `modified`: newer wins, so one from the future would win every later push. A
+    little ahead is a clock difference (PLATFORM_CLOCK_TOLERANCE_SECONDS); more is refused."""
+
+    def to_internal_value(self, value):
+        value = super().to_internal_value(value)
+        tolerance = settings.PLATFORM_CLOCK_TOLERANCE_SECONDS
+        latest = timezone.now() + timedelta(seconds=tolerance)
+        if value > latest:
+            try:
+                received = f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}"
+            except OverflowError:  # 9999-12-31T23:00Z has no local (+08:00) time
+                received = value.isoformat()
+            raise serializers.ValidationError(
+                f"不能晚于当前时间（允许 {tolerance} 秒误差）：收到 {received}，"
+                f"现在是 {timezone.localtime():%Y-%m-%d %H:%M:%S}；请检查推送方的时钟或时区"
+            )
+        return value
+
+
 # --- raw refund slips --------------------------------------------------------------------------
 RAW_REFUND_EXAMPLE = {
     "refund_no": "9000012345",
@@ -84,9 +128,9 @@ RAW_REFUND_EXAMPLE = {
 
 
 class RawRefundIn(StrictMixin, serializers.Serializer):
-    refund_no = ident(64, "平台退款单号（店铺内唯一）")
-    tid = ident(64, "平台订单号")
-    oid = text(96, "原始子单号（京东为 订单号-SKU）")
+    refund_no = platform_id(64, "平台退款单号（店铺内唯一）")
+    tid = platform_id(64, "平台订单号")
+    oid = platform_id(96, "原始子单号（京东为 订单号-SKU）", required=False, allow_blank=True, default="")
     refund_type = serializers.ChoiceField(
         choices=RefundType.choices, help_text="退款类型：1 退款，2 退货，3 换货，4 退款不退货"
     )
@@ -95,7 +139,10 @@ class RawRefundIn(StrictMixin, serializers.Serializer):
         help_text="平台状态：1 取消退款，2 申请退款，3 等待退货，4 等待收货，5 退款成功，7 卖家拒绝退款",
     )
     platform_status_code = serializers.RegexField(
-        r"^\d{0,8}$", required=False, allow_blank=True, default="", help_text="京东退款申请状态码（可选）"
+        r"^\d{0,8}$",
+        required=False,
+        allow_blank=True,
+        help_text="京东退款申请状态码（可选）；不提供时保留系统中已有的值",
     )
     reason = text(128, "退款原因")
     description = text(2000, "买家描述")
@@ -108,7 +155,9 @@ class RawRefundIn(StrictMixin, serializers.Serializer):
     check_time = serializers.DateTimeField(
         required=False, allow_null=True, default=None, help_text="平台审核时间"
     )
-    modified = serializers.DateTimeField(help_text="平台更新时间：更新的版本覆盖旧的，更旧的版本被忽略")
+    modified = PlatformModified(
+        help_text="平台更新时间：更新的版本覆盖旧的，更旧的版本被忽略；不能晚于当前时间（允许几分钟误差）"
+    )
 
 
 @extend_schema_serializer(examples=[OpenApiExample("推送两条退款单", value={"items": [RAW_REFUND_EXAMPLE]})])
@@ -162,7 +211,7 @@ class RawRefundOut(serializers.ModelSerializer):
 
 # --- orders ------------------------------------------------------------------------------------
 class OrderLineIn(StrictMixin, serializers.Serializer):
-    oid = ident(96, "原始子单号（店铺内唯一）")
+    oid = platform_id(96, "原始子单号（店铺内唯一）")
     goods_no = text(64, "货品编号")
     spec_no = text(64, "规格编号(SKU)")
     goods_name = ident(255, "货品名称")
@@ -174,7 +223,7 @@ class OrderLineIn(StrictMixin, serializers.Serializer):
 
 
 class OrderPromotionIn(StrictMixin, serializers.Serializer):
-    promotion_no = text(64, "平台优惠编号")
+    promotion_no = platform_id(64, "平台优惠编号", required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(
         choices=PromotionKind.choices, default=PromotionKind.FULL_REDUCTION, help_text="优惠类型"
     )
@@ -182,7 +231,7 @@ class OrderPromotionIn(StrictMixin, serializers.Serializer):
     threshold = Amount(required=False, default=Decimal("0.00"), help_text="门槛金额（满），无门槛填 0")
     discount = Amount(help_text="优惠金额（减）")
     oids = serializers.ListField(
-        child=serializers.CharField(max_length=96),
+        child=platform_id(96, "原始子单号"),
         default=list,
         max_length=MAX_LINES_PER_ORDER,
         help_text="参与优惠的原始子单号；空表示整单所有子订单",
@@ -220,7 +269,7 @@ ORDER_EXAMPLE = {
 
 
 class OrderIn(StrictMixin, serializers.Serializer):
-    tid = ident(64, "平台订单号（店铺内唯一）")
+    tid = platform_id(64, "平台订单号（店铺内唯一）")
     status = serializers.ChoiceField(
         choices=OrderStatus.choices,
         default=OrderStatus.AWAITING_CS_REVIEW,
@@ -240,7 +289,9 @@ class OrderIn(StrictMixin, serializers.Serializer):
         required=False, allow_null=True, default=None, help_text="下单时间"
     )
     pay_time = serializers.DateTimeField(required=False, allow_null=True, default=None, help_text="付款时间")
-    modified = serializers.DateTimeField(help_text="平台更新时间：更新的版本覆盖旧的，更旧的版本被忽略")
+    modified = PlatformModified(
+        help_text="平台更新时间：更新的版本覆盖旧的，更旧的版本被忽略；不能晚于当前时间（允许几分钟误差）"
+    )
     lines = OrderLineIn(many=True, max_length=MAX_LINES_PER_ORDER, default=list, help_text="子订单")
     promotions = OrderPromotionIn(
         many=True,

@@ -116,7 +116,9 @@ def raw_refunds_push(shop: Shop, items: list[dict], *, by: str) -> list[dict]:
         raise PushConflict(errors)
     incoming = {}
     for item in items:
-        fields = {name: item[name] for name in REFUND_FIELDS}
+        # A field the item leaves out (platform_status_code, optional) keeps the stored value: only
+        # an explicit value changes it.
+        fields = {name: item[name] for name in REFUND_FIELDS if name in item}
         fields["platform_modified"] = item["modified"]
         incoming[item["refund_no"]] = fields
     results: list = [None] * len(items)

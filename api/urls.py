@@ -1,6 +1,8 @@
 """/api/v1/: one router. More endpoints register here (`router.register(...)`) with views built on
-`api.views.ApiView`, which brings key auth, throttling and the error shape."""
+`api.views.ApiView`, which brings key auth, throttling and the error shape. Every path also answers
+without its final slash (api.views.without_trailing_slash)."""
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from . import views
@@ -13,4 +15,4 @@ router.register("return-slips", views.ReturnSlipViewSet, basename="return-slip")
 router.register("refund-slips", views.RefundSlipViewSet, basename="refund-slip")
 router.register("auto-writeback/runs", views.AutoWritebackRunViewSet, basename="auto-writeback-run")
 
-urlpatterns = router.urls
+urlpatterns = [*router.urls, re_path(r"^(?P<path>.*[^/])$", views.without_trailing_slash)]

@@ -6,7 +6,11 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, IntegrityError
+from django.urls import Resolver404, resolve, reverse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -15,9 +19,10 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -39,11 +44,12 @@ from sa_sync.models import AutoWritebackRun, WritebackJob, WritebackOutcome, Wri
 from sa_sync.writeback import refund_writeback, writeback_job_start
 
 from . import serializers as s
-from .auth import ApiKeyAuthentication, HasApiKey
-from .errors import BulkValidationError, PayloadTooLarge, Refused, exception_handler, flatten
+from .auth import ApiKeyAuthentication, DocsAccess, HasApiKey
+from .errors import BulkValidationError, Refused, exception_handler, flatten, not_found
 from .filters import AutoWritebackRunFilter, OrderFilter, RawRefundFilter, RefundSlipFilter, ReturnSlipFilter
 from .models import ApiWritebackJob
 from .pagination import IdCursorPagination
+from .parsers import BadBody, SafeJSONParser, too_large
 from .services import PushConflict, orders_push, raw_refunds_push, summary
 from .throttling import ApiKeyThrottle
 
@@ -57,7 +63,7 @@ class ApiView:
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyThrottle]
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     pagination_class = IdCursorPagination
 
     def get_exception_handler(self):
@@ -72,9 +78,7 @@ class ApiView:
         length = request.META.get("CONTENT_LENGTH") or "0"
         limit = settings.API_MAX_BODY_BYTES
         if length.isdigit() and int(length) > limit:
-            raise PayloadTooLarge(
-                f"请求体 {int(length)} 字节，超过上限 {limit} 字节：请分批提交（每批最多 {s.MAX_BULK_ITEMS} 条）"
-            )
+            raise too_large(limit, int(length))
 
     def throttled(self, request, wait):
         raise exceptions.Throttled(
@@ -83,8 +87,11 @@ class ApiView:
         )
 
     def handle_exception(self, exc):
-        if isinstance(exc, exceptions.ParseError):
+        if isinstance(exc, exceptions.ParseError) and not isinstance(exc, BadBody):
             exc = exceptions.ParseError("请求体不是有效的 JSON")
+        elif isinstance(exc, RequestDataTooBig):
+            # Django's own cap (DATA_UPLOAD_MAX_MEMORY_SIZE), met by a body without Content-Length.
+            exc = too_large(settings.API_MAX_BODY_BYTES)
         elif isinstance(exc, DataError):
             # A value the database cannot hold got past validation: the caller's input, not our fault.
             logger.warning("API value refused by the database: %s", exc)
@@ -230,7 +237,7 @@ class RawRefundViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin
         summary="退款回传",
         description=(
             "与后台右键“退款回传”相同的操作与提示：每条退款单一条结果。"
-            "超过后台阈值（WRITEBACK_BACKGROUND_OVER，默认 200 条）时转为后台任务，返回 202 及任务地址，"
+            "超过后台阈值（WRITEBACK_BACKGROUND_OVER，默认 20 条）时转为后台任务，返回 202 及任务地址，"
             "轮询 /api/v1/writeback-jobs/{id}/ 查看进度和每条结果。"
         ),
         request=s.WritebackIn,
@@ -616,3 +623,45 @@ class RefundSlipViewSet(ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixi
         data = serializer.validated_data
         refund_slip_mark_refunded(slip.pk, by=self.actor, amount=data["amount"], reason=data["reason"])
         return self.answer(slip.pk)
+
+
+@csrf_exempt  # the view it hands over to (a DRF view) does its own checks
+def without_trailing_slash(request, path):
+    """/api/v1/raw-refunds (no final slash) is served as /api/v1/raw-refunds/. Django's APPEND_SLASH
+    cannot redirect a POST without losing its body (with DEBUG on it even fails with a 500), and a
+    client that forgot the slash should not have to learn that from an error."""
+    try:
+        match = resolve(request.path_info + "/", getattr(request, "urlconf", None))
+    except Resolver404:
+        return not_found(request)
+    return match.func(request, *match.args, **match.kwargs)
+
+
+class DocsAccessMixin:
+    """Who may read the schema and its page: api.auth.DocsAccess (production: staff or an API key)."""
+
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [DocsAccess]
+
+    def get_exception_handler(self):
+        return exception_handler
+
+
+class SchemaView(DocsAccessMixin, SpectacularAPIView):
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        # The error in the API's JSON shape, whatever format (YAML by default) the schema was asked in.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return response
+
+
+class DocsView(DocsAccessMixin, SpectacularSwaggerView):
+    def handle_exception(self, exc):
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.PermissionDenied):
+            # A person in a browser: the back office's login, then back to the docs.
+            return redirect_to_login(self.request.get_full_path(), reverse("admin:login"))
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return response

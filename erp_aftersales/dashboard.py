@@ -140,6 +140,19 @@ def chart_bars(series, width=900, height=180):
     return {"bars": bars, "width": width, "height": height, "top": top}
 
 
+def credential_alerts(rows):
+    """The shops JD refused (授权异常), with the cause and what to do, above the figures: until they
+    are authorised again nothing of theirs is downloaded or written back automatically."""
+    return [
+        {
+            "shop": row["shop"],
+            "url": reverse("admin:orders_shop_change", args=[row["shop"].pk]),
+        }
+        for row in rows
+        if row["shop"].credential_error
+    ]
+
+
 def dashboard_view(site, request):
     rows, can = shop_rows(request.user)
     series = writebacks_per_day() if can["slips"] else []
@@ -147,6 +160,7 @@ def dashboard_view(site, request):
         **site.each_context(request),
         "title": "工作台",
         "rows": rows,
+        "alerts": credential_alerts(rows),
         "can": can,
         "chart": chart_bars(series) if series else None,
         "total_succeeded": sum(s for _, s, _ in series),

@@ -3,6 +3,9 @@
 Small lists come back at once; past EXPORT_BACKGROUND_OVER rows the export runs as a Celery task
 with a progress page, like a big writeback. A ModelAdmin chooses its columns with `export_fields`
 (names as in list_display); without it the list's own columns are exported.
+
+Every cell goes through `spreadsheet_cell`: JD's text (退款原因, 买家账号, …) is written as text that
+Excel and WPS show, never as a formula they run.
 """
 
 import os
@@ -23,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from core.models import ExportJob, ExportStatus
 
@@ -30,6 +34,22 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROGRESS_EVERY = 500
 # Parameters that belong to the export itself, not to the list's filter.
 NOT_FILTERS = {"p", "_export"}
+
+
+# A text cell starting with one of these is taken for a formula by spreadsheet programs (openpyxl
+# even stores "=…" as one), e.g. a buyer's "=HYPERLINK(…)" or "-cmd|…". OWASP's advice for such
+# "formula injection": start the text with a single quote, so it stays text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value):
+    """A value as a cell: numbers and dates unchanged (they stay numeric, negatives included),
+    text with the characters an .xlsx cannot hold removed and a leading formula character
+    neutralised with `'`. Every export writes its cells through this one function."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
 def export_dir():
@@ -70,10 +90,10 @@ def write_workbook(model_admin, request, queryset, target, on_progress=None):
     columns = export_columns(model_admin, request)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=str(model_admin.model._meta.verbose_name_plural)[:31])
-    sheet.append([label for _, label in columns])
+    sheet.append([spreadsheet_cell(label) for _, label in columns])
     done = 0
     for obj in queryset.iterator(chunk_size=2000):
-        sheet.append([cell(model_admin, obj, name) for name, _ in columns])
+        sheet.append([spreadsheet_cell(cell(model_admin, obj, name)) for name, _ in columns])
         done += 1
         if on_progress and done % PROGRESS_EVERY == 0:
             on_progress(done)

@@ -7,11 +7,13 @@ without a real SECRET_KEY).
 
 import base64
 import hashlib
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -35,6 +37,15 @@ def env_int(name: str, default: int) -> int:
 def env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value not in (None, "") else default
+
+
+def _fernet_key_ok(key: str) -> bool:
+    """Whether core/fields.py can encrypt with it: Fernet() itself is the judge."""
+    try:
+        Fernet(key.encode())
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return True
 
 
 ERP_ENV = os.environ.get("ERP_ENV", "development").strip().lower()
@@ -69,7 +80,20 @@ if PRODUCTION and not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured(
         "ERP_ENV=production 需要设置 FIELD_ENCRYPTION_KEY（加密店铺密钥的 Fernet 密钥）。"
     )
-if not FIELD_ENCRYPTION_KEY:
+if FIELD_ENCRYPTION_KEY:
+    # Checked here, in every mode: a malformed key would otherwise start fine and fail only when a
+    # shop's secret is first read or saved (a sync, a writeback, the admin), long after the deploy.
+    # Empty entries (a trailing comma) are skipped, as core/fields.py skips them.
+    _keys = [key.strip() for key in FIELD_ENCRYPTION_KEY.split(",") if key.strip()]
+    _bad = [n for n, key in enumerate(_keys, 1) if not _fernet_key_ok(key)]
+    if _bad or not _keys:
+        which = "（" + "、".join(f"第 {n} 个" for n in _bad) + "密钥）" if _bad else "（没有密钥）"
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEY 格式不对{which}：每个密钥须为 Fernet 密钥（32 字节的 URL 安全 base64，"
+            "44 个字符），多个密钥用逗号分隔；可用 python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())' 生成。"
+        )
+else:
     FIELD_ENCRYPTION_KEY = base64.urlsafe_b64encode(
         hashlib.sha256(f"erp_aftersales.field-encryption:{SECRET_KEY}".encode()).digest()
     ).decode()
@@ -106,6 +130,9 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response, static files and error pages included: only our
+    # own scripts and the inline ones with this request's nonce run (core/security.py).
+    "core.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -187,7 +214,30 @@ if CELERY_VISIBILITY_TIMEOUT_SECONDS < WRITEBACK_LEASE_SECONDS:
         "否则正在运行的任务会被重复投递。"
     )
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+        # A broker that vanishes without closing the socket (failover, NAT, a firewall) must not
+        # hang a publish or the consumer forever: commands give up after socket_timeout (above
+        # BRPOP's 1 s wait), connecting after socket_connect_timeout, and the health check drops a
+        # connection idle past its interval (kombu transport/redis.py, Kombu 5.7 documentation
+        # of these transport options). retry_on_timeout stays off: a publish retried after a
+        # timeout could be queued twice.
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        "health_check_interval": 10,
+    }
+if CELERY_BROKER_URL.startswith("redis://"):
+    # Survives a Redis outage while a task runs (see erp_aftersales/celery.py). rediss:// keeps
+    # kombu's own transport, whose scheme check enforces its TLS settings.
+    CELERY_BROKER_TRANSPORT = "erp_aftersales.celery:RedisTransport"
+# A lost broker is waited for, forever, with kombu's backoff (Celery's configuration reference:
+# broker_connection_retry, broker_connection_retry_on_startup, broker_connection_max_retries;
+# None is "no limit", 0 would mean no retry at all: celery/celery#8626); the worker never exits
+# because Redis restarted.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Three queues, every worker consumes all three (a worker started without -Q takes every queue
 # listed here), and the Redis transport takes them in turn: a tick's burst of per-shop downloads
 # never makes a shop's auto-writeback run wait behind it, nor the other way round. "celery" keeps
@@ -201,7 +251,17 @@ CELERY_TASK_ROUTES = {
     "refunds.run_auto_writeback": {"queue": "auto_writeback"},
 }
 CELERY_TASK_IGNORE_RESULT = True
+# Every task is idempotent (a sync and a rule run hold a lease, a writeback job skips what it did
+# and ignores a duplicate while it runs), so a task is acknowledged only after it ran, and one whose
+# pool process died (killed, out of memory) is put back on the queue rather than dropped: its
+# redelivery finds the lease or the job's fresh heartbeat and does nothing twice.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# On a lost broker connection, tasks already running go on (Celery's default since the setting came
+# with 5.1, celery/celery#6654, stated here because Celery 6 changes it): a writeback job keeps sending through a short outage instead of being
+# killed with its slips 回传中 until the lease runs out. Its acknowledgement is lost with the
+# connection; the redelivered message finds the job finished or alive and does nothing.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -212,6 +272,17 @@ SANDBOX_HOST = os.environ.get("SANDBOX_HOST", "127.0.0.1")
 SANDBOX_PORT = env_int("SANDBOX_PORT", 8765)
 JOS_ENDPOINT = os.environ.get("JOS_ENDPOINT", f"http://{SANDBOX_HOST}:{SANDBOX_PORT}/routerjson")
 JOS_TIMEOUT_SECONDS = env_float("JOS_TIMEOUT_SECONDS", 10.0)
+# JD's OAuth (去京东授权, token refresh: platforms.jd.oauth): JD's own in production, the sandbox
+# (which serves the same /oauth2/ paths) in development and tests.
+JD_OAUTH_ENDPOINT = os.environ.get(
+    "JD_OAUTH_ENDPOINT",
+    "https://open-oauth.jd.com" if PRODUCTION else f"http://{SANDBOX_HOST}:{SANDBOX_PORT}",
+)
+# The callback JD sends the merchant back to; it must equal the one registered with the JD app.
+# Empty: this site's own /admin/orders/shop/jd-oauth/callback/ as the request reached it.
+JD_OAUTH_REDIRECT_URI = os.environ.get("JD_OAUTH_REDIRECT_URI", "")
+# A token is refreshed by the scheduler once it expires within this many hours.
+JD_TOKEN_REFRESH_BEFORE_HOURS = env_float("JD_TOKEN_REFRESH_BEFORE_HOURS", 24.0)
 JOS_MAX_RETRIES = env_int("JOS_MAX_RETRIES", 3)
 JOS_RATE_LIMIT_PER_SECOND = env_int("JOS_RATE_LIMIT_PER_SECOND", 20)
 # The most a JOS answer may hold, read as a stream: past it the call fails instead of the process
@@ -227,9 +298,11 @@ JOS_RETURN_WRITEBACK_METHOD = os.environ.get("JOS_RETURN_WRITEBACK_METHOD", JOS_
 JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED = os.environ.get("JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED", "1")
 JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE = os.environ.get("JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE", "2")
 # Manual writeback: slips sent at once (within the rate limit); above the limit a selection runs as a
-# background job with a progress page.
+# background job with a progress page. One limit for the admin's action and the REST API: a web
+# thread sends at most this many itself (20 slips answer in well under a second at JD's 50 ms);
+# 200 held a thread for 14-21 s and, with 50 clients, pushed the list API's p95 to 20 s.
 WRITEBACK_CONCURRENCY = env_int("WRITEBACK_CONCURRENCY", 4)
-WRITEBACK_BACKGROUND_OVER = env_int("WRITEBACK_BACKGROUND_OVER", 200)
+WRITEBACK_BACKGROUND_OVER = env_int("WRITEBACK_BACKGROUND_OVER", 20)
 PLATFORM_SYNC_INTERVAL_SECONDS = env_int("PLATFORM_SYNC_INTERVAL_SECONDS", 60)
 # Each run re-reads this much before the last completed window: rows at the edge are not lost.
 PLATFORM_SYNC_OVERLAP_SECONDS = env_int("PLATFORM_SYNC_OVERLAP_SECONDS", 300)
@@ -298,8 +371,34 @@ else:
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)  # per key; 0 turns it off
 API_THROTTLE_CACHE = "default"
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
+# Django reads a JSON body whole and refuses one past DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by
+# default): it must not be below the API's own limit, or a documented 5 MB push fails before the
+# API can look at it. Past API_MAX_BODY_BYTES the API answers 413 itself (api/parsers.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2621440)
+# The deepest JSON nesting the API parses (its own bodies need 6: the body, items, an order, its
+# promotions, one of them, its oids): deeper is a 400 before Python's recursive decoder could run
+# out of stack.
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+# A pushed `modified` later than now by more than this is refused: a wrong clock (or a test value
+# like 2099) would otherwise win every newer-wins comparison and freeze the row for good.
+PLATFORM_CLOCK_TOLERANCE_SECONDS = env_int("PLATFORM_CLOCK_TOLERANCE_SECONDS", 300)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
+# Receivers are URLs typed in by shop staff and POSTed to from inside the network (api/ssrf.py):
+# https only unless WEBHOOK_ALLOW_HTTP (on in development, for a receiver on a test machine), and
+# never an internal address unless listed here (host names, addresses or networks, comma-separated).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", default=not PRODUCTION)
+WEBHOOK_ALLOWED_PRIVATE_HOSTS = [
+    h.strip() for h in os.environ.get("WEBHOOK_ALLOWED_PRIVATE_HOSTS", "").split(",") if h.strip()
+]
+for _entry in WEBHOOK_ALLOWED_PRIVATE_HOSTS:
+    if "/" in _entry:
+        try:
+            ipaddress.ip_network(_entry, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"WEBHOOK_ALLOWED_PRIVATE_HOSTS 中的 {_entry!r} 不是有效的网段（例如 10.20.0.0/16）。"
+            ) from None
 # --- admin theme (django-simpleui; why: docs/admin.md) -----------------------------------------
 SIMPLEUI_STATIC_OFFLINE = True  # Vue, Element UI and the icons from our own static files, never a CDN
 SIMPLEUI_HOME_INFO = False  # no project advert / version check on the home tab (it calls out to the net)
@@ -336,6 +435,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",  # served by the back office itself: no CDN needed
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No "valid" badge from validator.swagger.io: it would send our schema's address to another site,
+    # and the Content-Security-Policy (core/security.py) refuses its image anyway.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {

@@ -1,6 +1,8 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db.models import Min
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -21,7 +23,9 @@ from core.admin_utils import (
     prefix_search,
 )
 from core.audit import record_event
+from platforms.jd import oauth
 from refunds.services import raw_refund_confirm_interception
+from sa_sync import credentials
 from sa_sync.admin import rejected_rows_link
 from sa_sync.models import SyncRun
 from sa_sync.selectors import latest_run_fields
@@ -59,25 +63,35 @@ INTERCEPTION_COLOURS = {
     InterceptionStatus.FAILED: "red",
 }
 
-SECRET_FIELDS = ("app_secret", "access_token")
+SECRET_FIELDS = ("app_secret", "access_token", "refresh_token")
+# 去京东授权: the signed `state` JD hands back names the shop and the user, and ages out.
+OAUTH_STATE_SALT = "orders.shop.jd-oauth"
+OAUTH_STATE_MAX_AGE_SECONDS = 10 * 60
+
+
+def _secret_input(field: str, label: str, help_text: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=Shop._meta.get_field(field).max_length,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=help_text,
+    )
 
 
 class ShopForm(forms.ModelForm):
-    """The secret and the token are write-only: the form never renders them; blank keeps the old value."""
+    """The secret and the tokens are write-only: the form never renders them; blank keeps the old value."""
 
-    app_secret = forms.CharField(
-        label="App Secret",
-        required=False,
-        max_length=Shop._meta.get_field("app_secret").max_length,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="出于安全考虑不回显；留空表示不修改。",
+    app_secret = _secret_input("app_secret", "App Secret", "出于安全考虑不回显；留空表示不修改。")
+    access_token = _secret_input(
+        "access_token",
+        "Access Token",
+        "出于安全考虑不回显；留空表示不修改。可点击「去京东授权」自动获取，也可在此粘贴京东给出的 token。",
     )
-    access_token = forms.CharField(
-        label="Access Token",
-        required=False,
-        max_length=Shop._meta.get_field("access_token").max_length,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="出于安全考虑不回显；留空表示不修改。重新授权后在此填写新的 token。",
+    refresh_token = _secret_input(
+        "refresh_token",
+        "Refresh Token",
+        "出于安全考虑不回显；留空表示不修改。填写后系统会在 Access Token 到期前自动刷新。",
     )
 
     class Meta:
@@ -90,9 +104,15 @@ class ShopForm(forms.ModelForm):
             "app_key",
             "app_secret",
             "access_token",
+            "access_token_expires_at",
+            "refresh_token",
             "sa_writeback_enabled",
             "is_active",
         ]
+        help_texts = {
+            "access_token_expires_at": "粘贴 Access Token 时可填写京东给出的到期时间；留空且填写了 Refresh Token 时，"
+            "系统会在下次定时刷新时获知。",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,6 +127,33 @@ class ShopForm(forms.ModelForm):
         return cleaned
 
 
+def _remaining(moment, now) -> str:
+    """剩余 3 天 4 小时 / 剩余 5 小时 12 分 / 剩余 8 分"""
+    seconds = int((moment - now).total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"剩余 {days} 天 {hours} 小时"
+    if hours:
+        return f"剩余 {hours} 小时 {minutes} 分"
+    return f"剩余 {max(minutes, 1)} 分"
+
+
+def token_validity_badge(shop, now=None):
+    """The access token's 剩余有效期 as a coloured badge (the list's column)."""
+    now = now or timezone.now()
+    if not shop.access_token:
+        return badge("未设置", "grey")
+    expires = shop.access_token_expires_at
+    if expires is None:
+        return badge("到期时间未知", "grey")
+    if expires <= now:
+        return badge("已过期", "red")
+    colour = "orange" if expires - now <= credentials.refresh_window() else "green"
+    return badge(_remaining(expires, now), colour)
+
+
 @admin.register(Shop)
 class ShopAdmin(EventLogMixin, ErpModelAdmin):
     form = ShopForm
@@ -115,17 +162,21 @@ class ShopAdmin(EventLogMixin, ErpModelAdmin):
         "name",
         "platform",
         "credentials",
+        "token_remaining",
         "sa_writeback_enabled",
         "is_active",
         "last_sync",
         "last_sync_error_text",
     ]
     list_filter = ["platform", "sa_writeback_enabled", "is_active"]
+    change_form_template = "admin/orders/shop/change_form.html"
     search_fields = ["shop_no", "name"]
     readonly_fields = [
         "credentials",
         "app_secret_status",
         "access_token_status",
+        "refresh_token_status",
+        "token_validity",
         "sync_summary",
         "created_at",
         "updated_at",
@@ -142,6 +193,10 @@ class ShopAdmin(EventLogMixin, ErpModelAdmin):
                     "app_secret",
                     "access_token_status",
                     "access_token",
+                    "access_token_expires_at",
+                    "refresh_token_status",
+                    "refresh_token",
+                    "token_validity",
                     "credentials",
                 ]
             },
@@ -161,7 +216,7 @@ class ShopAdmin(EventLogMixin, ErpModelAdmin):
         can_change = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
         hidden = set() if can_change else set(SECRET_FIELDS)
         if obj is None:
-            hidden |= {f"{name}_status" for name in SECRET_FIELDS}
+            hidden |= {f"{name}_status" for name in SECRET_FIELDS} | {"token_validity"}
         return [
             (title, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
             for title, options in super().get_fieldsets(request, obj)
@@ -174,6 +229,50 @@ class ShopAdmin(EventLogMixin, ErpModelAdmin):
     @admin.display(description="Access Token")
     def access_token_status(self, obj):
         return obj.secret_summary("access_token")
+
+    @admin.display(description="Refresh Token")
+    def refresh_token_status(self, obj):
+        return obj.secret_summary("refresh_token")
+
+    @admin.display(description="剩余有效期", ordering="access_token_expires_at")
+    def token_remaining(self, obj):
+        return token_validity_badge(obj)
+
+    @admin.display(description="授权有效期")
+    def token_validity(self, obj):
+        now = timezone.now()
+
+        def moment(value, unknown):
+            if value is None:
+                return unknown
+            text = f"{localtime(value):%Y-%m-%d %H:%M}"
+            return f"已于 {text} 过期" if value <= now else f"{text} 到期（{_remaining(value, now)}）"
+
+        rows = [
+            (
+                "Access Token",
+                format_html("{}", token_validity_badge(obj, now)),
+                moment(obj.access_token_expires_at, "到期时间未知"),
+            ),
+            (
+                "Refresh Token",
+                "",
+                moment(obj.refresh_token_expires_at, "京东未告知到期时间")
+                if obj.refresh_token
+                else "未设置，无法自动刷新",
+            ),
+            (
+                "最近刷新",
+                "",
+                f"{localtime(obj.token_refreshed_at):%Y-%m-%d %H:%M}"
+                if obj.token_refreshed_at
+                else "尚未刷新",
+            ),
+        ]
+        return format_html(
+            '<table class="erp-table" id="token-validity"><tbody>{}</tbody></table>',
+            format_html_join("", "<tr><th>{}</th><td>{} {}</td></tr>", rows),
+        )
 
     @admin.display(description="授权信息")
     def credentials(self, obj):
@@ -230,16 +329,155 @@ class ShopAdmin(EventLogMixin, ErpModelAdmin):
         secrets_changed = [f for f in SECRET_FIELDS if form.cleaned_data.get(f) and f in form.changed_data]
         for name in secrets_changed:
             setattr(obj, f"{name}_changed_at", timezone.now())
+        # A pasted token's end is not the old token's: unknown unless typed with it (the next
+        # scheduled refresh learns it when a refresh token is set).
+        if "access_token" in secrets_changed and "access_token_expires_at" not in form.changed_data:
+            obj.access_token_expires_at = None
+        if "refresh_token" in secrets_changed:
+            obj.refresh_token_expires_at = None
         super().save_model(request, obj, form, change)
         if change and (changed or secrets_changed):
             # Secrets are named, never their values.
             reason = "修改字段：" + "、".join(str(form.fields[f].label) for f in changed + secrets_changed)
             record_event(obj, action="修改店铺", by=request.user, reason=reason)
             if secrets_changed or "app_key" in changed:
-                # New credentials: let the next call find out whether they work.
-                shop_mark_credentials_working([obj.pk])
+                # New credentials: let the next call find out whether they work; a refused refresh
+                # is over (the shop is authorised anew).
+                shop_mark_credentials_working([obj.pk], reauthorised=True)
         elif not change:
             record_event(obj, action="新建店铺", by=request.user)
+
+    # --- 京东授权: JD's authorisation page, its callback, and 立即刷新授权 --------------------------
+    def get_urls(self):
+        return [
+            path(
+                "jd-oauth/callback/",
+                self.admin_site.admin_view(self.jd_oauth_callback_view),
+                name="orders_shop_jd_oauth_callback",
+            ),
+            path(
+                "<int:pk>/jd-oauth/",
+                self.admin_site.admin_view(self.jd_authorize_view),
+                name="orders_shop_jd_authorize",
+            ),
+            path(
+                "<int:pk>/refresh-token/",
+                self.admin_site.admin_view(self.refresh_token_view),
+                name="orders_shop_refresh_token",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        shop = Shop.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        can_authorise = bool(shop and self.has_change_permission(request, shop))
+        extra_context = {**(extra_context or {}), "can_authorise": can_authorise}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _shop_for_change(self, request, pk) -> Shop:
+        shop = get_object_or_404(Shop, pk=pk)
+        if not self.has_change_permission(request, shop):
+            raise PermissionDenied
+        return shop
+
+    @staticmethod
+    def _change_url(shop) -> str:
+        return reverse("admin:orders_shop_change", args=[shop.pk])
+
+    @staticmethod
+    def oauth_redirect_uri(request) -> str:
+        return settings.JD_OAUTH_REDIRECT_URI or request.build_absolute_uri(
+            reverse("admin:orders_shop_jd_oauth_callback")
+        )
+
+    def jd_authorize_view(self, request, pk):
+        """去京东授权: a page saying where the browser goes (JD's authorisation page, with a signed
+        state naming the shop and the user) and which callback the JD app must have registered."""
+        shop = self._shop_for_change(request, pk)
+        if not (shop.app_key and shop.app_secret):
+            self.message_user(
+                request,
+                "去京东授权前请先填写并保存店铺的 App Key 和 App Secret（京东开放平台应用的凭证）。",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(self._change_url(shop))
+        state = signing.dumps({"shop": shop.pk, "user": request.user.pk}, salt=OAUTH_STATE_SALT)
+        redirect_uri = self.oauth_redirect_uri(request)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"去京东授权：{shop.name}",
+            "shop": shop,
+            "opts": self.model._meta,
+            "authorize_url": oauth.authorize_url(shop.app_key, redirect_uri, state),
+            "redirect_uri": redirect_uri,
+            "minutes": OAUTH_STATE_MAX_AGE_SECONDS // 60,
+            "change_url": self._change_url(shop),
+        }
+        return TemplateResponse(request, "admin/orders/shop/jd_authorize.html", context)
+
+    def jd_oauth_callback_view(self, request):
+        """JD sends the merchant back here with ?code=…&state=…: check the state, exchange the code."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        back = reverse("admin:orders_shop_changelist")
+        again = "未保存任何授权信息，请回到「店铺」页重新点击「去京东授权」。"
+        try:
+            state = signing.loads(
+                request.GET.get("state", ""), salt=OAUTH_STATE_SALT, max_age=OAUTH_STATE_MAX_AGE_SECONDS
+            )
+        except signing.SignatureExpired:
+            self.message_user(
+                request,
+                f"京东授权回调已过期（超过 {OAUTH_STATE_MAX_AGE_SECONDS // 60} 分钟）：{again}",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(back)
+        except signing.BadSignature:
+            self.message_user(
+                request, f"京东授权回调无效（state 校验失败，链接不完整或被改动）：{again}", messages.ERROR
+            )
+            return HttpResponseRedirect(back)
+        if not isinstance(state, dict) or state.get("user") != request.user.pk:
+            self.message_user(request, f"这次京东授权不是由当前登录用户发起的：{again}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        shop = Shop.objects.filter(pk=state.get("shop")).first()
+        if shop is None:
+            self.message_user(request, f"京东授权回调对应的店铺不存在：{again}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        if not self.has_change_permission(request, shop):
+            raise PermissionDenied
+        if request.GET.get("error"):
+            words = (request.GET.get("error_description") or request.GET.get("error"))[:100]
+            self.message_user(request, f"京东未完成授权（{words}），店铺授权未修改。", messages.ERROR)
+            return HttpResponseRedirect(self._change_url(shop))
+        code = request.GET.get("code", "").strip()
+        if not code:
+            self.message_user(request, f"京东授权回调缺少授权码（code）：{again}", messages.ERROR)
+            return HttpResponseRedirect(self._change_url(shop))
+        outcome = credentials.shop_authorise_with_code(shop, code=code, by=request.user)
+        if outcome.ok:
+            self.message_user(request, f"店铺「{shop.name}」已通过京东授权：{outcome.message}。")
+        else:
+            self.message_user(request, f"店铺「{shop.name}」：{outcome.message}", messages.ERROR)
+        return HttpResponseRedirect(self._change_url(shop))
+
+    def refresh_token_view(self, request, pk):
+        """立即刷新授权: a confirmation page, then the refresh (POST)."""
+        shop = self._shop_for_change(request, pk)
+        if request.method == "POST":
+            outcome = credentials.shop_refresh_token(shop, by=request.user, reason="立即刷新授权")
+            level = messages.SUCCESS if outcome.ok else messages.ERROR
+            self.message_user(request, f"店铺「{shop.name}」：{outcome.message}", level)
+            return HttpResponseRedirect(self._change_url(shop))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"立即刷新授权：{shop.name}",
+            "shop": shop,
+            "opts": self.model._meta,
+            "validity": token_validity_badge(shop),
+            "change_url": self._change_url(shop),
+        }
+        return TemplateResponse(request, "admin/orders/shop/refresh_token_confirm.html", context)
 
 
 def interception_label(line) -> str:

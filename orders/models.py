@@ -22,7 +22,7 @@ class ArrivalRule(models.TextChoices):
 class Shop(models.Model):
     """A merchant's JD shop and its JOS credentials.
 
-    The secret and the token are write-only: forms take a new value, nothing ever shows them back,
+    The secret and the tokens are write-only: forms take a new value, nothing ever shows them back,
     and `__repr__`/`__str__` never include them (they end up in logs).
     """
 
@@ -38,6 +38,25 @@ class Shop(models.Model):
     access_token_changed_at = models.DateTimeField(
         "Access Token 修改时间", null=True, blank=True, editable=False
     )
+    # JD's OAuth (sa_sync.credentials): the refresh token is a secret like the access token; the
+    # scheduler refreshes the access token before `access_token_expires_at` (None: not known, e.g.
+    # pasted without it; with a refresh token the next scheduled refresh learns it).
+    refresh_token = EncryptedTextField("Refresh Token", max_length=256, blank=True)
+    refresh_token_changed_at = models.DateTimeField(
+        "Refresh Token 修改时间", null=True, blank=True, editable=False
+    )
+    access_token_expires_at = models.DateTimeField("Access Token 到期时间", null=True, blank=True)
+    refresh_token_expires_at = models.DateTimeField(
+        "Refresh Token 到期时间", null=True, blank=True, editable=False
+    )
+    token_refreshed_at = models.DateTimeField("最近刷新授权时间", null=True, blank=True, editable=False)
+    # A refresh in flight (its lease): a second one waits instead of spending the same refresh token.
+    token_refresh_claimed_at = models.DateTimeField("刷新授权进行中自", null=True, blank=True, editable=False)
+    # JD refused to refresh: the shop's calls stop (credential_error says why and what to do) until
+    # it is authorised again; a call that still works with the old access token does not clear it.
+    token_refresh_refused_at = models.DateTimeField(
+        "京东拒绝刷新授权时间", null=True, blank=True, editable=False
+    )
     vender_id = models.CharField("京东商家ID", max_length=64, blank=True)
     sa_writeback_enabled = models.BooleanField("启用SA回传", default=True)
     arrival_rule = models.CharField(
@@ -48,8 +67,9 @@ class Shop(models.Model):
         help_text="退货入库审核后何时回传“退货入仓”：部分到货＝入库数量大于0即回传；全部到货＝入库数量达到退款数量才回传。",
     )
     is_active = models.BooleanField("启用", default=True)
-    # Set when JD refused the credentials (codes 11/12/18-21/24); cleared by a successful call or
-    # by ops saving new credentials. While set, nothing is sent to JD automatically for this shop.
+    # Set when JD refused the credentials (codes 11/12/18-21/24) or a token refresh; cleared by a
+    # successful call (not after a refused refresh: see token_refresh_refused_at) or by new
+    # credentials. While set, nothing is sent to JD automatically for this shop.
     credential_error = models.CharField("授权异常", max_length=300, blank=True)
     credential_error_at = models.DateTimeField("授权异常时间", null=True, blank=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)

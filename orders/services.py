@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import batched_events, record_event
@@ -20,15 +21,36 @@ from .models import InterceptionStatus, Order, OrderLine, OrderStatus, Shop
 
 
 # --- credentials: whether JD accepts the shop's keys ----------------------------------------------
-def shop_mark_credentials_refused(shop_id: int, *, message: str) -> None:
+def shop_mark_credentials_refused(shop_id: int, *, message: str, refresh_refused: bool = False) -> None:
     """JD refused the credentials (codes 11/12/18-21/24): nothing goes to JD automatically for this
-    shop until a call succeeds again or ops save new credentials."""
-    Shop.objects.filter(pk=shop_id).update(credential_error=message[:300], credential_error_at=timezone.now())
+    shop until a call succeeds again or ops save new credentials.
+
+    `refresh_refused`: JD refused to refresh the token (sa_sync.credentials). That cause, with what
+    to do, stays on the shop until it is authorised again: a later call refused with the expired
+    token (code 19) would only say less."""
+    now = timezone.now()
+    shops = Shop.objects.filter(pk=shop_id)
+    if refresh_refused:
+        shops.update(credential_error=message[:300], credential_error_at=now, token_refresh_refused_at=now)
+    else:
+        shops.filter(token_refresh_refused_at__isnull=True).update(
+            credential_error=message[:300], credential_error_at=now
+        )
 
 
-def shop_mark_credentials_working(shop_ids) -> None:
-    """A call with the shop's credentials succeeded, or ops saved new ones (the next call decides)."""
-    Shop.objects.filter(pk__in=list(shop_ids)).exclude(credential_error="").update(
+def shop_mark_credentials_working(shop_ids, *, reauthorised: bool = False) -> None:
+    """A call with the shop's credentials succeeded, or ops saved new ones (the next call decides).
+
+    A call that still works with the access token of a shop whose refresh JD refused does not clear
+    the refusal (the token will expire and cannot be refreshed); new credentials do (`reauthorised`:
+    JD's authorisation, a successful refresh, or ops saving keys or tokens)."""
+    shops = Shop.objects.filter(pk__in=list(shop_ids))
+    if reauthorised:
+        shops.filter(Q(token_refresh_refused_at__isnull=False) | ~Q(credential_error="")).update(
+            credential_error="", credential_error_at=None, token_refresh_refused_at=None
+        )
+        return
+    shops.exclude(credential_error="").filter(token_refresh_refused_at__isnull=True).update(
         credential_error="", credential_error_at=None
     )
 

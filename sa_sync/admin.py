@@ -2,6 +2,7 @@ import json
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Max
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -130,8 +131,13 @@ class WritebackJobAdmin(ReadOnlyMixin, ErpModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         job = get_object_or_404(WritebackJob, pk=job_id)
+        # Each slip's latest try in this job: a job retries slips after an outage, and a slip sent
+        # on its second try is no longer among those that did not succeed.
+        latest = job.attempts.values("slip_id").annotate(last=Max("id")).values("last")
         failures = (
-            job.attempts.filter(outcome__in=[WritebackOutcome.FAILED, WritebackOutcome.REFUSED])
+            job.attempts.filter(
+                pk__in=latest, outcome__in=[WritebackOutcome.FAILED, WritebackOutcome.REFUSED]
+            )
             .select_related("slip")
             .order_by("id")
         )

@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -269,7 +270,7 @@ def auto_writeback_run(shop_id: int, now=None, *, by=None) -> AutoWritebackRun |
         run.save(update_fields=["matched", "slip_ids"])
     if over:
         skipped[selectors.OVER_BATCH] += over
-    results, stopped = _send(shop, selection.ids)
+    results, stopped = _send(run, shop, selection.ids)
     return _finish(run, rule, selection, results, stopped, skipped, now)
 
 
@@ -284,24 +285,38 @@ def _skipped_run(shop, started, snapshot, note) -> AutoWritebackRun:
     )
 
 
-def _send(shop, ids):
+def _send(run, shop, ids):
     """Through the one writeback path. The first slip goes alone: if JD refuses the shop's
     credentials, one slip learns it, not fifty; after each chunk a credential error stops the run.
     Chunks are a fresh-read batch (50): each call of the service reads JD once per chunk, so smaller
-    chunks would multiply the reads."""
+    chunks would multiply the reads. The run's counts move after every chunk: a run whose process
+    dies half-way still says how many went out (the history must never say 发送 0 when 76 did)."""
     results = []
     chunk = FRESH_READ_BATCH
     position = 0
     size = 1
     while position < len(ids):
         part = ids[position : position + size]
-        results += refund_writeback(part, by=ACTOR, trigger=WritebackTrigger.AUTO)
+        outcomes = refund_writeback(part, by=ACTOR, trigger=WritebackTrigger.AUTO)
+        results += outcomes
+        _count_sent(run, outcomes)
         position += len(part)
         size = chunk
         error = Shop.objects.filter(pk=shop.pk).values_list("credential_error", flat=True).first()
         if error and position < len(ids):
             return results, (ids[position:], error)
     return results, None
+
+
+def _count_sent(run, outcomes) -> None:
+    succeeded = sum(1 for r in outcomes if r.outcome == WritebackOutcome.SUCCEEDED)
+    failed = sum(1 for r in outcomes if r.outcome == WritebackOutcome.FAILED)
+    if succeeded or failed:
+        AutoWritebackRun.objects.filter(pk=run.pk).update(
+            sent=F("sent") + succeeded + failed,
+            succeeded=F("succeeded") + succeeded,
+            failed=F("failed") + failed,
+        )
 
 
 DECISION_FOR_OUTCOME = {

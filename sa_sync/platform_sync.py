@@ -515,7 +515,8 @@ def _order_and_line_ids(shop, tids, oids) -> tuple[dict, dict]:
 
 
 def shops_to_sync():
-    return Shop.objects.filter(is_active=True).exclude(app_key="")
+    # A shop whose token refresh JD refused waits for its new authorisation (sa_sync.credentials).
+    return Shop.objects.filter(is_active=True, token_refresh_refused_at__isnull=True).exclude(app_key="")
 
 
 def syncs_to_queue(now: datetime | None = None) -> list[tuple[int, str]]:

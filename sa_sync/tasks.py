@@ -9,7 +9,7 @@ from celery import shared_task
 
 from orders.models import Shop
 
-from . import auto_writeback, platform_sync, writeback
+from . import auto_writeback, credentials, platform_sync, writeback
 
 
 @shared_task(name="sa_sync.sync_all_shops", ignore_result=True)
@@ -46,3 +46,10 @@ def run_auto_writeback(shop_id: int):
 def writeback_recover():
     """Beat's sweep every minute: resumes jobs whose worker died, releases abandoned claims."""
     writeback.writeback_recover()
+
+
+@shared_task(name="sa_sync.refresh_expiring_tokens", ignore_result=True)
+def refresh_expiring_tokens():
+    """Beat's sweep every 30 minutes: tokens expiring soon are refreshed (a shop's refresh holds a
+    lease on the shop row, so an overlapping sweep never spends the same refresh token twice)."""
+    credentials.refresh_expiring_tokens()

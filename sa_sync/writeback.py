@@ -50,10 +50,11 @@ from refunds.models import (
     WritebackStatus,
 )
 
-from .models import WritebackAttempt, WritebackJob, WritebackOutcome, WritebackTrigger
+from .models import AutoWritebackRule, WritebackAttempt, WritebackJob, WritebackOutcome, WritebackTrigger
 
 # The sync's own merge, so a slip reads the same whichever of the two brought JD's state.
 from .platform_sync import _is_stale, _merge
+from .selectors import retry_budget
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
     """Lock the slips, take JD's fresh answer (`reads`, from `_read_fresh`) into them, decide, and
     claim what goes out. One short transaction; the network was before it."""
     results, to_send, attempts, changed, events, merged = {}, [], [], [], [], set()
+    notes = _RetryNotes(job)
     with transaction.atomic(), batched_events():
         slips = lock_raw_refunds(
             RawRefund.objects.select_related("shop", "order", "order_line").filter(pk__in=ids)
@@ -222,7 +224,7 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
                     slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
                     retry = read.error is not None
                     outcome = WritebackOutcome.FAILED if retry else WritebackOutcome.REFUSED
-                    message = unreadable[:500]
+                    message = (unreadable + notes.after_failure(slip, slip.shop, retry))[:500]
                     next_at = retry_at(slip.writeback_attempts, now) if retry else None
                     slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
                 else:
@@ -307,7 +309,7 @@ def _apply_fresh(
         return "", None
     name = slip.shop.get_platform_display()
     if read.error is not None:
-        return "", f"发送前向{name}核对退款单状态失败，未回传（稍后自动重试）：{read.error.user_message}"
+        return "", f"发送前向{name}核对退款单状态失败，未回传：{read.error.user_message}"
     if slip.refund_no in read.unreadable:
         return "", f"发送前核对：{name}返回的退款单无法识别（{read.unreadable[slip.refund_no]}），未回传"
     fields = read.rows.get(slip.refund_no)
@@ -346,13 +348,20 @@ def _send(item: _Claimed) -> _Claimed:
 def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, WritebackResult]:
     results, attempts, changed = {}, [], []
     broken_shops, healthy_shops = {}, set()
+    notes = _RetryNotes(job)
     with transaction.atomic(), batched_events():
         # Locked in id order, as everywhere else: two writers never wait on each other crosswise.
         slips = {slip.pk: slip for slip in lock_raw_refunds([item.slip_id for item in items])}
         now = timezone.now()
         for item in items:
             slip, error = slips[item.slip_id], item.error
-            message = ("操作成功" if error is None else error.user_message)[:500]
+            # A credential failure is retried too: the auto-writeback skips the shop until ops fix
+            # its credentials, then picks these slips up again; a job tries them again later.
+            retry = error is not None and (error.retryable or error.credential_problem)
+            if error is None:
+                message = "操作成功"
+            else:
+                message = (error.user_message + notes.after_failure(slip, item.shop, retry))[:500]
             outcome = WritebackOutcome.SUCCEEDED if error is None else WritebackOutcome.FAILED
             ours = (
                 slip.writeback_status == WritebackStatus.SENDING
@@ -362,9 +371,6 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                 if error is None:
                     slip.mark_writeback_succeeded(by=by, reason=message)
                 else:
-                    # A credential failure is retried too: the auto-writeback skips the shop until
-                    # ops fix its credentials, then picks these slips up again.
-                    retry = error.retryable or error.credential_problem
                     next_at = retry_at(slip.writeback_attempts, now) if retry else None
                     slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
                 slip.updated_at = now
@@ -428,6 +434,39 @@ def _count_job(job, done=0, succeeded=0, failed=0):
     )
 
 
+# --- what a failed slip's message promises: only a retry that will happen --------------------------
+class _RetryNotes:
+    """The sequel of a retryable failure, appended to its message. A background job tries its slips
+    again (up to JOB_RETRY_ROUNDS resumptions); otherwise only an enabled auto-writeback rule of the
+    shop that matches the slip, with retries left, sends it again; else the user must."""
+
+    def __init__(self, job):
+        self.job = job
+        self.rules: dict = {}
+
+    def after_failure(self, slip, shop, retry: bool) -> str:
+        if not retry:
+            return ""
+        if self.job is not None and self.job.resumed_count < JOB_RETRY_ROUNDS:
+            return "；本批量任务稍后自动重试"
+        if self._rule_retries(slip, shop):
+            return "；自动回传规则稍后自动重试"
+        return "；请稍后重新回传"
+
+    def _rule_retries(self, slip, shop) -> bool:
+        if shop.pk not in self.rules:
+            self.rules[shop.pk] = AutoWritebackRule.objects.filter(shop_id=shop.pk, enabled=True).first()
+        rule = self.rules[shop.pk]
+        return (
+            rule is not None
+            and shop.sa_writeback_enabled
+            and slip.refund_type in rule.refund_types
+            and slip.platform_status in rule.platform_statuses
+            and (not rule.reasons or slip.reason in rule.reasons)
+            and slip.writeback_attempts < retry_budget()
+        )
+
+
 # --- big selections: a background job with progress ---------------------------------------------
 WRITEBACK_JOB_TASK = "refunds.run_writeback_job"  # the task's wire name (sa_sync.tasks), kept across moves
 
@@ -449,7 +488,14 @@ def writeback_job_start(slip_ids, *, by, trigger=WritebackTrigger.MANUAL) -> Wri
 
 def writeback_job_run(job_id: int) -> WritebackJob | None:
     """Idempotent: a redelivered task skips the slips this job already handled, and a duplicate
-    delivery while the job is alive elsewhere (fresh heartbeat) does nothing."""
+    delivery while the job is alive elsewhere (fresh heartbeat) does nothing.
+
+    An outage does not fail the rest of the job: slips whose send failed with a retryable error (JD
+    or the rate limiter's Redis did not answer, the shop's authorisation failed) stay the job's, and
+    a chunk in which every slip failed that way stops the run there, leaving the rest untouched. The
+    job is then 已中断 and the recovery sweep resumes it after the lease (writeback_recover), which
+    sends what is left and tries those slips again, up to JOB_RETRY_ROUNDS resumptions; the last
+    one finishes the job whatever happens."""
     now = timezone.now()
     with transaction.atomic():
         job = WritebackJob.objects.select_for_update().filter(pk=job_id).first()
@@ -457,7 +503,7 @@ def writeback_job_run(job_id: int) -> WritebackJob | None:
             return job
         if job.status == WritebackJob.Status.RUNNING and not job_is_dead(job, now):
             return job
-        # A job that had started before lost its worker: this run resumes it.
+        # A job that had started before lost its worker or stopped at an outage: this run resumes it.
         resumed = job.status != WritebackJob.Status.QUEUED
         job.status = WritebackJob.Status.RUNNING
         job.heartbeat_at = now
@@ -467,9 +513,10 @@ def writeback_job_run(job_id: int) -> WritebackJob | None:
             job.resumed_at = now
             fields += ["resumed_count", "resumed_at"]
         job.save(update_fields=fields)
+    retries_left = job.resumed_count < JOB_RETRY_ROUNDS
     with _Heartbeat(job.pk):
-        handled = set(WritebackAttempt.objects.filter(job=job).values_list("slip_id", flat=True))
-        todo = [i for i in job.slip_ids if i not in handled]
+        settled, _retry = _job_slips(job, recount=resumed)
+        todo = [i for i in job.slip_ids if i not in settled]
         abandoned = []
         if resumed:
             # The dead worker's claims are this job's own slips (nobody sends them) but the lease
@@ -482,15 +529,73 @@ def writeback_job_run(job_id: int) -> WritebackJob | None:
             )
             todo = [i for i in todo if i not in set(abandoned)]
         by = job.created_by or job.created_by_name or "系统：批量回传"
+        outage = False
         for start in range(0, len(todo), 50):
-            refund_writeback(todo[start : start + 50], by=by, trigger=job.trigger, job=job)
-        if abandoned:
+            chunk = todo[start : start + 50]
+            refund_writeback(chunk, by=by, trigger=job.trigger, job=job)
+            if retries_left and len(_job_slips(job, among=chunk)[1]) == len(chunk):
+                # Not one slip of the chunk got through: JD or Redis is down. Sending the rest now
+                # would only fail them all in seconds; the job keeps them for its next run.
+                outage = True
+                break
+        if abandoned and not outage:
             _wait_for_abandoned_claims(abandoned)
             for start in range(0, len(abandoned), 50):
                 refund_writeback(abandoned[start : start + 50], by=by, trigger=job.trigger, job=job)
-    WritebackJob.objects.filter(pk=job.pk).update(status=WritebackJob.Status.DONE, finished_at=timezone.now())
+    settled, retry = _job_slips(job, recount=True, keep=retries_left)
+    if retry or outage:
+        # Kept open: the sweep resumes it once the lease has passed since this beat.
+        WritebackJob.objects.filter(pk=job.pk).update(
+            status=WritebackJob.Status.INTERRUPTED, heartbeat_at=timezone.now()
+        )
+        logger.warning(
+            "writeback job %s stopped with %d slips to retry and %d not sent yet (JD or Redis unavailable); "
+            "the recovery sweep resumes it",
+            job.pk,
+            len(retry),
+            job.total - len(settled) - len(retry),
+        )
+    else:
+        WritebackJob.objects.filter(pk=job.pk).update(
+            status=WritebackJob.Status.DONE, finished_at=timezone.now()
+        )
     job.refresh_from_db()
     return job
+
+
+# How many times a job is resumed to try its slips again after retryable failures: each resumption
+# comes about a lease (WRITEBACK_LEASE_SECONDS, 5 minutes) plus one sweep after the last run, so a
+# job rides out an outage of about an hour before it gives its slips up (回传失败, the message then
+# says what happens next: a rule's retry, or 请稍后重新回传).
+JOB_RETRY_ROUNDS = 10
+
+
+def _job_slips(job, *, among=None, recount=False, keep=True) -> tuple[set, set]:
+    """(settled, to retry) among the job's slips, read from its attempts. A slip is to retry when
+    its latest attempt in this job failed and it is still 回传失败 with a retry due (the service's
+    word for a retryable failure); `keep=False` settles those too (the job gives up on them).
+    `recount` writes the job's counters from the same reading, the slips to retry not done."""
+    attempts = WritebackAttempt.objects.filter(job=job)
+    if among is not None:
+        attempts = attempts.filter(slip_id__in=among)
+    latest = dict(attempts.order_by("id").values_list("slip_id", "outcome"))
+    failed = [slip_id for slip_id, outcome in latest.items() if outcome == WritebackOutcome.FAILED]
+    retry = set()
+    if keep and failed:
+        retry = set(
+            RawRefund.objects.filter(
+                pk__in=failed, writeback_status=WritebackStatus.FAILED, next_attempt_at__isnull=False
+            ).values_list("pk", flat=True)
+        )
+    settled = set(latest) - retry
+    if recount:
+        outcomes = [latest[slip_id] for slip_id in settled]
+        WritebackJob.objects.filter(pk=job.pk).update(
+            done=len(outcomes),
+            succeeded=outcomes.count(WritebackOutcome.SUCCEEDED),
+            failed=sum(o in (WritebackOutcome.FAILED, WritebackOutcome.REFUSED) for o in outcomes),
+        )
+    return settled, retry
 
 
 # A running job's worker beats every HEARTBEAT; a job that missed three beats lost its worker.
@@ -555,7 +660,8 @@ class Recovery:
 
 
 def writeback_recover(now=None) -> Recovery:
-    """The periodic sweep (every minute). Jobs whose worker died (three missed heartbeats), and jobs
+    """The periodic sweep (every minute). Jobs whose worker died (three missed heartbeats), jobs
+    that stopped at an outage (已中断, with slips to retry) once the lease has passed since, and jobs
     queued for longer than the lease whose message may be lost, are queued again (a running one is
     marked 已中断 first): the resumed run sends what is left, once; a duplicate message is a no-op.
     Slips left 回传中 past the lease outside any unfinished job become 回传失败 with a retryable

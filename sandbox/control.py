@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable
 
-from . import demo
+from . import demo, oauth
 from .jos import Reply, json_reply
 from .records import InputError
 from .state import NotFound, SandboxState
@@ -45,6 +45,15 @@ def shops_get(state, match, query, body):
 
 def shops_post(state, match, query, body):
     return {"shop": state.upsert_shop(body)}
+
+
+def token_get(state, match, query, body):
+    with state.lock:
+        return {"token": oauth.token_view(state, state._shop_or_error(match["app_key"]))}
+
+
+def token_post(state, match, query, body):
+    return {"token": oauth.control_token(state, match["app_key"], body)}
 
 
 def orders_get(state, match, query, body):
@@ -124,6 +133,8 @@ ROUTES: list[Route] = [
     _route("POST", "/reset", reset),
     _route("GET", "/shops", shops_get),
     _route("POST", "/shops", shops_post),
+    _route("GET", r"/shops/(?P<app_key>[^/]+)/token", token_get),
+    _route("POST", r"/shops/(?P<app_key>[^/]+)/token", token_post),
     _route("GET", "/orders", orders_get),
     _route("POST", "/orders", orders_post),
     _route("GET", r"/orders/(?P<id>[^/]+)", order_get),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 
@@ -44,6 +44,7 @@ class Reply:
     body: bytes
     content_type: str = "application/json;charset=utf-8"
     note: str = ""  # for the request log line: method, app_key, outcome (never credentials)
+    headers: dict = field(default_factory=dict)  # e.g. Location of the OAuth page's redirect
 
 
 def json_reply(payload, status: int = 200) -> Reply:
@@ -264,7 +265,10 @@ def _authenticate(state: SandboxState, params: dict) -> str | None:
     if not token:
         return "18"
     if not hmac.compare_digest(token.encode(), shop["access_token"].encode()):
-        return "19"
+        return "19"  # unknown, or replaced by a refresh (sandbox/oauth.py)
+    expires = shop.get("oauth", {}).get("access_expires_at")
+    if expires is not None and state.clock() >= expires:
+        return "19"  # expired: JD's code for an invalid token (which code JD uses is unconfirmed)
     if state.effective_faults(app_key).get("revoked"):
         return "19"
     return None

@@ -187,7 +187,7 @@ def normalize_shop(
 
 def public_shop(shop: dict) -> dict:
     """A shop as the control API shows it: secrets are write-only."""
-    return {k: v for k, v in shop.items() if k not in ("app_secret", "access_token")}
+    return {k: v for k, v in shop.items() if k not in ("app_secret", "access_token", "oauth")}
 
 
 # --- orders -----------------------------------------------------------------------------------

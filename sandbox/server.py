@@ -1,4 +1,5 @@
-"""The HTTP server: `/routerjson` for JOS, `/_sandbox/...` for the control API, one thread per request,
+"""The HTTP server: `/routerjson` for JOS, `/oauth2/...` for JD's OAuth (sandbox/oauth.py),
+`/_sandbox/...` for the control API, one thread per request,
 plus a timer thread applying the SA policy on time (requests also apply it before answering)."""
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import control, jos
+from . import control, jos, oauth
 from .state import SandboxState
 
 JOS_PATH = "/routerjson"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # Request lines can carry credentials in the query string: never let them reach the log.
-_SECRET_IN_TEXT = re.compile(r"((?:access_token|app_secret|sign)=)[^&\s'\"]*", re.IGNORECASE)
+_SECRET_IN_TEXT = re.compile(r"((?:access_token|refresh_token|app_secret|sign)=)[^&\s'\"]*", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
@@ -62,6 +63,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 if self.command == "POST" and raw:
                     params.update(_flat(parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)))
                 self._send(jos.handle(self.server.state, params))
+            elif url.path in oauth.PATHS:
+                params = _flat(parse_qs(url.query, keep_blank_values=True))
+                if self.command == "POST" and raw:
+                    params.update(_flat(parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)))
+                self._send(oauth.handle(self.server.state, self.command, url.path, params))
             elif url.path.startswith("/_sandbox/"):
                 query = parse_qs(url.query)
                 self._send(control.handle(self.server.state, self.command, url.path, query, raw))
@@ -78,6 +84,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(reply.body)
 

@@ -6,8 +6,10 @@ Reads and writes are short; nothing sleeps while holding the lock (faults sleep 
 from __future__ import annotations
 
 import random
+import secrets
 import threading
 import time
+import zlib
 from datetime import datetime
 
 from platforms.jd import codes as jd_codes
@@ -20,6 +22,35 @@ from .records import CLOSED_STATUSES, REFUNDED_STATUS, InputError
 
 class NotFound(LookupError):
     pass
+
+
+# The lifetime of the access tokens the sandbox issues, unless the shop says otherwise: JD's own
+# answers show 86400 (one day) and 31535999 (a year less a second); one day shows refreshes happen.
+DEFAULT_TOKEN_LIFETIME_SECONDS = 86400
+
+
+def shop_oauth(body: dict, now: float) -> dict:
+    """A shop's OAuth state, `shop["oauth"]`, from POST /_sandbox/shops (sandbox/oauth.py uses it):
+    `refresh_token`, `access_token_expires_in` and `refresh_token_expires_in` (seconds from now;
+    absent: never), `token_lifetime_seconds` (of the access tokens the sandbox will issue)."""
+    access_in = body.get("access_token_expires_in")
+    refresh_in = body.get("refresh_token_expires_in")
+    lifetime = body.get("token_lifetime_seconds")
+    return {
+        "refresh_token": records.as_text(body.get("refresh_token"), "refresh_token") or None,
+        "access_expires_at": None
+        if access_in is None
+        else now + records.as_int(access_in, "access_token_expires_in"),
+        "refresh_expires_at": None
+        if refresh_in is None
+        else now + records.as_int(refresh_in, "refresh_token_expires_in"),
+        "revoked": False,
+        "lifetime": DEFAULT_TOKEN_LIFETIME_SECONDS
+        if lifetime is None
+        else records.as_int(lifetime, "token_lifetime_seconds", low=1),
+        "uid": str(zlib.crc32(str(body.get("app_key")).encode())).zfill(10),
+        "open_id": secrets.token_urlsafe(32),
+    }
 
 
 def _key_time(ts: str | None) -> str:
@@ -81,6 +112,8 @@ class SandboxState:
             self.call_seq = 0
             self.faults: dict[str | None, dict] = {}
             self.rate_window: dict[str, tuple[int, int]] = {}
+            # OAuth authorisation codes the to_login page issued: code -> {"app_key", "expires_at"}
+            self.oauth_codes: dict[str, dict] = {}
 
     # --- shops and policy ---------------------------------------------------------------------
 
@@ -88,6 +121,8 @@ class SandboxState:
         shop = records.normalize_shop(
             body, self.warehouse_statuses, self.policy_delay, default_ship_after=self.buyer_ships_after
         )
+        # Its refresh token and the tokens' expiries (sandbox/oauth.py); never shown by the views.
+        shop["oauth"] = shop_oauth(body, self.clock())
         with self.lock:
             self.shops[shop["app_key"]] = shop
             self.orders.setdefault(shop["app_key"], {})

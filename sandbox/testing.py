@@ -77,6 +77,15 @@ class SandboxClient:
     def shops(self) -> list[dict]:
         return self._request("GET", "/shops")["shops"]
 
+    def token(self, app_key: str) -> dict:
+        """The shop's token state: expiries and flags (never a token)."""
+        return self._request("GET", f"/shops/{app_key}/token")["token"]
+
+    def set_token(self, app_key: str, **fields) -> dict:
+        """expire_access_token, access_token_expires_in, revoke_refresh_token, refresh_token,
+        refresh_token_expires_in, token_lifetime_seconds (docs/sandbox.md)."""
+        return self._request("POST", f"/shops/{app_key}/token", fields)["token"]
+
     def seed_orders(self, app_key: str, orders: list[dict]) -> int:
         return self._request("POST", "/orders", {"app_key": app_key, "orders": orders})["upserted"]
 

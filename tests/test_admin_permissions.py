@@ -139,6 +139,14 @@ def custom_urls(opts, obj, shops):
             ("POST", [obj.pk, "cs_review"], {}, frozenset({"orders.review_order"}), True),
             ("POST", [obj.pk, "ship"], {"logistics_no": "SF1"}, frozenset({"orders.ship_order"}), True),
         ],
+        # Shops: 去京东授权 shows where it goes first; JD's callback (here without a state: it changes
+        # nothing and says so) and 立即刷新授权 (a confirmation, then the POST) change the tokens.
+        "orders_shop_jd_authorize": [("GET", [obj.pk], None, change, True)],
+        "orders_shop_jd_oauth_callback": [("GET", [], None, change, True)],
+        "orders_shop_refresh_token": [
+            ("GET", [obj.pk], None, change, True),
+            ("POST", [obj.pk], {}, change, True),
+        ],
         "sa_sync_autowritebackrule_run_now": [
             ("GET", [], None, change, False),  # running is a POST from the settings page
             ("POST", [], {"shop": shops[0].pk}, change, True),

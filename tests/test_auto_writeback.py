@@ -610,3 +610,27 @@ def test_run_now_needs_a_saved_rule_and_the_change_permission(client, ops_user, 
     response = client.post(url, {"shop": shop.pk}, follow=True)
     assert "请先保存本店铺的规则" in response.content.decode()
     assert not AutoWritebackRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_run_that_dies_half_way_still_counts_what_it_sent(sandbox, aw, monkeypatch):
+    """A process killed after the first chunks: the run's record says how many went out (it said
+    发送 0 before, although they had reached JD), and the next run takes it over as 已中断."""
+    slips = [make_slip(aw) for _ in range(3)]
+    seed(sandbox, aw)
+    enable(aw)
+    real = auto_writeback.refund_writeback
+    calls = []
+
+    def dies_on_the_second_chunk(ids, **kwargs):
+        calls.append(list(ids))
+        if len(calls) == 2:
+            raise KeyboardInterrupt("the worker was killed")  # not an Exception: nothing catches it
+        return real(ids, **kwargs)
+
+    monkeypatch.setattr(auto_writeback, "refund_writeback", dies_on_the_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        auto_writeback.auto_writeback_run(aw.pk)
+    run = AutoWritebackRun.objects.get(shop=aw)
+    assert (run.status, run.sent, run.succeeded, run.failed) == (AutoWritebackRun.Status.RUNNING, 1, 1, 0)
+    assert sent_ref_ids(sandbox, aw) == [slips[0].refund_no]

@@ -128,7 +128,7 @@ def check_business_result(payload: Mapping, key: str) -> dict:
     A result without a `success` field is returned as is."""
     result = payload.get(key) if isinstance(payload, Mapping) else None
     if not isinstance(result, dict):
-        raise JosProtocolError(f"京东接口返回内容缺少 {key}，无法确认处理结果，稍后自动重试")
+        raise JosProtocolError(f"京东接口返回内容缺少 {key}，无法确认处理结果")
     if _is_false(result.get("success", True)):
         raise _business_error(result)
     return result

@@ -1,8 +1,14 @@
 """JD's typed JOS errors: the JD family of `platforms.errors.PlatformError`.
 
 Callers above the port read the flags (`retryable`, `credential_problem`, `outcome_unknown`), never
-JD's codes. No message ever contains a secret: JD's own descriptions are scrubbed of the values the
-client passes in `secrets`.
+JD's codes.
+
+`user_message` is plain Chinese a customer-service user reads: what went wrong, never what happens
+next. Whether a failed call is tried again depends on the caller (the sync runs again every minute,
+a background writeback job retries its slips, a single writeback only when the shop has an enabled
+auto-writeback rule), so the caller says it; sa_sync.writeback adds the true sequel to each slip.
+No message ever contains a secret: JD's own descriptions are scrubbed of the values the client
+passes in `secrets`.
 """
 
 from __future__ import annotations
@@ -75,9 +81,7 @@ class JosTransportError(JosError):
     @classmethod
     def for_status(cls, status: int) -> JosTransportError:
         if status >= 500 or status == 429:
-            return cls(
-                f"京东接口暂时不可用（HTTP {status}），稍后自动重试", code=f"HTTP_{status}", status=status
-            )
+            return cls(f"京东接口暂时不可用（HTTP {status}）", code=f"HTTP_{status}", status=status)
         # A 4xx from the gateway means we are calling the wrong address: retrying will not help.
         return cls(
             f"京东接口返回 HTTP {status}，请管理员检查京东接口地址配置（JOS_ENDPOINT）",
@@ -88,15 +92,15 @@ class JosTransportError(JosError):
 
     @classmethod
     def timeout(cls) -> JosTransportError:
-        return cls("调用京东接口超时，稍后自动重试", code="TIMEOUT")
+        return cls("调用京东接口超时", code="TIMEOUT")
 
     @classmethod
     def connection(cls) -> JosTransportError:
-        return cls("无法连接京东接口（连接被拒绝），稍后自动重试", code="CONNECTION")
+        return cls("无法连接京东接口（连接被拒绝）", code="CONNECTION")
 
     @classmethod
     def reset(cls) -> JosTransportError:
-        return cls("与京东接口的连接在请求发出后中断，稍后自动重试", code="CONNECTION_RESET")
+        return cls("与京东接口的连接在请求发出后中断", code="CONNECTION_RESET")
 
 
 class JosProtocolError(JosError):
@@ -105,7 +109,7 @@ class JosProtocolError(JosError):
     retryable = True
     retry_limit = 1
 
-    def __init__(self, user_message: str = "京东接口返回了无法识别的内容，稍后自动重试", **kwargs):
+    def __init__(self, user_message: str = "京东接口返回了无法识别的内容", **kwargs):
         kwargs.setdefault("code", "PROTOCOL")
         super().__init__(user_message, **kwargs)
 
@@ -149,9 +153,7 @@ class JosRateLimiterError(JosError):
 
     retryable = True
 
-    def __init__(
-        self, user_message: str = "限流服务（Redis）暂时不可用，未调用京东接口，稍后自动重试", **kwargs
-    ):
+    def __init__(self, user_message: str = "限流服务（Redis）暂时不可用，未调用京东接口", **kwargs):
         kwargs.setdefault("code", "RATE_LIMITER")
         super().__init__(user_message, **kwargs)
 
@@ -182,7 +184,7 @@ JOS_ERROR_CODES: dict[str, tuple[type[JosError], str]] = {
     "20": (JosAppKeyError, "京东返回：缺少 App Key，请检查店铺的 App Key 配置"),
     "21": (JosAppKeyError, "京东返回：App Key 无效，请检查店铺的 App Key 配置"),
     "24": (JosPermissionError, "京东返回：店铺未获得该接口权限，请在京东开放平台为应用申请该接口权限"),
-    "65": (JosPlatformTimeoutError, "京东返回：京东平台处理超时，稍后自动重试"),
+    "65": (JosPlatformTimeoutError, "京东返回：京东平台处理超时"),
 }
 
 

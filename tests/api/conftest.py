@@ -43,3 +43,11 @@ def api(shop_key):
 @pytest.fixture
 def other_api(other_key):
     return client_for(other_key[1])
+
+
+@pytest.fixture
+def local_receivers(settings):
+    """Test receivers listen on 127.0.0.1 over http: opted in the way ops let an intranet receiver
+    through. Without it the worker refuses both (tests/api/test_webhook_ssrf.py)."""
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]

@@ -353,7 +353,7 @@ def test_create_api_key_review_level_and_admin_edit(db, client, django_user_mode
 
 
 # --- webhooks ------------------------------------------------------------------------------------
-def test_refund_slip_created_and_approved_reach_a_subscriber_signed(shop_key, api):
+def test_refund_slip_created_and_approved_reach_a_subscriber_signed(shop_key, api, local_receivers):
     shop = shop_key[0]
     receiver = Receiver()
     try:

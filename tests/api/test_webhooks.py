@@ -1,5 +1,8 @@
 """Events out: outbox rows in the change's transaction, signed deliveries to a real HTTP receiver,
-retries with backoff, and a receiver that is down or slow never undoes or blocks the change."""
+retries with backoff, and a receiver that is down or slow never undoes or blocks the change.
+
+The receivers listen on 127.0.0.1, which the worker refuses by default: each test here opts in through
+`local_receivers` (the address rule itself: test_webhook_ssrf.py)."""
 
 import hashlib
 import hmac
@@ -52,7 +55,7 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(local_receivers):
     r = Receiver()
     yield r
     r.close()
@@ -151,7 +154,7 @@ def test_failure_is_retried_with_backoff_then_given_up(shop_key, receiver, setti
     assert len({r["headers"][SIGNATURE_HEADER] for r in receiver.requests}) == 1
 
 
-def test_receiver_down_never_undoes_the_change(api, shop_key):
+def test_receiver_down_never_undoes_the_change(api, shop_key, local_receivers):
     subscribe(shop_key[0], "http://127.0.0.1:9/unreachable")
     payload = {
         "refund_no": "8000000001",

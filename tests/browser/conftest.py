@@ -34,14 +34,29 @@ def browser():
     playwright.stop()
 
 
+# Every frame reports what the Content-Security-Policy refused (core/security.py): a page that works
+# only in part under the policy fails its test instead of passing with a silently blocked script.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__reportCspViolation({directive: e.effectiveDirective, blocked: e.blockedURI,
+    source: e.sourceFile, line: e.lineNumber, sample: e.sample, page: document.location.href});
+}, true);
+"""
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1600, "height": 900})
     context.set_default_timeout(10_000)
+    violations = []
+    context.expose_binding("__reportCspViolation", lambda source, v: violations.append(v))
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
     page.base_url = live_server.url
+    page.csp_violations = violations
     yield page
     context.close()
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
 
 
 def login(page, username, password, next_url="/admin/refunds/rawrefund/"):

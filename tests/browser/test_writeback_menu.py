@@ -195,10 +195,11 @@ def test_right_click_beside_a_selection_can_include_it(page, sandbox, jd, cs):
     expect(badge(page, untouched)).to_have_text("未回传")
 
 
-def test_select_all_across_pages_shows_and_sends_the_full_count(page, sandbox, jd, cs):
+def test_select_all_across_pages_shows_and_sends_the_full_count(page, sandbox, jd, cs, settings):
     """Django's 选中所有 runs the action on every matching slip, not the 50 on the page: the menu must
     say that number before anything goes to JD."""
     total = 57
+    settings.WRITEBACK_BACKGROUND_OVER = 100  # sent in the request, so its answer shows the count
     make_slips(sandbox, jd, total)
     login(page, cs.username, PASSWORD)
     rows = page.locator("#result_list tbody tr")
