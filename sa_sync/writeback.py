@@ -53,7 +53,7 @@ from refunds.models import (
 from .models import AutoWritebackRule, WritebackAttempt, WritebackJob, WritebackOutcome, WritebackTrigger
 
 # The sync's own merge, so a slip reads the same whichever of the two brought JD's state.
-from .platform_sync import _is_stale, _merge
+from .platform_sync import _merge
 from .selectors import retry_budget
 
 logger = logging.getLogger(__name__)
@@ -316,15 +316,16 @@ def _apply_fresh(
     if fields is None:
         return "", f"发送前核对：{name}查无此退款单，未回传，请核对退款单号"
     label = platforms.state_label(slip.shop.platform, fields["platform_status_code"])
-    if not _is_stale(slip.platform_modified, fields["platform_modified"]):
-        _merge(
-            slip,
-            {k: fields[k] for k in STATE_FIELDS},
-            status_field="platform_status",
-            reason=f"发送前核对{name}退款状态：{label}",
-            events=events,
-            update_fields=update_fields,
-        )
+    # Merged whatever the stored change time says: this answer is JD's state now, by definition (a
+    # slip stamped in the future must not keep a state JD has left), and the decision is taken on it.
+    _merge(
+        slip,
+        {k: fields[k] for k in STATE_FIELDS},
+        status_field="platform_status",
+        reason=f"发送前核对{name}退款状态：{label}",
+        events=events,
+        update_fields=update_fields,
+    )
     return f"发送前已向{name}核对状态：{label}", None
 
 
