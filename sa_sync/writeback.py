@@ -88,6 +88,9 @@ def _recheck_note() -> str:
     return f"约{minutes}分钟后系统先向京东核对状态，京东未处理才重发一次"
 
 
+STALE_CLAIM = f"{INTERRUPTED}（处理进程退出），结果未知；发送前先向京东核对状态，京东未处理才重发一次"
+
+
 def retry_at(attempts: int, now=None):
     """Backoff for a retryable failure, stored on the slip: the auto-writeback polls it."""
     delay = min(RETRY_BASE * (2 ** max(0, attempts - 1)), RETRY_CAP)
@@ -220,11 +223,8 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
                     and slip.writeback_message.startswith(INTERRUPTED)
                 )
                 if slip.writeback_status == WritebackStatus.SENDING:
-                    slip.release_stale_claim(
-                        by="系统：回传超时恢复",
-                        reason=f"{INTERRUPTED}（处理进程退出），结果未知；{_recheck_note()}",
-                        next_attempt_at=recheck_at(now),
-                    )
+                    # Due at once: the lease (counted from the claim) was the wait before a resend.
+                    slip.release_stale_claim(by="系统：回传超时恢复", reason=STALE_CLAIM, next_attempt_at=now)
                     repeat = True
                 unknown = slip.writeback_status == WritebackStatus.UNKNOWN
                 known_code, known_status = slip.platform_status_code, slip.platform_status
@@ -763,11 +763,8 @@ def writeback_recover(now=None) -> Recovery:
         for slip in stale:
             if slip.pk in in_jobs:
                 continue
-            slip.release_stale_claim(
-                by=RECOVERY_ACTOR,
-                reason=f"{INTERRUPTED}（处理进程退出），结果未知；{_recheck_note()}",
-                next_attempt_at=recheck_at(now),
-            )
+            # Due at once (the lease was the wait): the recheck below reads JD for it in this sweep.
+            slip.release_stale_claim(by=RECOVERY_ACTOR, reason=STALE_CLAIM, next_attempt_at=now)
             slip.updated_at = now
             changed.append(slip)
         update_rows(RawRefund, changed, RECORD_FIELDS)
