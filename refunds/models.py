@@ -413,7 +413,9 @@ class RawRefund(FSMModelMixin, models.Model):
         target=WritebackStatus.UNKNOWN,
         conditions=[claim_expired],
     )
-    def release_stale_claim(self, by=None, reason=f"{INTERRUPTED}（处理进程退出），结果未知", next_attempt_at=None):
+    def release_stale_claim(
+        self, by=None, reason=f"{INTERRUPTED}（处理进程退出），结果未知", next_attempt_at=None
+    ):
         """A claim whose process died (after sending, perhaps): its outcome is unknown, like a lost
         answer, and the same rules follow (JD read first, at most one resend, `next_attempt_at`)."""
         self.writeback_message = reason[:500]

@@ -29,7 +29,9 @@ def lossy(jd, settings):
 
 def lose_next_answer(sandbox, shop):
     """The next writeback reaches JD and is applied, but its answer comes after the client gave up."""
-    sandbox.set_faults(app_key=shop.app_key, fail_next=[{"kind": "hang", "seconds": 1.2, "method": WRITEBACK}])
+    sandbox.set_faults(
+        app_key=shop.app_key, fail_next=[{"kind": "hang", "seconds": 1.2, "method": WRITEBACK}]
+    )
 
 
 def wait_for_sends(sandbox, n):
