@@ -44,6 +44,7 @@ def shop_rows(user):
         _by_shop(slips.sendable().filter(writeback_status=WritebackStatus.NOT_SENT)) if see_slips else {}
     )
     failed = _by_shop(slips.filter(writeback_status=WritebackStatus.FAILED)) if see_slips else {}
+    unknown = _by_shop(slips.filter(writeback_status=WritebackStatus.UNKNOWN)) if see_slips else {}
     failed_by_reason = {}
     if see_slips:
         for key, label, words in FAILURE_REASONS:
@@ -69,6 +70,8 @@ def shop_rows(user):
                 "sendable_url": f"{slip_list}?view=sendable&{shop_q}",
                 "failed": failed.get(shop.pk, 0),
                 "failed_url": f"{slip_list}?view=failed&{shop_q}",
+                "unknown": unknown.get(shop.pk, 0),
+                "unknown_url": f"{slip_list}?view=unknown&{shop_q}",
                 "failed_reasons": [
                     (label, n, f"{slip_list}?wb_reason={key}&{shop_q}")
                     for key, label, n in failed_by_reason.get(shop.pk, [])

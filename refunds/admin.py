@@ -25,6 +25,7 @@ WRITEBACK_COLOURS = {
     WritebackStatus.SENDING: "blue",
     WritebackStatus.SUCCEEDED: "green",
     WritebackStatus.FAILED: "red",
+    WritebackStatus.UNKNOWN: "orange",
 }
 PLATFORM_STATUS_COLOURS = {
     PlatformStatus.CANCELLED: "grey",
@@ -96,6 +97,7 @@ class SavedViewFilter(admin.SimpleListFilter):
     VIEWS = {
         "sendable": "可回传未回传",
         "failed": "回传失败",
+        "unknown": "结果未知",
         "attention": "需关注",
     }
 
@@ -107,6 +109,8 @@ class SavedViewFilter(admin.SimpleListFilter):
             return queryset.sendable().filter(writeback_status=WritebackStatus.NOT_SENT)
         if self.value() == "failed":
             return queryset.filter(writeback_status=WritebackStatus.FAILED)
+        if self.value() == "unknown":
+            return queryset.filter(writeback_status=WritebackStatus.UNKNOWN)
         if self.value() == "attention":
             return queryset.exclude(attention="")
         return queryset

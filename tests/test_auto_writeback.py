@@ -211,7 +211,7 @@ def test_retry_backoff_then_retry_then_budget(sandbox, aw, settings):
     slip = make_slip(aw)
     seed(sandbox, aw)
     enable(aw)
-    sandbox.set_faults(app_key=aw.app_key, fail_next=[{"kind": "jos", "code": "65", "method": WRITEBACK}])
+    sandbox.set_faults(app_key=aw.app_key, fail_next=[{"kind": "jos", "code": "2", "method": WRITEBACK}])
 
     run = auto_writeback.auto_writeback_run(aw.pk)
     slip.refresh_from_db()
