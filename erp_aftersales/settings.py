@@ -293,7 +293,7 @@ JOS_WRITEBACK_METHOD = os.environ.get(
     "JOS_WRITEBACK_METHOD", "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
 )
 # 退货入仓's method: JD does not say publicly whether SA reads it from updateWarehouseStatus or from
-# the after-sales service order (jingdong.asc.*); see sa_sync.writeback.writeback_call.
+# the after-sales service order (jingdong.asc.*); see platforms.jd.adapter.writeback_call.
 JOS_RETURN_WRITEBACK_METHOD = os.environ.get("JOS_RETURN_WRITEBACK_METHOD", JOS_WRITEBACK_METHOD)
 JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED = os.environ.get("JOS_WAREHOUSE_STATUS_SHIPMENT_CANCELLED", "1")
 JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE = os.environ.get("JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE", "2")
