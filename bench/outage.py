@@ -56,6 +56,9 @@ parser.add_argument("--lease", type=int, default=20, help="WRITEBACK_LEASE_SECON
 parser.add_argument("--latency-ms", type=int, default=50)
 parser.add_argument("--rate-limit", type=int, default=20, help="JOS_RATE_LIMIT_PER_SECOND per shop")
 parser.add_argument("--jos-timeout", type=float, default=3.0, help="JOS_TIMEOUT_SECONDS")
+parser.add_argument(
+    "--recheck", type=int, default=10, help="WRITEBACK_UNKNOWN_RECHECK_SECONDS (结果未知 read again after)"
+)
 parser.add_argument("--outage", type=float, default=15.0, help="seconds PostgreSQL or Redis stays down")
 parser.add_argument("--lost", type=int, default=10, help="answers lost per round (scenario lost)")
 parser.add_argument("--settle-limit", type=float, default=300.0, help="seconds a round may take to settle")
@@ -169,6 +172,7 @@ try:
         WRITEBACK_LEASE_SECONDS=str(args.lease),
         JOS_RATE_LIMIT_PER_SECOND=str(args.rate_limit),
         JOS_TIMEOUT_SECONDS=str(args.jos_timeout),
+        WRITEBACK_UNKNOWN_RECHECK_SECONDS=str(args.recheck),
     )
     from common import setup_django
 
@@ -181,9 +185,11 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import Q  # noqa: E402
 from django_celery_beat.models import PeriodicTask  # noqa: E402
 
 from orders.models import Order, OrderLine, OrderStatus, Shop  # noqa: E402
+from refunds import models as refunds_models  # noqa: E402
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus  # noqa: E402
 from sa_sync.models import WritebackAttempt, WritebackJob, WritebackOutcome  # noqa: E402
 from sa_sync.schedules import PLATFORM_SYNC_TASK_NAME, RECOVERY_TASK_NAME  # noqa: E402
@@ -193,9 +199,17 @@ from sandbox.testing import start_sandbox  # noqa: E402
 WRITEBACK = settings.JOS_WRITEBACK_METHOD
 CANCELLED = "1"  # 取消发货成功, what a refund-only slip sends
 REFUNDED = 3  # 京东财务审核通过
-# A slip is settled when nothing is in flight; a state meaning "outcome unknown, to re-read" counts as
-# in flight too, whatever its name turns out to be.
-PENDING = [WritebackStatus.SENDING] + [s for s in WritebackStatus if "UNKNOWN" in s.name]
+UNKNOWN = getattr(WritebackStatus, "UNKNOWN", None)  # 结果未知, where the code has it
+RESEND_LIMIT = getattr(refunds_models, "UNKNOWN_RESEND_LIMIT", 1)
+
+
+def pending(ids):
+    """Slips not settled yet: 回传中, or 结果未知 with its one resend still to come (a 结果未知 after a
+    second unknown outcome is final: the sweep only reads JD for it, never sends)."""
+    in_flight = Q(writeback_status=WritebackStatus.SENDING)
+    if UNKNOWN is not None:
+        in_flight |= Q(writeback_status=UNKNOWN, writeback_unknown_count__lte=RESEND_LIMIT)
+    return RawRefund.objects.filter(in_flight, pk__in=ids)
 
 
 def db_ready(timeout=60):
@@ -367,7 +381,7 @@ def settle(job, ids, restarts, started):
                 print(f"    sweep failed: {type(exc).__name__}: {exc}"[:200], flush=True)
                 db_ready()
         done = WritebackJob.objects.filter(pk=job.pk, status=WritebackJob.Status.DONE).exists()
-        if done and not RawRefund.objects.filter(pk__in=ids, writeback_status__in=PENDING).exists():
+        if done and not pending(ids).exists():
             return True, sweeps
         time.sleep(0.5)
     return False, sweeps
@@ -406,7 +420,7 @@ def count(ids, shop_of):
         if len(repeats) >= 2:
             out["more"] += 1
             notes.append(f"{ref}: {len(sends)} sends, codes {[c['code'] for c in sends]}")
-        if not has_it and slip.writeback_status in (WritebackStatus.SUCCEEDED, *PENDING):
+        if not has_it and slip.writeback_status in (WritebackStatus.SUCCEEDED, WritebackStatus.SENDING):
             out["lost"] += 1
             notes.append(f"{ref}: JD has no writeback, the ERP says {slip.get_writeback_status_display()}")
         if not has_it and slip.writeback_status == WritebackStatus.FAILED:
@@ -472,7 +486,7 @@ def main():
     load_before = os.getloadavg()
     print(
         f"slips {args.slips} a round over {args.shops} shops (half refunded by JD 1 s after the writeback), "
-        f"rounds {args.rounds}, lease {args.lease} s, JOS timeout {args.jos_timeout} s, JD latency "
+        f"rounds {args.rounds}, lease {args.lease} s, unknown recheck {args.recheck} s, JOS timeout {args.jos_timeout} s, JD latency "
         f"{args.latency_ms} ms, rate limit {args.rate_limit}/s a shop, outage {args.outage:.0f} s, "
         f"lost answers {args.lost} a round; logs in {stack.logs}",
         flush=True,
