@@ -303,6 +303,9 @@ JOS_WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE = os.environ.get("JOS_WAREHOUSE_STATUS_G
 # 200 held a thread for 14-21 s and, with 50 clients, pushed the list API's p95 to 20 s.
 WRITEBACK_CONCURRENCY = env_int("WRITEBACK_CONCURRENCY", 4)
 WRITEBACK_BACKGROUND_OVER = env_int("WRITEBACK_BACKGROUND_OVER", 20)
+# A writeback whose answer was lost (结果未知) is read again from JD, and resent once at most, no
+# sooner than this after the lost answer (by the recovery sweep, every minute).
+WRITEBACK_UNKNOWN_RECHECK_SECONDS = env_int("WRITEBACK_UNKNOWN_RECHECK_SECONDS", 300)
 PLATFORM_SYNC_INTERVAL_SECONDS = env_int("PLATFORM_SYNC_INTERVAL_SECONDS", 60)
 # Each run re-reads this much before the last completed window: rows at the edge are not lost.
 PLATFORM_SYNC_OVERLAP_SECONDS = env_int("PLATFORM_SYNC_OVERLAP_SECONDS", 300)

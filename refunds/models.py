@@ -44,6 +44,10 @@ class WritebackStatus(models.IntegerChoices):
     SENDING = 1, "回传中"
     SUCCEEDED = 2, "回传成功"
     FAILED = 3, "回传失败"
+    # Sent, but the answer was lost (a timeout after sending, a 5xx, an unreadable answer, a process
+    # that died holding the claim): JD may have done it. Re-read from JD before anything else, resent
+    # at most once (UNKNOWN_RESEND_LIMIT), and settled by JD's later state (docs/domain.md).
+    UNKNOWN = 4, "结果未知"
 
 
 class AutoDecision(models.TextChoices):
@@ -112,6 +116,12 @@ class RawRefundQuerySet(models.QuerySet):
 # How a message starts when a writeback was cut off by a dead process: its outcome is unknown.
 INTERRUPTED = "回传中断"
 
+# A writeback whose outcome is unknown is resent once at most: after a second unknown outcome it is
+# never sent automatically again (the sweep keeps re-reading JD to settle it on a refund).
+UNKNOWN_RESEND_LIMIT = 1
+UNKNOWN_STOPPED = "结果仍未知，已停止自动重发，请到京东后台核对"
+SETTLED_BY_REFUND = "京东已退款，上次回传视为成功"
+
 # What a caller is told when the slip's own state stops a writeback (right-click, rule, API alike).
 ALREADY_DONE = "已回传成功，无需重复回传"
 IN_FLIGHT = "正在回传中（另一个操作正在处理该单），请稍后刷新查看结果"
@@ -135,6 +145,8 @@ class RawRefund(FSMModelMixin, models.Model):
         "mark_writeback_failed": "退款回传失败",
         "release_stale_claim": "回传超时重置",
         "mark_writeback_refused": "退款回传未发送（不满足条件）",
+        "mark_writeback_unknown": "退款回传结果未知",
+        "settle_writeback_succeeded": "京东已退款，回传视为成功",
     }
 
     # No index of its own: (shop, refund_no) and (shop, -id) both start with the shop.
@@ -200,6 +212,8 @@ class RawRefund(FSMModelMixin, models.Model):
     writeback_claimed_at = models.DateTimeField("回传开始时间", null=True, blank=True)
     last_writeback_at = models.DateTimeField("最近回传时间", null=True, blank=True)
     next_attempt_at = models.DateTimeField("下次重试时间", null=True, blank=True)
+    # Outcomes lost in a row (结果未知) since the last known one: 1 allows the one resend, 2 stops it.
+    writeback_unknown_count = models.PositiveSmallIntegerField("结果未知次数", default=0)
 
     # Written by each auto-writeback run for the slips it selected, sent or refused (sa_sync).
     # The run is kept by id: refunds sits below sa_sync, where the run lives.
@@ -331,7 +345,7 @@ class RawRefund(FSMModelMixin, models.Model):
     # writes them into the event log.
     @transition(
         field=writeback_status,
-        source=[WritebackStatus.NOT_SENT, WritebackStatus.FAILED],
+        source=[WritebackStatus.NOT_SENT, WritebackStatus.FAILED, WritebackStatus.UNKNOWN],
         target=WritebackStatus.SENDING,
         conditions=[has_writeback_kind],
     )
@@ -345,6 +359,7 @@ class RawRefund(FSMModelMixin, models.Model):
         self.last_writeback_at = timezone.now()
         self.writeback_claimed_at = None
         self.next_attempt_at = None
+        self.writeback_unknown_count = 0
 
     @transition(field=writeback_status, source=WritebackStatus.SENDING, target=WritebackStatus.FAILED)
     def mark_writeback_failed(self, by=None, reason="", next_attempt_at=None):
@@ -352,6 +367,27 @@ class RawRefund(FSMModelMixin, models.Model):
         self.last_writeback_at = timezone.now()
         self.writeback_claimed_at = None
         self.next_attempt_at = next_attempt_at
+        self.writeback_unknown_count = 0
+
+    @transition(field=writeback_status, source=WritebackStatus.SENDING, target=WritebackStatus.UNKNOWN)
+    def mark_writeback_unknown(self, by=None, reason="", next_attempt_at=None):
+        """Sent, answer lost: JD may have done it. `next_attempt_at` is when JD is read again."""
+        self.writeback_message = reason[:500]
+        self.last_writeback_at = timezone.now()
+        self.writeback_claimed_at = None
+        self.next_attempt_at = next_attempt_at
+        self.writeback_unknown_count += 1
+
+    @transition(field=writeback_status, source=WritebackStatus.UNKNOWN, target=WritebackStatus.SUCCEEDED)
+    def settle_writeback_succeeded(self, by=None, reason=SETTLED_BY_REFUND):
+        """JD refunded after a writeback whose answer was lost: it is taken as having arrived."""
+        self.writeback_message = reason[:500]
+        self.last_writeback_at = timezone.now()
+        self.next_attempt_at = None
+        self.writeback_unknown_count = 0
+
+    def unknown_resends_left(self) -> bool:
+        return self.writeback_unknown_count <= UNKNOWN_RESEND_LIMIT
 
     def refuse_writeback(self, by=None, reason="", now=None):
         """A writeback asked for but not sent (its precondition failed): the slip shows 回传失败 with
@@ -363,16 +399,24 @@ class RawRefund(FSMModelMixin, models.Model):
         self.last_writeback_at = now or timezone.now()
         self.next_attempt_at = self.last_writeback_at
 
-    @transition(field=writeback_status, source=WritebackStatus.NOT_SENT, target=WritebackStatus.FAILED)
+    @transition(
+        field=writeback_status,
+        source=[WritebackStatus.NOT_SENT, WritebackStatus.UNKNOWN],
+        target=WritebackStatus.FAILED,
+    )
     def mark_writeback_refused(self, by=None, reason=""):
         pass
 
     @transition(
         field=writeback_status,
         source=WritebackStatus.SENDING,
-        target=WritebackStatus.FAILED,
+        target=WritebackStatus.UNKNOWN,
         conditions=[claim_expired],
     )
-    def release_stale_claim(self, by=None, reason=f"{INTERRUPTED}（处理进程退出），已超时重置，可重新回传"):
-        self.writeback_message = reason
+    def release_stale_claim(self, by=None, reason=f"{INTERRUPTED}（处理进程退出），结果未知", next_attempt_at=None):
+        """A claim whose process died (after sending, perhaps): its outcome is unknown, like a lost
+        answer, and the same rules follow (JD read first, at most one resend, `next_attempt_at`)."""
+        self.writeback_message = reason[:500]
         self.writeback_claimed_at = None
+        self.next_attempt_at = next_attempt_at
+        self.writeback_unknown_count += 1

@@ -45,7 +45,11 @@ from refunds.models import (
     ALREADY_DONE,
     IN_FLIGHT,
     INTERRUPTED,
+    SETTLED_BY_REFUND,
+    UNKNOWN_RESEND_LIMIT,
+    UNKNOWN_STOPPED,
     WRITEBACK_LEASE,
+    PlatformStatus,
     RawRefund,
     WritebackStatus,
 )
@@ -53,7 +57,7 @@ from refunds.models import (
 from .models import AutoWritebackRule, WritebackAttempt, WritebackJob, WritebackOutcome, WritebackTrigger
 
 # The sync's own merge, so a slip reads the same whichever of the two brought JD's state.
-from .platform_sync import _is_stale, _merge
+from .platform_sync import _merge
 from .selectors import retry_budget
 
 logger = logging.getLogger(__name__)
@@ -74,6 +78,19 @@ class WritebackResult:
         return self.outcome == WritebackOutcome.SUCCEEDED
 
 
+def recheck_at(now=None):
+    """When a writeback whose outcome is unknown is read again from the platform (and, once, resent)."""
+    return (now or timezone.now()) + timedelta(seconds=settings.WRITEBACK_UNKNOWN_RECHECK_SECONDS)
+
+
+def _recheck_note() -> str:
+    minutes = max(1, round(settings.WRITEBACK_UNKNOWN_RECHECK_SECONDS / 60))
+    return f"约{minutes}分钟后系统先向京东核对状态，京东未处理才重发一次"
+
+
+STALE_CLAIM = f"{INTERRUPTED}（处理进程退出），结果未知；发送前先向京东核对状态，京东未处理才重发一次"
+
+
 def retry_at(attempts: int, now=None):
     """Backoff for a retryable failure, stored on the slip: the auto-writeback polls it."""
     delay = min(RETRY_BASE * (2 ** max(0, attempts - 1)), RETRY_CAP)
@@ -91,6 +108,7 @@ CLAIM_FIELDS = [
     "writeback_attempts",
     "last_writeback_at",
     "next_attempt_at",
+    "writeback_unknown_count",
     "updated_at",
 ]
 RECORD_FIELDS = [
@@ -99,6 +117,7 @@ RECORD_FIELDS = [
     "writeback_claimed_at",
     "last_writeback_at",
     "next_attempt_at",
+    "writeback_unknown_count",
     "updated_at",
 ]
 
@@ -198,23 +217,35 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
                 outcome, message = WritebackOutcome.SKIPPED, IN_FLIGHT
             else:
                 # A claim whose process died (or a slip the recovery sweep released): JD may or may
-                # not have the earlier try. The fresh read below is what we can ask JD first.
-                repeat = slip.writeback_status == WritebackStatus.SENDING or (
+                # not have the earlier try. Its outcome is unknown: the rules of 结果未知 apply.
+                repeat = slip.writeback_unknown_count > 0 or (
                     slip.writeback_status == WritebackStatus.FAILED
                     and slip.writeback_message.startswith(INTERRUPTED)
                 )
                 if slip.writeback_status == WritebackStatus.SENDING:
-                    slip.release_stale_claim(by="系统：回传超时恢复")
+                    # Due at once: the lease (counted from the claim) was the wait before a resend.
+                    slip.release_stale_claim(by="系统：回传超时恢复", reason=STALE_CLAIM, next_attempt_at=now)
+                    repeat = True
+                unknown = slip.writeback_status == WritebackStatus.UNKNOWN
                 known_code, known_status = slip.platform_status_code, slip.platform_status
                 checked, unreadable = _apply_fresh(slip, read, events, merged)
                 moved = slip.platform_status != known_status or known_code not in (
                     "",
                     slip.platform_status_code,
                 )
-                # Decided on what we know now, JD's fresh state included (JD's word comes first).
-                message = slip.writeback_refusal()
                 changed.append(slip)
-                if message:
+                if unknown and not unreadable and slip.platform_status == PlatformStatus.REFUNDED:
+                    # JD refunded since: our lost writeback arrived (or did not matter). Nothing is sent.
+                    outcome, message = WritebackOutcome.SUCCEEDED, SETTLED_BY_REFUND
+                    slip.settle_writeback_succeeded(by=by, reason=message)
+                elif unknown and unreadable:
+                    # Not sent blind, still unknown: the recovery sweep reads JD again later.
+                    outcome = WritebackOutcome.FAILED if read.error is not None else WritebackOutcome.REFUSED
+                    message = f"{unreadable}；结果仍未知，系统稍后再次向京东核对"[:500]
+                    slip.writeback_message, slip.last_writeback_at = message, now
+                    slip.next_attempt_at = recheck_at(now)
+                # Decided on what we know now, JD's fresh state included (JD's word comes first).
+                elif message := slip.writeback_refusal():
                     outcome = WritebackOutcome.REFUSED
                     # Say so when it is the fresh read that stopped it (JD moved since the sync).
                     message = (f"{message}（{checked}）" if moved else message)[:500]
@@ -227,6 +258,18 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
                     message = (unreadable + notes.after_failure(slip, slip.shop, retry))[:500]
                     next_at = retry_at(slip.writeback_attempts, now) if retry else None
                     slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
+                elif slip.writeback_unknown_count > UNKNOWN_RESEND_LIMIT:
+                    # Lost twice: never sent automatically again, nor by a click (JD may have both).
+                    outcome, message = WritebackOutcome.REFUSED, UNKNOWN_STOPPED
+                    if unknown:
+                        slip.writeback_message, slip.last_writeback_at = message, now
+                        slip.next_attempt_at = recheck_at(now)  # the sweep keeps reading JD
+                    else:
+                        slip.refuse_writeback(by=by, reason=message, now=now)
+                elif unknown and slip.next_attempt_at is not None and slip.next_attempt_at > now:
+                    outcome = WritebackOutcome.SKIPPED
+                    at = timezone.localtime(slip.next_attempt_at).strftime("%H:%M")
+                    message = f"上次回传结果未知，系统将于{at}后先向京东核对状态，京东未处理才重发一次"
                 else:
                     slip.start_writeback(by=by, reason=WritebackTrigger(trigger).label)
                     to_send.append(
@@ -263,7 +306,10 @@ def _claim_batch(ids, *, by, trigger, job, reads=None):
             if read in broken:
                 shop_mark_credentials_refused(shop_id, message=read.error.user_message[:300])
         _count_job(
-            job, done=len(attempts), failed=sum(a.outcome != WritebackOutcome.SKIPPED for a in attempts)
+            job,
+            done=len(attempts),
+            succeeded=sum(a.outcome == WritebackOutcome.SUCCEEDED for a in attempts),
+            failed=sum(a.outcome in (WritebackOutcome.FAILED, WritebackOutcome.REFUSED) for a in attempts),
         )
     return results, to_send
 
@@ -316,15 +362,16 @@ def _apply_fresh(
     if fields is None:
         return "", f"发送前核对：{name}查无此退款单，未回传，请核对退款单号"
     label = platforms.state_label(slip.shop.platform, fields["platform_status_code"])
-    if not _is_stale(slip.platform_modified, fields["platform_modified"]):
-        _merge(
-            slip,
-            {k: fields[k] for k in STATE_FIELDS},
-            status_field="platform_status",
-            reason=f"发送前核对{name}退款状态：{label}",
-            events=events,
-            update_fields=update_fields,
-        )
+    # Merged whatever the stored change time says: this answer is JD's state now, by definition (a
+    # slip stamped in the future must not keep a state JD has left), and the decision is taken on it.
+    _merge(
+        slip,
+        {k: fields[k] for k in STATE_FIELDS},
+        status_field="platform_status",
+        reason=f"发送前核对{name}退款状态：{label}",
+        events=events,
+        update_fields=update_fields,
+    )
     return f"发送前已向{name}核对状态：{label}", None
 
 
@@ -358,8 +405,13 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
             # A credential failure is retried too: the auto-writeback skips the shop until ops fix
             # its credentials, then picks these slips up again; a job tries them again later.
             retry = error is not None and (error.retryable or error.credential_problem)
+            # Sent, answer lost: JD may have done it. Never repeated before JD is read again.
+            unknown = error is not None and (error.outcome_unknown or item.outcome.outcome == port.UNKNOWN)
             if error is None:
                 message = "操作成功"
+            elif unknown:
+                stopped = slip.writeback_unknown_count + 1 > UNKNOWN_RESEND_LIMIT
+                message = f"{error.user_message}；{UNKNOWN_STOPPED if stopped else _recheck_note()}"[:500]
             else:
                 message = (error.user_message + notes.after_failure(slip, item.shop, retry))[:500]
             outcome = WritebackOutcome.SUCCEEDED if error is None else WritebackOutcome.FAILED
@@ -370,6 +422,8 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
             if ours:
                 if error is None:
                     slip.mark_writeback_succeeded(by=by, reason=message)
+                elif unknown:
+                    slip.mark_writeback_unknown(by=by, reason=message, next_attempt_at=recheck_at(now))
                 else:
                     next_at = retry_at(slip.writeback_attempts, now) if retry else None
                     slip.mark_writeback_failed(by=by, reason=message, next_attempt_at=next_at)
@@ -382,7 +436,7 @@ def _record_batch(items: list[_Claimed], *, by, trigger, job) -> dict[int, Write
                 message = f"（超时后返回，未更新状态）{message}"[:500]
             if item.repeat:
                 name = item.shop.get_platform_display()
-                message = f"（上次回传被中断、结果未知，本次为重发；发送前已向{name}核对状态）{message}"[:500]
+                message = f"（上次回传结果未知，本次为唯一一次重发；发送前已向{name}核对状态）{message}"[:500]
             attempts.append(
                 WritebackAttempt(
                     slip=slip,
@@ -657,6 +711,11 @@ RECOVERY_ACTOR = "系统：回传恢复"
 class Recovery:
     jobs_resumed: list
     slips_released: list
+    slips_rechecked: list = ()  # 结果未知 slips read again from JD (settled, refused or resent once)
+
+
+# 结果未知 slips the sweep reads again per run (the rest wait for the next minute).
+RECHECK_BATCH = 200
 
 
 def writeback_recover(now=None) -> Recovery:
@@ -664,8 +723,10 @@ def writeback_recover(now=None) -> Recovery:
     that stopped at an outage (已中断, with slips to retry) once the lease has passed since, and jobs
     queued for longer than the lease whose message may be lost, are queued again (a running one is
     marked 已中断 first): the resumed run sends what is left, once; a duplicate message is a no-op.
-    Slips left 回传中 past the lease outside any unfinished job become 回传失败 with a retryable
-    reason (an auto-writeback rule or a click sends them again; the earlier outcome is unknown)."""
+    Slips left 回传中 past the lease outside any unfinished job become 结果未知 (the process may have
+    sent them). 结果未知 slips whose recheck is due are read again from JD through the writeback verb,
+    whatever the shop's rule: JD refunded → 回传成功 with nothing sent; JD's state forbids it →
+    refused; else resent once. After a second unknown outcome they are only read, never sent."""
     now = now or timezone.now()
     dead_beat = now - JOB_DEAD_AFTER
     long_ago = now - WRITEBACK_LEASE
@@ -702,15 +763,25 @@ def writeback_recover(now=None) -> Recovery:
         for slip in stale:
             if slip.pk in in_jobs:
                 continue
-            slip.release_stale_claim(
-                by=RECOVERY_ACTOR,
-                reason=f"{INTERRUPTED}（处理进程退出），结果未知，已重置为回传失败，可重新回传",
-            )
-            slip.next_attempt_at = now
+            # Due at once (the lease was the wait): the recheck below reads JD for it in this sweep.
+            slip.release_stale_claim(by=RECOVERY_ACTOR, reason=STALE_CLAIM, next_attempt_at=now)
             slip.updated_at = now
             changed.append(slip)
         update_rows(RawRefund, changed, RECORD_FIELDS)
         released = [slip.pk for slip in changed]
-    if resumed or released:
-        logger.warning("writeback recovery: resumed jobs %s, released %d slips", resumed, len(released))
-    return Recovery(resumed, released)
+    due = list(
+        RawRefund.objects.filter(writeback_status=WritebackStatus.UNKNOWN, next_attempt_at__lte=now)
+        .exclude(pk__in=in_jobs)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:RECHECK_BATCH]
+    )
+    if due:
+        refund_writeback(due, by=RECOVERY_ACTOR, trigger=WritebackTrigger.AUTO)
+    if resumed or released or due:
+        logger.warning(
+            "writeback recovery: resumed jobs %s, released %d slips, rechecked %d unknown outcomes",
+            resumed,
+            len(released),
+            len(due),
+        )
+    return Recovery(resumed, released, due)

@@ -243,3 +243,42 @@ def test_a_rule_run_reads_jd_once_per_fifty_slips_after_its_probe(sandbox, jd_fa
     assert run.succeeded == len(ids)
     # The first slip goes alone (it learns a credential refusal for the shop), then 50 at a time.
     assert len(sandbox.calls(method=FRESH_READ_METHOD)) == 2
+
+
+# --- JD's fresh state governs whatever the timestamps say ----------------------------------------
+def test_a_slip_stamped_in_the_future_is_still_decided_on_jds_fresh_state(sandbox, jd_fast):
+    """A slip whose stored 平台更新时间 is in 2099 (older pushes accepted any) and JD at 8 青龙拦截失败:
+    nothing is sent, and the slip takes JD's state and words."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    refund_id = application(sandbox, jd_fast, status=0)
+    slip = synced(jd_fast, refund_id)
+    RawRefund.objects.filter(pk=slip.pk).update(
+        platform_modified=datetime(2099, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    )
+    sandbox.update_refund(refund_id, status=8)
+    sandbox.clear_calls()
+
+    [result] = refund_writeback([slip.pk], by="客服甲")
+    assert not result.succeeded
+    assert sent(sandbox) == []
+    assert "京东状态为青龙拦截失败" in result.message, result.message
+    slip.refresh_from_db()
+    assert slip.platform_status_code == "8"
+    assert slip.platform_modified.year < 2099  # JD's own change time replaced the future one
+    assert "京东状态为青龙拦截失败" in slip.writeback_message
+    attempt = WritebackAttempt.objects.get(slip=slip)
+    assert attempt.outcome == WritebackOutcome.REFUSED
+
+
+def test_a_jd_row_changed_in_the_future_is_set_aside_at_sync(sandbox, jd_fast):
+    from sa_sync.models import SyncRejectedRow
+
+    refund_id = application(sandbox, jd_fast, status=0)
+    sandbox.update_refund(refund_id, checkTime="2099-01-01 00:00:00")
+    run = shop_sync(jd_fast, kind=SyncKind.REFUNDS)
+    assert not RawRefund.objects.filter(refund_no=str(refund_id)).exists()
+    [rejected] = SyncRejectedRow.objects.filter(run=run, platform_id=str(refund_id))
+    assert "平台更新时间" in rejected.reason and "checkTime" in rejected.reason
+    assert "2099-01-01 00:00:00" in rejected.reason

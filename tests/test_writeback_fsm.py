@@ -12,14 +12,25 @@ from .factories import RawRefundFactory
 pytestmark = pytest.mark.django_db
 
 S = WritebackStatus
-TRANSITIONS = ["start_writeback", "mark_writeback_succeeded", "mark_writeback_failed", "release_stale_claim"]
+TRANSITIONS = [
+    "start_writeback",
+    "mark_writeback_succeeded",
+    "mark_writeback_failed",
+    "release_stale_claim",
+    "mark_writeback_unknown",
+    "settle_writeback_succeeded",
+]
 # (from, method) -> to, for every transition the domain allows.
 ALLOWED = {
     (S.NOT_SENT, "start_writeback"): S.SENDING,
     (S.FAILED, "start_writeback"): S.SENDING,
     (S.SENDING, "mark_writeback_succeeded"): S.SUCCEEDED,
     (S.SENDING, "mark_writeback_failed"): S.FAILED,
-    (S.SENDING, "release_stale_claim"): S.FAILED,
+    # A claim whose process died may have been sent: its outcome is unknown, never a plain failure.
+    (S.SENDING, "release_stale_claim"): S.UNKNOWN,
+    (S.SENDING, "mark_writeback_unknown"): S.UNKNOWN,
+    (S.UNKNOWN, "start_writeback"): S.SENDING,
+    (S.UNKNOWN, "settle_writeback_succeeded"): S.SUCCEEDED,
 }
 
 
@@ -33,6 +44,8 @@ def slip_in(status, **kwargs):
         slip.mark_writeback_succeeded()
     elif status == S.FAILED:
         slip.mark_writeback_failed(reason="x")
+    elif status == S.UNKNOWN:
+        slip.mark_writeback_unknown(reason="x")
     slip.save()
     return RawRefund.objects.get(pk=slip.pk)
 

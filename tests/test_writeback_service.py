@@ -384,7 +384,10 @@ def test_each_jos_failure_ends_failed_with_its_reason(sandbox, jd, settings, fau
     [result] = refund_writeback([slip.pk])
     assert result.outcome == WritebackOutcome.FAILED and message in result.message, result.message
     slip = reload(slip)
-    assert slip.writeback_status == WritebackStatus.FAILED and slip.writeback_message == result.message
+    # JD's platform timeout and a 5xx may have been done on JD: 结果未知, read again before any resend
+    lost = message in ("65", "HTTP 503")
+    status = WritebackStatus.UNKNOWN if lost else WritebackStatus.FAILED
+    assert slip.writeback_status == status and slip.writeback_message == result.message
     assert (slip.next_attempt_at is not None) is retried_later
 
 
@@ -495,7 +498,7 @@ def test_a_writeback_whose_answer_is_lost_is_sent_once_and_never_called_a_refusa
     # not JD's refusal: JD may have done it (the sandbox does, for a late answer)
     assert "请求可能已到达京东，结果未知，未重发" in result.message
     slip = reload(slip)
-    assert slip.writeback_status == WritebackStatus.FAILED and slip.next_attempt_at is not None
+    assert slip.writeback_status == WritebackStatus.UNKNOWN and slip.next_attempt_at > timezone.now()
     deadline = timezone.now() + timedelta(seconds=5)
     while fault["kind"] == "hang" and not writebacks(sandbox) and timezone.now() < deadline:
         threading.Event().wait(0.1)  # a late answer is logged when the sandbox finishes it

@@ -6,7 +6,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
 
 from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, PayType, PromotionKind
 from refunds.models import PlatformObject, PlatformStatus, RawRefund, RefundType
@@ -233,6 +236,18 @@ def timestamp(label: str, key: str, value):
         raise _bad(label, key, value, "不是有效的时间（应为 yyyy-MM-dd HH:mm:ss）") from None
 
 
+def not_ahead(label: str, key: str, moment):
+    """A change time more than PLATFORM_CLOCK_TOLERANCE_SECONDS ahead of our clock is not a clock
+    difference: stored, it would make every later (true) copy of the row look older and be ignored,
+    so the row is set aside instead (the API refuses such a `modified` the same way)."""
+    if moment is None:
+        return None
+    limit = datetime.now(UTC) + timedelta(seconds=settings.PLATFORM_CLOCK_TOLERANCE_SECONDS)
+    if moment > limit:
+        raise _bad(label, key, moment.strftime("%Y-%m-%d %H:%M:%S"), "晚于当前时间，平台更新时间不可能在未来")
+    return moment
+
+
 def _mapping(label: str, key: str, value) -> dict:
     if value is None:
         return {}
@@ -310,7 +325,9 @@ def order_fields(item, notes: list | None = None) -> dict:
         "paid": yuan_amount("实付金额", "orderPayment", item.get("orderPayment")),
         "trade_time": timestamp("下单时间", "orderStartTime", item.get("orderStartTime")),
         "pay_time": timestamp("付款时间", "paymentConfirmTime", item.get("paymentConfirmTime")),
-        "platform_modified": timestamp("平台更新时间", "modified", item.get("modified")),
+        "platform_modified": not_ahead(
+            "平台更新时间", "modified", timestamp("平台更新时间", "modified", item.get("modified"))
+        ),
     }
 
 
@@ -465,7 +482,9 @@ def refund_fields(item, notes: list | None = None) -> dict:
         "apply_time": apply_time,
         "check_time": check_time,
         # JD's row has no change time of its own: JD sets checkTime when an application moves.
-        "platform_modified": check_time or apply_time,
+        "platform_modified": not_ahead(
+            "平台更新时间", "checkTime" if check_time else "applyTime", check_time or apply_time
+        ),
         "return_logistics_company": "",
         "return_logistics_no": "",
         "platform_object": PlatformObject.REFUND_APPLY,
