@@ -25,17 +25,13 @@ Bench database: $BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
 import argparse
 import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from common import ROOT, setup_django
+from common import Stack, setup_django
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 KEY, SECRET, TOKEN = "KILLKEY", "kill-secret", "kill-token"
@@ -81,7 +77,6 @@ from sa_sync.writeback import writeback_job_start  # noqa: E402
 from sandbox.testing import start_sandbox  # noqa: E402
 
 FINAL = [WritebackStatus.SUCCEEDED, WritebackStatus.FAILED]
-CELERY = str(ROOT / ".venv" / "bin" / "celery")
 TICK_LINE = re.compile(
     r"\[([-\d: ,]+): INFO/MainProcess\] Scheduler: Sending due task .*sa_sync\.writeback_recover"
 )
@@ -115,56 +110,6 @@ def make_slips(shop, count):
             for n, (o, line) in enumerate(zip(orders, lines, strict=True))
         ]
     )
-
-
-class Stack:
-    """The worker and beat subprocesses, each in its own session (its own process group), logs in files."""
-
-    def __init__(self, env):
-        self.env = env
-        self.logs = Path(tempfile.mkdtemp(prefix="kill-worker-"))
-        self.processes = {}
-
-    def start(self, name, *command):
-        log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 (kept open by the child)
-        self.processes[name] = subprocess.Popen(
-            [CELERY, "-A", "erp_aftersales", *command],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        return self.processes[name]
-
-    def worker(self, name):
-        return self.start(
-            name, "worker", "--pool", "prefork", "-c", "2", "-n", f"{name}@%h", "--loglevel", "INFO"
-        )
-
-    def kill(self, name):
-        """SIGKILL to the whole group: the main process and its pool children die at the same instant."""
-        process = self.processes[name]
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-    def stop_all(self):
-        for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        for process in self.processes.values():
-            try:  # pool children left behind by a main process that died first
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def beat_ticks(log):

@@ -275,7 +275,8 @@ def _authenticate(state: SandboxState, params: dict) -> str | None:
 
 
 def _inject(state: SandboxState, app_key: str, method: str) -> tuple[tuple[str, object] | None, bool]:
-    """Applies the faults. Returns (("jos", code) | ("http", status) | None, hung). Sleeps unlocked."""
+    """Applies the faults. Returns (("jos", code) | ("http", status) | ("drop", seconds) | None, hung).
+    Sleeps unlocked. A "drop" is for after the method: the call is applied, its answer lost."""
     count = state.count_call(app_key)
     faults = state.effective_faults(app_key)
     if faults.get("latency_ms"):
@@ -287,6 +288,8 @@ def _inject(state: SandboxState, app_key: str, method: str) -> tuple[tuple[str, 
             return ("jos", queued["code"]), False
         if queued["kind"] == "http":
             return ("http", queued["status"]), False
+        if queued["kind"] == "drop_after_apply":
+            return ("drop", queued["seconds"]), False
         time.sleep(queued["seconds"])
         hung = True
     limit = faults.get("call_limit_per_second")
@@ -384,7 +387,8 @@ def handle(state: SandboxState, params: dict[str, str]) -> Reply:
         return finish(
             Reply(status.value, body, "text/plain;charset=utf-8"), f"http-{status.value}", None, injected=True
         )
-    if fault:
+    dropped = fault[1] if fault and fault[0] == "drop" else None
+    if fault and dropped is None:
         return finish(json_reply(error_envelope(fault[1])), fault[1], None, injected=True)
     if generation != state.generation:  # reset while hanging: the shop may be gone
         return json_reply(error_envelope("1"))
@@ -404,4 +408,12 @@ def handle(state: SandboxState, params: dict[str, str]) -> Reply:
     reply = json_reply({response_key(method): {"code": "0", **payload}})
     reply.body = _padded(reply.body, faults.get("answer_padding_bytes", 0))
     extra = {"repeat": True} if repeat else {}
+    if dropped is not None:
+        # JD applied it; the answer never arrives in time: the client's timeout decides what it saw.
+        state.record_call(
+            {**call, "code": "dropped", "success": success, "injected": True, **extra}, generation
+        )
+        time.sleep(dropped)
+        reply.note = f"{method} {app_key} code=dropped success={success}"
+        return reply
     return finish(reply, "hang" if hung else "0", success, **extra)

@@ -424,10 +424,10 @@ def _normalize_fail_next(raw, field: str) -> dict:
         entry["code"] = as_text(raw.get("code"), f"{field}.code", required=True)
     elif kind == "http":
         entry["status"] = as_int(raw.get("status", 503), f"{field}.status", low=400, high=599)
-    elif kind == "hang":
+    elif kind in ("hang", "drop_after_apply"):
         entry["seconds"] = as_number(raw.get("seconds", DEFAULT_HANG_SECONDS), f"{field}.seconds")
     else:
-        raise InputError(f"{field}.kind", "must be one of jos, http, hang")
+        raise InputError(f"{field}.kind", "must be one of jos, http, hang, drop_after_apply")
     if raw.get("method"):
         entry["method"] = as_text(raw["method"], f"{field}.method")
     unknown = set(raw) - {"kind", "code", "status", "seconds", "method"}

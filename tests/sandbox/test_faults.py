@@ -120,3 +120,19 @@ def test_bad_fault_input_is_400_naming_the_field(sandbox):
     with pytest.raises(SandboxError) as raised:
         sandbox.set_faults(fail_next=[{"kind": "explode"}])
     assert "fail_next[0].kind" in raised.value.body["error"]
+
+
+def test_drop_after_apply_applies_the_writeback_and_loses_its_answer(sandbox, shop, call):
+    from .support import WRITEBACK, refund
+
+    sandbox.set_policy(shop["app_key"], auto_refund_on=["2"], delay_seconds=0)  # keep it open
+    sandbox.seed_refunds(shop["app_key"], [refund(1, order_id=811)])
+    sandbox.set_faults(fail_next=[{"kind": "drop_after_apply", "seconds": 1.0, "method": WRITEBACK}])
+    with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
+        call(WRITEBACK, {"orderId": 811, "refId": 1, "status": 1}, timeout=0.3)
+    # JD has it although the client never heard so; the call log says the answer was dropped
+    assert [w["status"] for w in sandbox.refund(1)["warehouseWritebacks"]] == ["1"]
+    assert [(c["code"], c["success"]) for c in sandbox.calls(method=WRITEBACK)] == [("dropped", True)]
+    # the resend is JD's repeat of the same refId+status
+    body(call(WRITEBACK, {"orderId": 811, "refId": 1, "status": 1}), WRITEBACK)
+    assert sandbox.calls(method=WRITEBACK)[-1]["repeat"] is True
