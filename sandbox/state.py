@@ -16,6 +16,7 @@ from sa_sync.demo_shops import WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE, WAREHOUSE_ST
 
 from . import records
 from .records import CLOSED_STATUSES, REFUNDED_STATUS, InputError
+from .service_orders import ServiceOrders
 
 
 class NotFound(LookupError):
@@ -81,6 +82,8 @@ class SandboxState:
             self.call_seq = 0
             self.faults: dict[str | None, dict] = {}
             self.rate_window: dict[str, tuple[int, int]] = {}
+            # JD's after-sales service orders (退货/换货/维修/补发): sandbox/service_orders.py
+            self.service_orders = ServiceOrders(self)
 
     # --- shops and policy ---------------------------------------------------------------------
 
@@ -112,6 +115,7 @@ class SandboxState:
                     **records.public_shop(s),
                     "orders": len(self.orders[k]),
                     "refunds": len(self.refunds[k]),
+                    "serviceOrders": self.service_orders.count(k),
                 }
                 for k, s in self.shops.items()
             ]
@@ -129,6 +133,7 @@ class SandboxState:
             )
             for refund in self.refunds.get(shop["app_key"], {}).values():
                 self._schedule_ship(shop["app_key"], refund)
+            self.service_orders.reschedule_shop(shop["app_key"])
             return {"app_key": shop["app_key"], "policy": shop["policy"]}
 
     # --- orders -------------------------------------------------------------------------------
@@ -362,7 +367,9 @@ class SandboxState:
         with self.lock:
             refund = self.refunds.get(app_key, {}).get(ref_id)
             if refund is None:
-                return refuse("NOT_FOUND", "退款单不存在")
+                # The application behind a service order (its applyId): the other 退货入仓 candidate.
+                outcome = self.service_orders.warehouse_status(app_key, order_id, ref_id, status)
+                return outcome or refuse("NOT_FOUND", "退款单不存在")
             if order_id != refund["orderId"]:
                 return refuse("ORDER_MISMATCH", "订单号与退款单不匹配")
             if status not in self.warehouse_statuses:
@@ -412,6 +419,7 @@ class SandboxState:
                 if refund is not None and self._awaits_buyer(refund):
                     waybill = records.default_return_waybill(refund["id"])
                     self._ship(refund, records.DEFAULT_RETURN_CARRIER, waybill, due)
+            self.service_orders.promote_due(now)
         return promoted
 
     def _acts_on_writebacks(self, key, refund: dict) -> bool:
@@ -509,9 +517,15 @@ class SandboxState:
                 for key in [k for k in self.ship_due if k[0] == shop["app_key"]]:
                     del self.ship_due[key]
                 self.refunds[shop["app_key"]] = {}
+                self.service_orders.forget_shop(shop["app_key"])
                 self.upsert_orders(shop["app_key"], entry["orders"])
                 self.upsert_refunds(shop["app_key"], entry["refunds"])
-            loaded[shop["app_key"]] = {"orders": len(entry["orders"]), "refunds": len(entry["refunds"])}
+                self.service_orders.upsert(shop["app_key"], entry.get("service_orders", []))
+            loaded[shop["app_key"]] = {
+                "orders": len(entry["orders"]),
+                "refunds": len(entry["refunds"]),
+                "serviceOrders": len(entry.get("service_orders", [])),
+            }
         return loaded
 
 
