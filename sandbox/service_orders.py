@@ -19,79 +19,32 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sa_sync import jd_codes
-from sa_sync.signing import SHANGHAI, jd_timestamp, parse_jd_timestamp
+from platforms.jd import codes as jd_codes
+from platforms.jd.asc_codes import (
+    APPROVE_RESULT,
+    APPROVE_RESULT_FOR,
+    AWAITING_GOODS,
+    AWAITING_PROCESSING,
+    AWAITING_REVIEW,
+    CLOSED,
+    CUSTOMER_EXPECT,
+    DONE,
+    GOODS_COME_BACK,
+    PROCESS_RESULT,
+    PROCESS_RETURN_REFUNDED,
+    RECEIVABLE,
+    REFUND_ONLY,
+    RETURN,
+    SERVICE_STATUS,
+    UNREVIEWED,
+)
+from platforms.jd.signing import SHANGHAI, jd_timestamp, parse_jd_timestamp
 
 from . import records
 from .records import InputError
 
-# --- JD's codes (the public OMS tables quoted in docs/sandbox.md) -----------------------------------
-CUSTOMER_EXPECT = {
-    1: "售前退款",
-    10: "退货",
-    11: "仅退款",
-    20: "换货",
-    30: "维修",
-    40: "大家电安装",
-    50: "大家电移机",
-    60: "大家电增值服务",
-    70: "上门维修",
-    80: "补发商品",
-    90: "优鲜赔",
-    100: "试用收回",
-}
-RETURN, REFUND_ONLY, EXCHANGE, REPAIR, REISSUE = 10, 11, 20, 30, 80
-# The buyer sends goods back for these: JD approves with 33 客户发货 and waits (10005 待收货).
-GOODS_COME_BACK = frozenset({RETURN, EXCHANGE, REPAIR})
-
-SERVICE_STATUS = {
-    10000: "待审核领取",
-    10001: "待审核",
-    10002: "待客户反馈",
-    10004: "审核关闭",
-    10005: "待收货",
-    10006: "待处理领取",
-    10007: "待处理",
-    10009: "待用户确认",
-    10010: "完成",
-    10011: "取消",
-    10012: "客户已反馈",
-    10013: "待审核和待客户反馈",
-    10041: "提交退款申请",
-}
-AWAITING_REVIEW, AWAITING_GOODS, AWAITING_PROCESSING, DONE, CANCELLED, REVIEW_CLOSED = (
-    10001,
-    10005,
-    10007,
-    10010,
-    10011,
-    10004,
-)
-CLOSED = frozenset({REVIEW_CLOSED, DONE, CANCELLED})
-# Not approved (yet): no approveTime on the row.
-UNREVIEWED = frozenset({10000, AWAITING_REVIEW, 10002, 10012, 10013, CANCELLED})
-# 收货登记 (jingdong.asc.receive.register) is what the merchant does when the parcel arrives: only a
-# service order waiting for goods takes it.
-RECEIVABLE = frozenset({AWAITING_GOODS})
-
-APPROVE_RESULT = {33: "客户发货", 87: "补发商品", 91: "退款不退货", 106: "换货"}
-APPROVE_RESULT_FOR = {RETURN: 33, EXCHANGE: 33, REPAIR: 33, REFUND_ONLY: 91, REISSUE: 87}
-PROCESS_RESULT = {
-    0: "初始化",
-    1: "安装完成",
-    2: "维修完成",
-    3: "检测完成",
-    4: "拆机完成",
-    5: "咨询解释",
-    6: "取消",
-    23: "换新",
-    40: "退货",
-    70: "原返",
-    80: "换货",
-    100: "赔付",
-}
-PROCESS_RETURN_REFUNDED = 40  # 退货: JD refunds the buyer (the SA policy's outcome)
-
+# JD's service-order codes are the back office's table (platforms/jd/asc_codes.py): the sandbox plays
+# the JD the back office reads.
 PICKWARE_BUYER_SHIPS = 40  # pickwareType 40 客户发货
 DEFAULT_RETURN_CARRIER = records.DEFAULT_RETURN_CARRIER
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 10, 50

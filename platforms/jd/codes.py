@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import asc_codes
+
 CANCELLED, APPLIED, AWAITING_RETURN, AWAITING_RECEIPT, REFUNDED, SELLER_REFUSED = 1, 2, 3, 4, 5, 7
 
 
@@ -93,6 +95,8 @@ def code_of(value) -> int | None:
 
 def allows(jd_status: int | str | None, kind: str) -> bool:
     """Would JD act on this writeback kind in this state. An unknown (later) code is not trusted."""
+    if asc_codes.is_service_code(code_of(jd_status)):  # a service order's state (服务单, asc_codes)
+        return asc_codes.allows(code_of(jd_status), kind)
     state = REFUND_APPLY_STATES.get(code_of(jd_status))
     if state is None:
         return False
@@ -101,10 +105,12 @@ def allows(jd_status: int | str | None, kind: str) -> bool:
 
 def acting_codes(kind: str) -> list[str]:
     """The codes (as stored on a slip) in which JD acts on this writeback kind."""
-    return [str(code) for code in REFUND_APPLY_STATES if allows(code, kind)]
+    return [str(code) for code in REFUND_APPLY_STATES if allows(code, kind)] + asc_codes.acting_codes(kind)
 
 
 def state_label(code) -> str:
+    if asc_codes.is_service_code(code_of(code)):
+        return asc_codes.SERVICE_STATUS[code_of(code)]
     state = REFUND_APPLY_STATES.get(code_of(code))
     return state.label if state else ""
 
@@ -113,6 +119,8 @@ def refusal(jd_status: int | str | None, kind: str, kind_label: str) -> str | No
     """Why JD's state stops this writeback, in words CS read; None when JD would act on it (or
     the state is not known yet: the fresh read before sending decides)."""
     jd_status = code_of(jd_status)
+    if asc_codes.is_service_code(jd_status):
+        return asc_codes.refusal(jd_status, kind, kind_label)
     if jd_status is None or allows(jd_status, kind):
         return None
     state = REFUND_APPLY_STATES.get(jd_status)

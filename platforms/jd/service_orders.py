@@ -7,18 +7,21 @@ service order for one SKU of one order (serviceCount of it); it becomes one raw 
 remembers that it came from a service order (`platform_object`), so every writeback goes to the object
 JD's SA acts on.
 
-Pure functions, no database. The tables below are the one place that knows JD's service-order codes;
-their public sources are in docs/sandbox.md ("Service orders"). A row this module cannot store as it is
-raises `BadRow` naming the field, the value and what is wrong: the sync sets it aside and saves the rest.
+Pure functions, no database. JD's service-order codes are in `asc_codes` (shared with the SA sandbox;
+public sources in docs/sandbox.md, "JD's after-sales service orders"). A row this module cannot store
+as it is raises `BadRow` naming the field, the value and what is wrong: the sync sets it aside and
+saves the rest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from refunds.models import PlatformStatus, RefundType
-from sa_sync.mapping import (
+
+from . import asc_codes
+from .asc_codes import CUSTOMER_EXPECT, SERVICE_STATES
+from .mapping import (
     LINE_LEN,
     MAX_QUANTITY,
     REFUND_LEN,
@@ -31,120 +34,26 @@ from sa_sync.mapping import (
     text,
     yuan_amount,
 )
-from sa_sync.signing import SHANGHAI, parse_jd_timestamp
+from .signing import SHANGHAI, parse_jd_timestamp
 
-# Which JD object a slip came from, as the slip remembers it.
+# Which JD object a slip came from, as the slip remembers it (refunds.models.PlatformObject).
 SERVICE_ORDER = "service_order"
 
-# --- customerExpect (客户期望) → the ERP's refund type ---------------------------------------------------
-CUSTOMER_EXPECT = {
-    1: "售前退款",
-    10: "退货",
-    11: "仅退款",
-    20: "换货",
-    30: "维修",
-    40: "大家电安装",
-    50: "大家电移机",
-    60: "大家电增值服务",
-    70: "上门维修",
-    80: "补发商品",
-    90: "优鲜赔",
-    100: "试用收回",
-}
-REFUND_TYPE_FOR = {
-    10: RefundType.RETURN,
-    11: RefundType.REFUND_KEEP_GOODS,
-    20: RefundType.EXCHANGE,
-    30: RefundType.REPAIR,
-    80: RefundType.REISSUE,
-}
+REFUND_TYPE_FOR = {expect: RefundType(value) for expect, value in asc_codes.REFUND_TYPE_FOR.items()}
 # Not the ERP's after-sales: set aside with the reason, never guessed into a type.
 NOT_OURS = {
     1: "售前退款是退款申请单（取消订单），由退款申请单下载，服务单中不重复保存",
 }
-# The buyer sends goods back for these, so the slip waits for the parcel (等待退货 → 等待收货).
-GOODS_COME_BACK = frozenset({RefundType.RETURN, RefundType.EXCHANGE, RefundType.REPAIR})
-
-# processResult (处理结果) of a completed 退货 that JD refunded.
-PROCESS_RESULT_RETURN_REFUNDED = 40
+SERVICE_STATUS_LABELS = asc_codes.SERVICE_STATUS
 
 
-# --- serviceStatus (服务单状态) --------------------------------------------------------------------------
-REVIEW, GOODS, PROCESSING, CLOSED = "review", "goods", "processing", "closed"
-
-
-@dataclass(frozen=True)
-class ServiceState:
-    code: int
-    label: str
-    # review: JD has not approved yet; goods: approved, waiting for the buyer's goods (待收货);
-    # processing: the goods are in (or nothing comes back), the merchant processes; closed: over.
-    stage: str
-    # The platform status once closed (10010 完成 depends on the outcome: `platform_status`).
-    closed_as: int | None = None
-    # Whether JD acts on 退货入仓 (收货登记) in this state: only while it waits for the goods.
-    goods_in_warehouse: bool = False
-    # Said to CS when the state does not take 退货入仓.
-    refusal: str = ""
-
-
-SERVICE_STATES = {
-    s.code: s
-    for s in [
-        ServiceState(10000, "待审核领取", REVIEW, refusal="服务单尚未审核通过"),
-        ServiceState(10001, "待审核", REVIEW, refusal="服务单尚未审核通过"),
-        ServiceState(10002, "待客户反馈", REVIEW, refusal="服务单尚未审核通过"),
-        ServiceState(10012, "客户已反馈", REVIEW, refusal="服务单尚未审核通过"),
-        ServiceState(10013, "待审核和待客户反馈", REVIEW, refusal="服务单尚未审核通过"),
-        ServiceState(10004, "审核关闭", CLOSED, PlatformStatus.SELLER_REFUSED, refusal="服务单已审核关闭"),
-        ServiceState(10005, "待收货", GOODS, goods_in_warehouse=True),
-        ServiceState(10006, "待处理领取", PROCESSING, refusal="服务单已收货登记，待商家处理"),
-        ServiceState(10007, "待处理", PROCESSING, refusal="服务单已收货登记，待商家处理"),
-        ServiceState(10009, "待用户确认", PROCESSING, refusal="服务单已处理，待用户确认"),
-        ServiceState(10041, "提交退款申请", PROCESSING, refusal="服务单已提交退款申请"),
-        ServiceState(10010, "完成", CLOSED, PlatformStatus.SERVICE_COMPLETED, refusal="服务单已完成"),
-        ServiceState(10011, "取消", CLOSED, PlatformStatus.CANCELLED, refusal="买家已取消服务单"),
-    ]
-}
-SERVICE_STATUS_LABELS = {code: s.label for code, s in SERVICE_STATES.items()}
-DONE = 10010
-
-
-def platform_status(code: int, refund_type: int, *, waybill: bool, process_result: int | None) -> int:
-    """What CS see as 平台状态 for a service order (PlatformStatus int)."""
-    state = SERVICE_STATES[code]
-    if state.stage == CLOSED:
-        if code == DONE:
-            # 退款成功 only when JD refunded: a completed 退货 processed as 退货 (40), or 仅退款. A
-            # finished exchange, repair or reissue is not a refund: 售后完成.
-            refunded = refund_type == RefundType.REFUND_KEEP_GOODS or (
-                refund_type == RefundType.RETURN and process_result == PROCESS_RESULT_RETURN_REFUNDED
-            )
-            return PlatformStatus.REFUNDED if refunded else PlatformStatus.SERVICE_COMPLETED
-        return state.closed_as
-    if state.stage == REVIEW or refund_type not in GOODS_COME_BACK:
-        return PlatformStatus.APPLIED
-    if state.stage == GOODS and not waybill:
-        return PlatformStatus.AWAITING_RETURN  # approved; the buyer has not shipped yet
-    return PlatformStatus.AWAITING_RECEIPT  # shipped back, or registered as received
-
-
-def allows_goods_in_warehouse(code: int | None) -> bool:
-    state = SERVICE_STATES.get(code)
-    return state is not None and state.goods_in_warehouse
-
-
-def refusal(code: int | None, kind_label: str) -> str | None:
-    """Why JD's service-order state stops this writeback, in words CS read; None when JD would act.
-    Only 退货入仓 exists for a service order: there is no shipment to cancel after receipt."""
-    if code is None or (kind_label == "退货入仓" and allows_goods_in_warehouse(code)):
-        return None
-    state = SERVICE_STATES.get(code)
-    if kind_label != "退货入仓":
-        return f"服务单是确认收货后的售后，无法回传{kind_label}"
-    label = state.label if state else f"未知状态 {code}"
-    why = state.refusal if state else "该状态未在服务单状态表中，需先确认含义"
-    return f"{why}：京东服务单状态为{label}，无法回传{kind_label}"
+def platform_status(
+    code: int, refund_type: int, *, waybill: bool, process_result: int | None
+) -> PlatformStatus:
+    """What CS see as 平台状态 for a service order (asc_codes holds the rule)."""
+    return PlatformStatus(
+        asc_codes.platform_status(code, int(refund_type), waybill=waybill, process_result=process_result)
+    )
 
 
 # --- one row --------------------------------------------------------------------------------------------

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+import platforms
+from platforms.jd import asc_codes
 from platforms.jd import service_orders as so
+from platforms.jd.mapping import BadRow
+from platforms.jd.signing import SHANGHAI
 from refunds.models import PlatformStatus, RefundType
-from sa_sync.mapping import BadRow
-from sa_sync.signing import SHANGHAI
 from sandbox import service_orders as sandbox_so
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "jd"
@@ -155,27 +157,33 @@ def test_times_may_come_as_digit_strings_or_jd_timestamps():
     assert as_text["check_time"] == datetime(2024, 5, 1, 11, 0, tzinfo=SHANGHAI)
 
 
-# --- 退货入仓 on a service order: JD's state decides ---------------------------------------------------
+# --- 退货入仓 on a service order: JD's state decides, asked through the port ---------------------------
+def refusal(code: str, kind=platforms.GOODS_IN_WAREHOUSE, label="退货入仓"):
+    return platforms.state_refusal("jd", code, kind, label)
+
+
 def test_only_a_service_order_waiting_for_goods_takes_goods_in_warehouse():
-    assert so.refusal(10005, "退货入仓") is None
-    assert so.refusal(None, "退货入仓") is None  # never read: the fresh read decides
-    assert (
-        so.refusal(10007, "退货入仓")
-        == "服务单已收货登记，待商家处理：京东服务单状态为待处理，无法回传退货入仓"
-    )
-    assert "已完成" in so.refusal(10010, "退货入仓")
-    assert "买家已取消服务单" in so.refusal(10011, "退货入仓")
-    assert "尚未审核通过" in so.refusal(10001, "退货入仓")
-    assert "无法回传取消发货成功" in so.refusal(10005, "取消发货成功")
+    assert refusal("10005") is None
+    assert refusal("") is None  # never read: the fresh read decides
+    assert refusal("10007") == "服务单已收货登记，待商家处理：京东服务单状态为待处理，无法回传退货入仓"
+    assert "已完成" in refusal("10010")
+    assert "买家已取消服务单" in refusal("10011")
+    assert "尚未审核通过" in refusal("10001")
+    assert "确认收货后的售后" in refusal("10005", platforms.SHIPMENT_CANCELLED, "取消发货成功")
+    # a refund application's codes keep their own table
+    assert refusal("1") is None and "用户撤销" in refusal("11")
 
 
-# --- the sandbox plays JD with the same codes -----------------------------------------------------------
-def test_the_sandbox_and_the_mapping_know_the_same_codes():
-    assert set(sandbox_so.SERVICE_STATUS) == set(so.SERVICE_STATES)
-    assert all(sandbox_so.SERVICE_STATUS[c] == s.label for c, s in so.SERVICE_STATES.items())
-    assert sandbox_so.CUSTOMER_EXPECT == so.CUSTOMER_EXPECT
-    # what JD takes 收货登记 in is what the ERP may write 退货入仓 in
-    assert sandbox_so.RECEIVABLE == {c for c in so.SERVICE_STATES if so.allows_goods_in_warehouse(c)}
-    closed = {c for c, s in so.SERVICE_STATES.items() if s.stage == so.CLOSED}
-    assert sandbox_so.CLOSED == closed
-    assert sandbox_so.PROCESS_RETURN_REFUNDED == so.PROCESS_RESULT_RETURN_REFUNDED
+def test_the_rules_query_knows_the_service_orders_acting_state():
+    assert "10005" in platforms.acting_codes("jd", platforms.GOODS_IN_WAREHOUSE)
+    assert "10005" not in platforms.acting_codes("jd", platforms.SHIPMENT_CANCELLED)
+    assert not {"10007", "10010"} & set(platforms.acting_codes("jd", platforms.GOODS_IN_WAREHOUSE))
+    assert platforms.state_label("jd", "10005") == "待收货"
+
+
+def test_the_sandbox_plays_jd_with_the_same_table():
+    # one table for both sides: the sandbox imports it (no copy that could drift)
+    assert sandbox_so.SERVICE_STATUS is asc_codes.SERVICE_STATUS
+    assert sandbox_so.RECEIVABLE == {
+        c for c in asc_codes.SERVICE_STATES if asc_codes.allows(c, platforms.GOODS_IN_WAREHOUSE)
+    }
