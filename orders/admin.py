@@ -91,6 +91,7 @@ class ShopForm(forms.ModelForm):
             "app_secret",
             "access_token",
             "sa_writeback_enabled",
+            "service_order_return_signal",
             "is_active",
         ]
 
@@ -146,7 +147,7 @@ class ShopAdmin(EventLogMixin, ErpModelAdmin):
                 ]
             },
         ),
-        ("SA售后自动化", {"fields": ["sa_writeback_enabled"]}),
+        ("SA售后自动化", {"fields": ["sa_writeback_enabled", "service_order_return_signal"]}),
         ("平台同步", {"fields": ["sync_summary"]}),
         ("记录", {"fields": ["created_at", "updated_at", "event_log"]}),
     ]

@@ -84,6 +84,7 @@ def jd(sandbox, settings):
         access_token=shop.access_token,
         shop_no=shop.shop_no,
         name=shop.name,
+        vender_id=shop.vender_id,
     )
     return shop
 

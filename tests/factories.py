@@ -15,6 +15,7 @@ class ShopFactory(factory.django.DjangoModelFactory):
     app_key = factory.Sequence(lambda n: f"APPKEY{n:04d}")
     app_secret = factory.Sequence(lambda n: f"secret-{n:04d}")
     access_token = factory.Sequence(lambda n: f"token-{n:04d}")
+    vender_id = factory.Sequence(lambda n: str(10_090_000 + n))
 
 
 class OrderFactory(factory.django.DjangoModelFactory):

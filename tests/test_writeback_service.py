@@ -99,10 +99,11 @@ def test_the_return_path_is_a_setting_of_its_own(sandbox, jd, settings):
 
     assert results[cancelled.pk].succeeded
     assert [c["params"]["refId"] for c in writebacks(sandbox)] == [int(cancelled.refund_no)]
-    # The sandbox only speaks updateWarehouseStatus: the other method is JD's "unknown method" (15),
-    # which is the proof the call went there; the slip says so and was not marked as done.
+    # asc.receive.register is a service order's method: with a refund application's parameters JD
+    # refuses it (no buId, no serviceId), which is the proof the call went there; the slip says so
+    # and was not marked as done.
     [other] = sandbox.calls(method="jingdong.asc.receive.register")
-    assert other["code"] == "15"
+    assert other["success"] is False
     assert not results[returned.pk].succeeded
     assert reload(returned).writeback_status == WritebackStatus.FAILED
     attempt = WritebackAttempt.objects.get(slip=returned)
@@ -117,7 +118,7 @@ def test_the_return_path_is_a_setting_of_its_own(sandbox, jd, settings):
         (dict(order_status=OrderStatus.IN_WAREHOUSE), "拦截未确认成功"),
         (dict(order_status=OrderStatus.IN_WAREHOUSE, interception=InterceptionStatus.PENDING), "待仓库确认"),
         (dict(order_status=OrderStatus.IN_WAREHOUSE, interception=InterceptionStatus.FAILED), "拦截失败"),
-        (dict(refund_type=RefundType.EXCHANGE), "该退款单无需回传"),
+        (dict(refund_type=RefundType.EXCHANGE), "换货单无需回传退款信号"),
         (dict(platform_status=PlatformStatus.REFUNDED), "该退款单无需回传"),
         (
             dict(refund_type=RefundType.RETURN, platform_status=PlatformStatus.AWAITING_RECEIPT),

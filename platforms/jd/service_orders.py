@@ -131,7 +131,6 @@ def service_order_fields(item, notes: list | None = None) -> dict:
     # carries the line's price, which is not owed to the buyer.
     refunds_money = refund_type in (RefundType.RETURN, RefundType.REFUND_KEEP_GOODS)
     price = yuan_amount("实付金额", "actualPayPrice", item.get("actualPayPrice"))
-    apply_id = item.get("applyId")
     return {
         "refund_no": service_no,
         "tid": tid,
@@ -163,11 +162,15 @@ def service_order_fields(item, notes: list | None = None) -> dict:
         "return_logistics_no": waybill,
         "platform_object": SERVICE_ORDER,
         "platform_id": service_no,
-        # The after-sales application behind it (申请单号): the other candidate for 退货入仓.
-        "platform_apply_id": ""
-        if apply_id in (None, "")
-        else number_id("申请单号", "applyId", apply_id, REFUND_LEN["refund_no"]),
+        # One service order is one SKU: the slip is its order line, intercepted like any other.
+        "needs_manual_interception": False,
     }
+
+
+def apply_id(item) -> str:
+    """The after-sales application behind a service order (申请单号, `applyId`): what the other 退货入仓
+    candidate (refundapply.updateWarehouseStatus) names. Raises BadRow when it is not one of JD's ids."""
+    return number_id("申请单号", "applyId", item.get("applyId") if isinstance(item, dict) else None, 64)
 
 
 def _waybill(value, notes: list) -> str:

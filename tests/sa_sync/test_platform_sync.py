@@ -284,8 +284,8 @@ def test_command_syncs_one_shop(sandbox, jd, capsys):
     seed(sandbox, jd, [jd_order(810000000001)], [jd_refund(7000000001, 810000000001)])
     call_command("sync_platform", "--shop", jd.shop_no)
     out = capsys.readouterr().out
-    assert "订单：成功" in out and "退款单：成功" in out and "新增 1" in out
-    assert SyncRun.objects.filter(shop=jd, trigger="命令行").count() == 2
+    assert "订单：成功" in out and "退款单：成功" in out and "服务单：成功" in out and "新增 1" in out
+    assert SyncRun.objects.filter(shop=jd, trigger="命令行").count() == 3
 
 
 def test_demo_flow_writeback_then_sync_shows_refunded(sandbox, jd):
@@ -332,7 +332,7 @@ def test_beat_tick_fans_out_one_task_per_shop_and_kind(sandbox, jd, settings):
     finally:
         app.conf.update(task_always_eager=False)
     runs = SyncRun.objects.filter(shop=jd)
-    assert sorted(runs.values_list("kind", flat=True)) == ["orders", "refunds"]
+    assert sorted(runs.values_list("kind", flat=True)) == ["orders", "refunds", "service_orders"]
     assert all(r.status == SyncRunStatus.SUCCEEDED for r in runs)
     assert RawRefund.objects.filter(shop=jd).count() == 1
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('refunds', '0011_write_path_indexes'),
+        ('refunds', '0012_rawrefund_platform_object'),
     ]
 
     operations = [
