@@ -217,3 +217,24 @@ def test_a_shop_without_its_jd_merchant_id_is_told_so(sandbox, jd):
     jd.save()
     run = shop_sync(jd, kind=SyncKind.SERVICE_ORDERS)
     assert "京东商家ID" in run.error
+
+
+def test_a_service_id_that_is_already_a_refund_applications_slip_is_set_aside_not_merged(sandbox, jd):
+    from tests.factories import RawRefundFactory
+
+    application = RawRefundFactory(shop=jd, refund_no="1890000071", refund_type=RefundType.REFUND)
+    seed_order(sandbox, jd)
+    sandbox.seed_service_orders(jd.app_key, [service_order(1890000071), service_order(1890000072)])
+    run = sync_service_orders(jd)
+    [rejected] = SyncRejectedRow.objects.filter(run=run)
+    assert rejected.platform_id == "1890000071" and rejected.kind == SyncKind.SERVICE_ORDERS
+    assert "已是本店铺的退款申请单，不能再保存为服务单" in rejected.reason
+    application = reload(application)
+    assert (application.platform_object, application.refund_type) == (
+        PlatformObject.REFUND_APPLY,
+        RefundType.REFUND,
+    )
+    assert (
+        RawRefund.objects.get(shop=jd, refund_no="1890000072").platform_object == PlatformObject.SERVICE_ORDER
+    )
+    assert (run.rows_new, run.rows_rejected) == (1, 1)
