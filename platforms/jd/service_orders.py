@@ -131,7 +131,7 @@ def service_order_fields(item, notes: list | None = None) -> dict:
     # carries the line's price, which is not owed to the buyer.
     refunds_money = refund_type in (RefundType.RETURN, RefundType.REFUND_KEEP_GOODS)
     price = yuan_amount("实付金额", "actualPayPrice", item.get("actualPayPrice"))
-    return {
+    fields = {
         "refund_no": service_no,
         "tid": tid,
         "oid": identifier("原始子单号", "orderId-skuId", oid_for(tid, sku), REFUND_LEN["oid"]),
@@ -141,7 +141,6 @@ def service_order_fields(item, notes: list | None = None) -> dict:
         ),
         "platform_status_code": str(code),
         "reason": text("退款原因", "questionTypeCid2Name", reason, notes, REFUND_LEN["reason"]),
-        "description": text("买家描述", "questionDesc", item.get("questionDesc"), notes),
         "refund_amount": price if refunds_money else price * 0,
         "num": integer(
             "售后数量", "serviceCount", item.get("serviceCount"), default=1, low=1, high=MAX_QUANTITY
@@ -165,6 +164,11 @@ def service_order_fields(item, notes: list | None = None) -> dict:
         # One service order is one SKU: the slip is its order line, intercepted like any other.
         "needs_manual_interception": False,
     }
+    # The buyer's words are on asc.query.view's row, not on the list's: a row without them leaves the
+    # slip's description as it is (the ingest writes only the fields a row has).
+    if "questionDesc" in item:
+        fields["description"] = text("买家描述", "questionDesc", item.get("questionDesc"), notes)
+    return fields
 
 
 def apply_id(item) -> str:

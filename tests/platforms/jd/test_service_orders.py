@@ -55,6 +55,9 @@ def test_a_return_the_buyer_shipped_is_a_return_awaiting_receipt_with_its_waybil
     # where it came from: the slip's writeback goes to the service order
     assert (fields["platform_object"], fields["platform_id"]) == (so.SERVICE_ORDER, "1890000001")
     assert so.apply_id(row) == "1790000001"
+    # the list's row has no buyer's words: the slip's own description is left alone
+    assert "description" not in fields
+    assert so.service_order_fields({**row, "questionDesc": "偏小一码"})["description"] == "偏小一码"
 
 
 def test_an_exchange_not_yet_shipped_back_waits_for_the_return_and_refunds_nothing():
