@@ -485,7 +485,7 @@ class ServiceOrders:
                 return None
 
             def refuse(code: str, message: str) -> dict:
-                return {"success": False, "resultCode": code, "resultMsg": message, "repeat": False}
+                return {"success": False, "errorCode": code, "errorMsg": message, "repeat": False}
 
             if order_id != record["orderId"]:
                 return refuse("ORDER_MISMATCH", "订单号与退款单不匹配")
@@ -493,7 +493,7 @@ class ServiceOrders:
                 return refuse("INVALID_STATUS", f"不支持的仓库状态：{status}")
             key = (app_key, record["serviceId"])
             if any(w.get("status") == status for w in self.writebacks.get(key, [])):
-                return {"success": True, "resultCode": "0", "resultMsg": "成功", "repeat": True}
+                return {"success": True, "repeat": True}
             if record["serviceStatus"] in CLOSED:
                 return refuse("ALREADY_CLOSED", "退款单已完结，无法更新仓库状态")
             if status != self._goods_in_warehouse_value():
@@ -507,7 +507,7 @@ class ServiceOrders:
             }
             record["updateTime"] = self._now_ms(now)
             self._received(app_key, record, entry, now)
-            return {"success": True, "resultCode": "0", "resultMsg": "成功", "repeat": False}
+            return {"success": True, "repeat": False}
 
     # --- time passes (under the state's lock) ---
     def promote_due(self, now: float) -> None:

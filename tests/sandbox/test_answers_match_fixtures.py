@@ -115,7 +115,8 @@ WRONG_TOKEN = {"error_access_token.json"}
 
 
 def test_every_fixture_is_compared_or_says_why_not():
-    names = {path.name for path in FIXTURES.glob("*.json")}
+    # The service orders' (asc_*) are compared field by field in tests/sandbox/test_service_orders.py.
+    names = {path.name for path in FIXTURES.glob("*.json") if not path.name.startswith("asc_")}
     assert names == set(SEEDS) | WRONG_TOKEN | set(PRODUCT_ONLY)
 
 

@@ -48,7 +48,7 @@ def recorded_list_rows() -> list[dict]:
     return [
         row
         for name in ("asc_query_list.json", "asc_query_list_outcomes.json")
-        for row in fixture(name)["response"]["jingdong_asc_query_list_responce"]["pageResult"]["data"]
+        for row in fixture(name)["answer"]["jingdong_asc_query_list_responce"]["pageResult"]["data"]
     ]
 
 
@@ -81,10 +81,10 @@ def page(asc, **params) -> dict:
 # --- the answers have JD's recorded shapes ----------------------------------------------------------
 def test_the_list_answers_in_the_recorded_shape(sandbox, shop, call):
     recorded = fixture("asc_query_list.json")
-    jd_page = recorded["response"]["jingdong_asc_query_list_responce"]["pageResult"]
+    jd_page = recorded["answer"]["jingdong_asc_query_list_responce"]["pageResult"]
     sandbox.seed_service_orders(shop["app_key"], [seed_from(r) for r in jd_page["data"]])
     answer = call(LIST, as_shop(shop, recorded["request"]))
-    assert set(answer) == set(recorded["response"])
+    assert set(answer) == set(recorded["answer"])
     ours = answer["jingdong_asc_query_list_responce"]
     assert ours["code"] == "0"
     assert set(ours["pageResult"]) == set(jd_page)
@@ -122,7 +122,7 @@ def test_the_list_answers_in_the_recorded_shape(sandbox, shop, call):
 
 def test_the_outcome_rows_have_the_recorded_shape_too(sandbox, shop, call):
     recorded = fixture("asc_query_list_outcomes.json")
-    jd_page = recorded["response"]["jingdong_asc_query_list_responce"]["pageResult"]
+    jd_page = recorded["answer"]["jingdong_asc_query_list_responce"]["pageResult"]
     sandbox.seed_service_orders(shop["app_key"], [seed_from(r) for r in jd_page["data"]])
     ours = body(call(LIST, as_shop(shop, recorded["request"])), LIST)["pageResult"]
     assert ours["totalCount"] == len(jd_page["data"])
@@ -134,16 +134,16 @@ def test_an_empty_window_and_a_refusal_answer_as_recorded(shop, call):
     for name in ("asc_query_list_empty.json", "asc_query_list_refused.json"):
         recorded = fixture(name)
         answer = call(LIST, as_shop(shop, recorded["request"]))
-        assert shape(answer) == shape(recorded["response"]), name
-        assert answer == recorded["response"], name
+        assert shape(answer) == shape(recorded["answer"]), name
+        assert answer == recorded["answer"], name
 
 
 def test_the_view_answers_in_the_recorded_shape(sandbox, shop, call):
-    listed = fixture("asc_query_list.json")["response"]["jingdong_asc_query_list_responce"]["pageResult"]
+    listed = fixture("asc_query_list.json")["answer"]["jingdong_asc_query_list_responce"]["pageResult"]
     sandbox.seed_service_orders(shop["app_key"], [seed_from(listed["data"][0])])
     recorded = fixture("asc_query_view.json")
     answer = call(VIEW, as_shop(shop, recorded["request"]))
-    jd_result = recorded["response"]["jingdong_asc_query_view_responce"]["result"]
+    jd_result = recorded["answer"]["jingdong_asc_query_view_responce"]["result"]
     ours = body(answer, VIEW)["result"]
     assert set(ours) == set(jd_result)
     assert ours["success"] is True
@@ -156,12 +156,12 @@ def test_the_view_answers_in_the_recorded_shape(sandbox, shop, call):
 
 
 def test_the_receive_register_answers_as_recorded(sandbox, shop, call):
-    listed = fixture("asc_query_list.json")["response"]["jingdong_asc_query_list_responce"]["pageResult"]
+    listed = fixture("asc_query_list.json")["answer"]["jingdong_asc_query_list_responce"]["pageResult"]
     sandbox.seed_service_orders(shop["app_key"], [seed_from(r) for r in listed["data"]])
     for name in ("asc_receive_register.json", "asc_receive_register_refused.json"):
         recorded = fixture(name)
         answer = call(REGISTER, as_shop(shop, recorded["request"]))
-        assert answer == recorded["response"], name
+        assert answer == recorded["answer"], name
 
 
 # --- JD refuses what JD refuses ------------------------------------------------------------------

@@ -26,7 +26,7 @@ def fixture(name: str) -> dict:
 
 
 def rows(name: str) -> list[dict]:
-    answer = fixture(name)["response"]["jingdong_asc_query_list_responce"]
+    answer = fixture(name)["answer"]["jingdong_asc_query_list_responce"]
     return answer["pageResult"]["data"]
 
 
