@@ -75,7 +75,6 @@ def main():
             "applyTime": jd_timestamp(now - timedelta(minutes=10 + n * 0.05)),
             "applyRefundSum": 9900,
             "status": 0,
-            "afsType": 1 + n % 2,
             "reason": reasons[n % 4],
             "buyerName": f"买家{n}",
         }

@@ -81,10 +81,6 @@ def refund_post(state, match, query, body):
     return {"refund": state.update_refund(match["id"], body, _one(query, "app_key"))}
 
 
-def refund_ship(state, match, query, body):
-    return {"refund": state.buyer_ship(match["id"], body, _one(query, "app_key"))}
-
-
 def service_orders_get(state, match, query, body):
     return {"service_orders": state.service_orders.list_view(_one(query, "app_key"))}
 
@@ -151,7 +147,6 @@ ROUTES: list[Route] = [
     _route("POST", r"/orders/(?P<id>[^/]+)", order_post),
     _route("GET", "/refunds", refunds_get),
     _route("POST", "/refunds", refunds_post),
-    _route("POST", r"/refunds/(?P<id>[^/]+)/ship", refund_ship),
     _route("GET", r"/refunds/(?P<id>[^/]+)", refund_get),
     _route("POST", r"/refunds/(?P<id>[^/]+)", refund_post),
     _route("GET", "/service-orders", service_orders_get),

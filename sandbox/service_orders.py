@@ -176,7 +176,8 @@ def normalize(raw, field: str, *, now_ms: int) -> dict:
         "serviceId": service_id,
         "applyId": records.as_int(raw.get("applyId", service_id), f"{field}.applyId", low=1),
         "orderId": records.as_int(raw["orderId"], f"{field}.orderId", low=1),
-        "skuId": records.as_int(raw["skuId"], f"{field}.skuId", low=1),
+        # JD's skuId is a Long: a numeric one is sent as a number (`_long`), any other as given.
+        "skuId": records.as_text(raw["skuId"], f"{field}.skuId", required=True),
         "wareName": records.as_text(raw.get("wareName"), f"{field}.wareName") or "演示商品",
         "serviceCount": records.as_int(raw.get("serviceCount", 1), f"{field}.serviceCount", low=1),
         "customerExpect": expect,
@@ -212,6 +213,10 @@ def normalize(raw, field: str, *, now_ms: int) -> dict:
     }
 
 
+def _long(value: str):
+    return int(value) if value.isascii() and value.isdigit() else value
+
+
 def brief(record: dict) -> dict:
     """The record as a row of jingdong.asc.query.list: JD's fields only, absent ones left out."""
     row = {
@@ -219,6 +224,7 @@ def brief(record: dict) -> dict:
         "customerExpectName": CUSTOMER_EXPECT[record["customerExpect"]],
         "serviceStatusName": SERVICE_STATUS[record["serviceStatus"]],
         "updateDate": record["updateTime"],
+        "skuId": _long(record["skuId"]),
         # BigDecimal in JD's SDK: a JSON number of yuan.
         "actualPayPrice": float(record["actualPayPrice"]),
     }
@@ -257,7 +263,7 @@ def bill(record: dict) -> dict:
         "refundAmt": float(refund),
         "serviceBillDetailList": [
             {
-                "skuId": record["skuId"],
+                "skuId": _long(record["skuId"]),
                 "wareName": record["wareName"],
                 "wareNum": record["serviceCount"],
                 "actualPayPrice": float(record["actualPayPrice"]),

@@ -135,10 +135,6 @@ class SandboxClient:
         }
         return self._request("POST", "/policy", body)
 
-    def ship_return(self, id, app_key: str | None = None, **parcel) -> dict:
-        """The buyer ships an approved return back (等待退货 → 等待收货); parcel: company, waybill."""
-        return self._request("POST", f"/refunds/{id}/ship", parcel, app_key=app_key)["refund"]
-
     # --- JD's after-sales service orders (jingdong.asc.*) ---
     def seed_service_orders(self, app_key: str, service_orders: list[dict]) -> int:
         body = {"app_key": app_key, "service_orders": service_orders}

@@ -198,7 +198,7 @@ class JdPlatform:
         """One service order as asc.query.list shows it (the view has no waybill), or None."""
         payload = client.call(
             ASC_QUERY_LIST,
-            {**self._asc_params(), "serviceId": int(service_id), "pageNumber": 1, "pageSize": 1},
+            {**self._asc_params(), "serviceId": _number(service_id), "pageNumber": 1, "pageSize": 1},
         )
         rows, _ = rows_and_total(check_business_result(payload, "pageResult"), "data", "totalCount")
         return next((r for r in rows if service_orders.platform_id(r) == service_id), None)
@@ -302,14 +302,14 @@ class JdPlatform:
                     f"服务单的申请单号无法识别（{problem.reason}），未回传", code="NOT_FOUND"
                 ) from None
             return WAREHOUSE_STATUS, {
-                "orderId": slip.tid,
-                "refId": apply_no,
-                "status": warehouse_status_for(kind),
+                "orderId": _number(slip.tid),
+                "refId": _number(apply_no),
+                "status": _number(warehouse_status_for(kind)),
             }
         return ASC_RECEIVE_REGISTER, {
             **who,
-            "serviceId": int(slip.refund_no),
-            "orderId": int(slip.tid),
+            "serviceId": _number(slip.platform_id or slip.refund_no),
+            "orderId": _number(slip.tid),
             "receivePin": ASC_OPERATOR[0],
             "receiveName": ASC_OPERATOR[1],
             **RECEIPT_STATES,

@@ -67,21 +67,17 @@ REFUND_APPLY_STATES = {
 REFUND_APPLY_STATUS = {code: s.label for code, s in REFUND_APPLY_STATES.items()}
 CLOSED_STATUSES = frozenset(code for code, s in REFUND_APPLY_STATES.items() if s.closed)
 
-# afsType and returnState (sandbox extensions, docs/sandbox.md).
-RETURN_AFS_TYPES = frozenset({2, 3})  # 退货, 换货: their open status follows the return
-RETURN_STATE_STATUS = {1: AWAITING_RETURN, 2: AWAITING_RECEIPT}
-
 SHIPMENT_CANCELLED = "shipment_cancelled"
 GOODS_IN_WAREHOUSE = "goods_in_warehouse"
 
 
-def platform_status(jd_status: int, afs_type: int, return_state: int = 0) -> int:
-    """What CS see as 平台状态 for a JD application (PlatformStatus int)."""
+def platform_status(jd_status: int) -> int:
+    """What CS see as 平台状态 for a JD refund application (PlatformStatus int). A refund application
+    is JD's refund before receipt (退款): open, it is 申请退款; returns and their parcels are service
+    orders (asc_codes)."""
     state = REFUND_APPLY_STATES.get(jd_status)
     if state is not None and state.closed:
         return state.closed_as
-    if afs_type in RETURN_AFS_TYPES and return_state in RETURN_STATE_STATUS:
-        return RETURN_STATE_STATUS[return_state]
     return APPLIED
 
 

@@ -247,28 +247,6 @@ def register(asc, service_id=501, order_id=8100000001, **extra):
     return body(answer, REGISTER)["result"]
 
 
-def test_the_buyer_ships_when_told_and_jd_shows_the_waybill(sandbox, shop, asc):
-    seed_one(sandbox, shop)
-    assert "expressCode" not in page(asc, serviceId=501)["data"][0]
-    shipped = sandbox.ship_service_order(501, company="顺丰速运", waybill="SF1234567890")
-    assert (shipped["expressCompany"], shipped["expressCode"]) == ("顺丰速运", "SF1234567890")
-    row = page(asc, serviceId=501)["data"][0]
-    assert row["expressCode"] == "SF1234567890" and row["freightUpdateDate"] == row["updateTime"]
-    assert "expressCompany" not in row  # JD keeps the carrier with the freight, not on the row
-    with pytest.raises(SandboxError) as again:
-        sandbox.ship_service_order(501)
-    assert again.value.status == 400 and "expressCode" in again.value.body["error"]
-
-
-def test_the_buyer_ships_by_himself_after_the_policys_delay(sandbox, shop, asc):
-    sandbox.set_policy(shop["app_key"], [GOODS_IN_WAREHOUSE], 30, buyer_ships_after_seconds=0.3)
-    seed_one(sandbox, shop)
-    seed_one(sandbox, shop, serviceId=502, customerExpect=80)  # 补发: nothing comes back
-    time.sleep(0.6)
-    assert sandbox.service_order(501)["expressCode"] == so.default_return_waybill(501)
-    assert "expressCode" not in sandbox.service_order(502)
-
-
 def test_a_registered_return_is_completed_and_refunded_after_the_policy_delay(sandbox, shop, asc):
     sandbox.set_policy(shop["app_key"], [GOODS_IN_WAREHOUSE], 0.4)
     seed_one(sandbox, shop, expressCode="SF1")
