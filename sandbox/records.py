@@ -150,8 +150,8 @@ def normalize_policy(
         if status not in valid_statuses:
             raise InputError(f"{field}.auto_refund_on", f"unknown writeback status {status!r}")
     delay = as_number(raw.get("delay_seconds", default_delay), f"{field}.delay_seconds")
-    # How long after JD approves a return the buyer ships it back (等待退货 → 等待收货); None: the
-    # buyer ships only when told to (`POST /_sandbox/refunds/<id>/ship`).
+    # How long after JD approves a service order the buyer ships the goods back (等待退货 → 等待收货); None: the
+    # buyer ships only when told to (`POST /_sandbox/service-orders/<id>/ship`).
     ship_after = raw.get("buyer_ships_after_seconds", default_ship_after)
     if ship_after is not None:
         ship_after = as_number(ship_after, f"{field}.buyer_ships_after_seconds")
