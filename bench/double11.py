@@ -154,7 +154,6 @@ def seed_sandbox(sandbox, shops):
                 "applyTime": jd_timestamp(now - timedelta(minutes=90 - n * 0.01)),
                 "applyRefundSum": 9900,
                 "status": 0,
-                "afsType": 1 + n % 2,
                 "num": 1,
                 "reason": reasons[n % 4],
                 "buyerName": f"买家{n}",

@@ -187,8 +187,7 @@ def main():
             app_key=KEY, app_secret=SECRET, access_token=TOKEN, shop_no="BENCH-KILL", name=shop.name
         )
         applications = [
-            {"id": int(s.refund_no), "orderId": int(s.tid), "status": 0, "afsType": 1, "skuId": "1"}
-            for s in slips
+            {"id": int(s.refund_no), "orderId": int(s.tid), "status": 0, "skuId": "1"} for s in slips
         ]
         for i in range(0, len(applications), 2000):
             sandbox.seed_refunds(KEY, applications[i : i + 2000])

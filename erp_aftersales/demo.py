@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from core.audit import record_event
 from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, PayType, Shop
-from platforms.jd.demo import JD_STATUS_FOR_PLATFORM, jd_refund_item
+from platforms.jd.demo import OBJECT_FOR_TYPE, default_waybill, jd_item, jd_state_code
 from refund_slips.models import RefundSlip, RefundStrategy, ShopRefundSettings
 from refund_slips.services import (
     RefundSlipRefused,
@@ -28,7 +28,14 @@ from refund_slips.services import (
     refund_slip_reject,
     refund_slips_follow_platform,
 )
-from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind, WritebackStatus
+from refunds.models import (
+    PlatformObject,
+    PlatformStatus,
+    RawRefund,
+    RefundType,
+    WritebackKind,
+    WritebackStatus,
+)
 from refunds.reasons import COMMON_REASONS
 from refunds.services import raw_refund_intercept
 from returns.models import ReturnSlip, ShopReturnSettings
@@ -77,6 +84,30 @@ BUYER_DESCS = {
     ],
     RefundType.EXCHANGE: ["想换大一码", "想换个颜色", "质量太差，不换了，我要退货退钱"],
     RefundType.REFUND_KEEP_GOODS: ["少发了一个配件，商家同意退部分款", "有轻微瑕疵，协商补偿"],
+    RefundType.REPAIR: ["耳机左边没声音了，麻烦修一下", "开机键失灵，申请维修", "坏了，不修了，直接退货退钱"],
+    RefundType.REISSUE: ["少发了一个杯盖，请补发", "配件漏发了"],
+}
+# JD's service orders: what each type can be at (goods come back for 退货/换货/维修 only; money goes
+# back for 退货/退款不退货 only; 售后完成 is a service finished without a refund).
+SERVICE_ORDER_STATUSES = {
+    # weighted towards returns on their way or back: the warehouse's demo (扫描、入库审核、退货入仓)
+    RefundType.RETURN: [PlatformStatus.AWAITING_RECEIPT] * 3
+    + [PlatformStatus.AWAITING_RETURN] * 2
+    + list(PlatformStatus),
+    RefundType.EXCHANGE: [s for s in PlatformStatus if s != PlatformStatus.REFUNDED],
+    RefundType.REPAIR: [s for s in PlatformStatus if s != PlatformStatus.REFUNDED],
+    RefundType.REISSUE: [
+        PlatformStatus.APPLIED,
+        PlatformStatus.SERVICE_COMPLETED,
+        PlatformStatus.SELLER_REFUSED,
+        PlatformStatus.CANCELLED,
+    ],
+    RefundType.REFUND_KEEP_GOODS: [
+        PlatformStatus.APPLIED,
+        PlatformStatus.REFUNDED,
+        PlatformStatus.SELLER_REFUSED,
+        PlatformStatus.CANCELLED,
+    ],
 }
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 # Every status, weighted towards what a real list looks like (most orders already shipped).
@@ -216,22 +247,20 @@ def _refund_kind(rng, status):
             + [PlatformStatus.CANCELLED, PlatformStatus.REFUNDED, PlatformStatus.SELLER_REFUSED]
         )
     refund_type = rng.choice(
-        [RefundType.RETURN] * 4 + [RefundType.REFUND, RefundType.EXCHANGE, RefundType.REFUND_KEEP_GOODS]
+        [RefundType.RETURN] * 4
+        + [
+            RefundType.REFUND,
+            RefundType.EXCHANGE,
+            RefundType.REFUND_KEEP_GOODS,
+            RefundType.REPAIR,
+            RefundType.REISSUE,
+        ]
     )
     if refund_type == RefundType.REFUND:
         # Refund-only after shipment: the 未发货仅退款 trap this product exists for.
         return refund_type, PlatformStatus.APPLIED
-    if refund_type == RefundType.REFUND_KEEP_GOODS:
-        # Nothing travels back: no 等待退货 / 等待收货.
-        return refund_type, rng.choice(
-            [
-                PlatformStatus.APPLIED,
-                PlatformStatus.REFUNDED,
-                PlatformStatus.SELLER_REFUSED,
-                PlatformStatus.CANCELLED,
-            ]
-        )
-    return refund_type, rng.choice(list(PlatformStatus))
+    # After receipt: one of JD's service orders, in a state its type can be in.
+    return refund_type, rng.choice(SERVICE_ORDER_STATUSES[refund_type])
 
 
 def _refunds(rng, order, planned_status, now):
@@ -243,10 +272,18 @@ def _refunds(rng, order, planned_status, now):
     refund_type, platform_status = kind
     lines = list(order.lines.all())
     for line in rng.sample(lines, k=1 if len(lines) == 1 or rng.random() < 0.7 else 2):
-        refund_no = f"6{order.tid[1:]}{line.oid[-1]}"  # numeric, as JD's refund ids
+        platform_object = OBJECT_FOR_TYPE[refund_type]
+        # numeric, as JD's ids: refund applications start with 6, service orders with 5
+        first = "5" if platform_object == PlatformObject.SERVICE_ORDER else "6"
+        refund_no = f"{first}{order.tid[1:]}{line.oid[-1]}"
         apply_time = (order.trade_time or now) + timedelta(hours=rng.randint(1, 48))
         num = rng.randint(1, line.num)
         history_roll = rng.random()  # drawn whether or not the slip exists, so reruns stay in step
+        # A service order shipped back shows the buyer's waybill; only 退货/退款不退货 refund money.
+        shipped = platform_object == PlatformObject.SERVICE_ORDER and platform_status in (
+            PlatformStatus.AWAITING_RECEIPT,
+        )
+        money = refund_type in (RefundType.REFUND, RefundType.RETURN, RefundType.REFUND_KEEP_GOODS)
         slip, created = RawRefund.objects.get_or_create(
             shop=order.shop,
             refund_no=refund_no,
@@ -259,11 +296,16 @@ def _refunds(rng, order, planned_status, now):
                 "platform_status": platform_status,
                 "reason": rng.choice(COMMON_REASONS),
                 "description": rng.choice(BUYER_DESCS[refund_type]),
-                "refund_amount": (line.paid / line.num * num).quantize(Decimal("0.01")),
+                "refund_amount": (line.paid / line.num * num).quantize(Decimal("0.01"))
+                if money
+                else Decimal("0"),
                 "num": num,
                 "buyer_nick": order.buyer_nick,
                 "apply_time": min(apply_time, now).replace(microsecond=0),  # JD's times have whole seconds
-                "platform_status_code": str(JD_STATUS_FOR_PLATFORM[platform_status][0]),
+                "platform_status_code": jd_state_code(refund_type, platform_status),
+                "platform_object": platform_object,
+                "platform_id": refund_no,
+                "return_logistics_no": default_waybill(refund_no) if shipped else "",
             },
         )
         if created and slip.writeback_kind is not None:
@@ -457,12 +499,21 @@ def _promotions(shop):
 
 
 def share_with_sandbox(sandbox) -> int:
-    """Give the SA sandbox (a `SandboxClient`) the local demo slips as JD refund applications, so
-    that writing them back reaches a JD that knows them and its SA policy can refund them."""
+    """Give the SA sandbox (a `SandboxClient`) the local demo slips as the JD objects they came from
+    (refund applications, and service orders for returns, exchanges, repairs and reissues), so that
+    writing them back reaches a JD that knows them and its SA policy can refund them."""
     count = 0
     for spec in DEMO_SHOPS:
         slips = RawRefund.objects.filter(shop__shop_no=spec["shop_no"]).order_by("pk")
-        items = [jd_refund_item(slip) for slip in slips]
-        for start in range(0, len(items), 500):
-            count += sandbox.seed_refunds(spec["app_key"], items[start : start + 500])
+        by_object: dict[str, list] = {}
+        for slip in slips:
+            platform_object, item = jd_item(slip)
+            by_object.setdefault(platform_object, []).append(item)
+        seed = {
+            PlatformObject.REFUND_APPLY: sandbox.seed_refunds,
+            PlatformObject.SERVICE_ORDER: sandbox.seed_service_orders,
+        }
+        for platform_object, items in by_object.items():
+            for start in range(0, len(items), 500):
+                count += seed[platform_object](spec["app_key"], items[start : start + 500])
     return count

@@ -107,6 +107,7 @@ class ShopForm(forms.ModelForm):
             "access_token_expires_at",
             "refresh_token",
             "sa_writeback_enabled",
+            "service_order_return_signal",
             "is_active",
         ]
         help_texts = {
@@ -201,7 +202,7 @@ class ShopAdmin(EventLogMixin, ErpModelAdmin):
                 ]
             },
         ),
-        ("SA售后自动化", {"fields": ["sa_writeback_enabled"]}),
+        ("SA售后自动化", {"fields": ["sa_writeback_enabled", "service_order_return_signal"]}),
         ("平台同步", {"fields": ["sync_summary"]}),
         ("记录", {"fields": ["created_at", "updated_at", "event_log"]}),
     ]

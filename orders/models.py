@@ -12,6 +12,15 @@ class Platform(models.TextChoices):
     JD = "jd", "京东"
 
 
+class ServiceOrderReturnSignal(models.TextChoices):
+    """How 退货入仓 reaches JD for a return that is one of JD's after-sales service orders (服务单).
+    Which call JD's SA reads is not public (docs/returns.md, "Open questions"): both are implemented
+    behind the JD port, chosen per shop."""
+
+    RECEIVE_REGISTER = "receive_register", "服务单收货登记（asc.receive.register）"
+    WAREHOUSE_STATUS = "warehouse_status", "申请单仓库状态（refundapply.updateWarehouseStatus）"
+
+
 class ArrivalRule(models.TextChoices):
     """When an audited return inbound lets the back office tell JD 退货入仓."""
 
@@ -65,6 +74,14 @@ class Shop(models.Model):
         choices=ArrivalRule.choices,
         default=ArrivalRule.FULL,
         help_text="退货入库审核后何时回传“退货入仓”：部分到货＝入库数量大于0即回传；全部到货＝入库数量达到退款数量才回传。",
+    )
+    service_order_return_signal = models.CharField(
+        "服务单退货入仓方式",
+        max_length=24,
+        choices=ServiceOrderReturnSignal.choices,
+        default=ServiceOrderReturnSignal.RECEIVE_REGISTER,
+        help_text="京东服务单（退货）入库审核后，退货入仓告诉京东的方式：服务单收货登记（默认，公开资料中品牌对接的做法），"
+        "或申请单的仓库状态。京东SA读取哪一个尚未公开，上线前请与京东确认。",
     )
     is_active = models.BooleanField("启用", default=True)
     # Set when JD refused the credentials (codes 11/12/18-21/24) or a token refresh; cleared by a

@@ -28,8 +28,9 @@ from typing import Protocol
 from .credentials import TokenGrant
 from .errors import PlatformError
 
-# What `list_changed` lists (the values of sa_sync.models.SyncKind).
-ORDERS, REFUNDS = "orders", "refunds"
+# What `list_changed` lists (the values of sa_sync.models.SyncKind). SERVICE_ORDERS: a platform's
+# after-sales after receipt when it keeps them apart (JD's 服务单); rows of the same shape as REFUNDS.
+ORDERS, REFUNDS, SERVICE_ORDERS = "orders", "refunds", "service_orders"
 # The two writebacks (the values of refunds.models.WritebackKind).
 SHIPMENT_CANCELLED, GOODS_IN_WAREHOUSE = "shipment_cancelled", "goods_in_warehouse"
 
@@ -111,8 +112,9 @@ class Platform(Protocol):
     def list_changed(self, kind: str, start: datetime, end: datetime) -> Iterator[Page]:
         """Pages of the after-sales (`REFUNDS`) or orders (`ORDERS`) changed in [start, end)."""
 
-    def read(self, refs: Sequence[str]) -> Snapshot:
-        """The current state of these after-sales (at most `READ_BATCH` refs)."""
+    def read(self, refs: Sequence[str], objects: Mapping[str, str] | None = None) -> Snapshot:
+        """The current state of these after-sales (at most `READ_BATCH` refs). `objects`: ref → the
+        platform object the slip came from (its `platform_object`), when known."""
 
     def write_shipment_cancelled(self, slip) -> WriteOutcome:
         """Tell the platform the slip's goods never left the warehouse (取消发货成功)."""

@@ -1,9 +1,9 @@
 """The keyword check (关键词识别): does the buyer's description say another after-sales type than
 the one asked for? Pure: words in, a warning (or "") out.
 
-The requested type is 退货 for refund types 退款 / 退货 / 退款不退货 (money back) and 换货 for 换货;
-维修 is never a requested type here (JD's 维修 cases do not come as refund applications), so a
-description that reads like 维修 always warns. A description matching the requested type's own
+The requested type is 退货 for refund types 退款 / 退货 / 退款不退货 (money back), 换货 for 换货 and
+维修 for 维修 (JD's service orders bring it); a 补发 slip is not checked (the buyer asked for nothing
+back). A description matching the requested type's own
 keywords too is not flagged: "退货或者换一个都行" is the buyer hesitating, not a wrong type."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import re
 
 RETURN, EXCHANGE, REPAIR = "退货", "换货", "维修"
 # refunds.models.RefundType values → the expectation they stand for
-REQUESTED_FOR_TYPE = {1: RETURN, 2: RETURN, 3: EXCHANGE, 4: RETURN}
-TYPE_LABELS = {1: "退款", 2: "退货", 3: "换货", 4: "退款不退货"}
+REQUESTED_FOR_TYPE = {1: RETURN, 2: RETURN, 3: EXCHANGE, 4: RETURN, 5: REPAIR}
+TYPE_LABELS = {1: "退款", 2: "退货", 3: "换货", 4: "退款不退货", 5: "维修", 6: "补发"}
 _SEPARATORS = re.compile(r"[,，、;；\s]+")
 
 

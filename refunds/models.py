@@ -16,6 +16,10 @@ class RefundType(models.IntegerChoices):
     RETURN = 2, "退货"
     EXCHANGE = 3, "换货"
     REFUND_KEEP_GOODS = 4, "退款不退货"
+    # JD's service orders (服务单) after receipt: the goods are repaired, or sent again. Neither is a
+    # refund, so neither is ever written back as one (`writeback_refusal`).
+    REPAIR = 5, "维修"
+    REISSUE = 6, "补发"
 
 
 class PlatformStatus(models.IntegerChoices):
@@ -25,6 +29,9 @@ class PlatformStatus(models.IntegerChoices):
     AWAITING_RECEIPT = 4, "等待收货"
     REFUNDED = 5, "退款成功"
     SELLER_REFUSED = 7, "卖家拒绝退款"
+    # A JD service order finished without a refund: the exchange shipped, the repair returned, the
+    # reissue sent. Not 退款成功: nothing was refunded.
+    SERVICE_COMPLETED = 8, "售后完成"
 
 
 class PlatformObject(models.TextChoices):
@@ -62,6 +69,14 @@ class WritebackKind(models.TextChoices):
     SHIPMENT_CANCELLED = "shipment_cancelled", "取消发货成功"
     GOODS_IN_WAREHOUSE = "goods_in_warehouse", "退货入仓"
 
+
+# Why a type never carries a refund signal: said instead of the generic "无需回传" (exchanges, repairs
+# and reissues arrive with their type from JD's service orders and are never written back as a refund).
+NO_REFUND_SIGNAL = {
+    RefundType.EXCHANGE: "换货单无需回传退款信号（换货不退款，由商家发出新货）",
+    RefundType.REPAIR: "维修单无需回传退款信号（维修不退款，由商家修好寄回）",
+    RefundType.REISSUE: "补发单无需回传退款信号（补发不退款，由商家补发货品）",
+}
 
 # Which writeback a slip can carry, by (type, platform status): domain.md, "Writeback kinds".
 WRITEBACK_KIND_FOR = {
@@ -294,6 +309,8 @@ class RawRefund(FSMModelMixin, models.Model):
         Nothing false ever reaches JD: 取消发货成功 only when the refunded line did not leave the
         warehouse, 退货入仓 only when the arrival rule is met (docs/domain.md, "Writeback kinds")."""
         kind = self.writeback_kind
+        if kind is None and self.refund_type in NO_REFUND_SIGNAL:
+            return NO_REFUND_SIGNAL[self.refund_type]
         if kind is None:
             return (
                 f"该退款单无需回传：{self.get_refund_type_display()}/{self.get_platform_status_display()}"

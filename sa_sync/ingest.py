@@ -26,7 +26,13 @@ from core.bulk import insert_rows, update_rows
 from orders.locks import lock_orders
 from orders.models import Order, OrderLine, OrderPromotion, OrderStatus, Shop
 from refunds.locks import lock_raw_refunds
-from refunds.models import MANUAL_INTERCEPTION_ATTENTION, PlatformStatus, RawRefund, RefundType
+from refunds.models import (
+    MANUAL_INTERCEPTION_ATTENTION,
+    PlatformObject,
+    PlatformStatus,
+    RawRefund,
+    RefundType,
+)
 from refunds.services import raw_refund_intercept
 
 CREATED, UPDATED, UNCHANGED, STALE = "created", "updated", "unchanged", "stale"
@@ -115,6 +121,8 @@ class RefundsIngested:
     # Decided for the whole call in memory, so a call with none costs no interception query. Ids,
     # not refund numbers: the interception reads its slips by primary key alone (refunds.services).
     to_intercept: list[int] = field(default_factory=list)
+    # refund_no → the other object the shop's slip of that number came from: not stored (below).
+    collided: dict[str, str] = field(default_factory=dict)
 
     def count(self, outcome: str) -> int:
         return sum(stored.outcome == outcome for stored in self.rows.values())
@@ -158,6 +166,12 @@ def ingest_refunds(shop: Shop, rows: list[dict], *, telling: Telling) -> Refunds
     to_update, update_fields, events = [], set(), []
     for refund_no, fields in incoming.items():
         slip, found = existing.get(refund_no), links[refund_no]
+        if slip is not None and fields.get("platform_object", slip.platform_object) != slip.platform_object:
+            # One shop's 平台退款单号 is unique, and a platform's two kinds of after-sales (JD's refund
+            # applications and service orders) were never shown to share one number space: should
+            # they meet, the row is not merged into the other object's slip (docs/returns.md).
+            done.collided[refund_no] = slip.platform_object
+            continue
         pk = created.get(refund_no) or (slip.pk if slip is not None else None)
         if pk and may_intercept(fields, found["order_line_id"] or (slip and slip.order_line_id)):
             done.to_intercept.append(pk)
@@ -382,7 +396,9 @@ class SyncTelling(Telling):
         if status_field not in changes:
             return None
         if isinstance(obj, RawRefund):
-            reason = f"{self.platform}退款状态：{self.state_words(changes.get('platform_status_code', obj.platform_status_code))}"
+            words = self.state_words(changes.get("platform_status_code", obj.platform_status_code))
+            what = "服务单" if obj.platform_object == PlatformObject.SERVICE_ORDER else "退款"
+            reason = f"{self.platform}{what}状态：{words}"
         else:
             reason = f"{self.platform}订单状态：{changes.get('platform_status', obj.platform_status)}"
         return build_event(

@@ -21,6 +21,8 @@ from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackKind
 class SyncKind(models.TextChoices):
     ORDERS = "orders", "订单"
     REFUNDS = "refunds", "退款单"
+    # JD's after-sales service orders (退货/换货/维修/补发): stored as raw refund slips like refunds.
+    SERVICE_ORDERS = "service_orders", "服务单"
 
 
 class SyncRunStatus(models.TextChoices):

@@ -31,7 +31,7 @@ from orders.models import Shop
 from orders.services import shop_mark_credentials_refused, shop_mark_credentials_working
 from platforms.errors import PlatformError
 from platforms.port import Page, Platform, visible
-from refunds.models import RawRefund
+from refunds.models import PlatformObject, RawRefund
 from refunds.services import raw_refund_intercept
 from refunds.signals import SavedState, raw_refunds_saved
 
@@ -214,11 +214,29 @@ def _sync_chunk(platform, shop, run, kind, start, end):
         if kind == SyncKind.ORDERS:
             _count(run, upsert_orders(shop, page, run=run))
             continue
-        counts = upsert_refunds(shop, page, run=run)
+        # Refund applications and service orders (JD's 服务单) both become raw refund slips.
+        counts = upsert_refunds(shop, page, run=run, kind=kind)
         _count(run, counts)
         if counts.to_intercept:
             raw_refund_intercept(counts.to_intercept, by=SYNC_ACTOR)
     run.save(update_fields=RUN_COUNTS)
+
+
+def _set_aside_collisions(run, shop, kind, page, collided: dict, counts: PageCounts):
+    """Rows whose 平台退款单号 is already another object's slip in this shop: set aside with both named."""
+    rows = {row["refund_no"]: row for row in page.rows}
+    collisions = _SetAside(run, shop, kind)
+    for refund_no, stored_object in collided.items():
+        fields = rows[refund_no]
+        incoming_object = fields.get("platform_object", PlatformObject.REFUND_APPLY)
+        collisions.add(
+            SyncRowOutcome.REJECTED,
+            fields.get("platform_id", refund_no),
+            json.loads(json.dumps(fields, ensure_ascii=False, default=str)),
+            f"平台退款单号 {refund_no} 已是本店铺的{PlatformObject(stored_object).label}，"
+            f"不能再保存为{PlatformObject(incoming_object).label}（平台退款单号须唯一），请联系管理员",
+        )
+    collisions.save(counts)
 
 
 # --- a page: one transaction, stored through the ingest home ---------------------------------------
@@ -242,14 +260,16 @@ def upsert_orders(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
     return counts
 
 
-def upsert_refunds(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
-    set_aside = _SetAside(run, shop, SyncKind.REFUNDS)
+def upsert_refunds(shop: Shop, page: Page, *, run: SyncRun, kind: str = SyncKind.REFUNDS) -> PageCounts:
+    set_aside = _SetAside(run, shop, kind)
     set_aside.add_page(page)
     with transaction.atomic():
         commit_without_waiting_for_disk()  # platform data, downloaded again if lost: core.bulk says why
         counts = PageCounts()
         set_aside.save(counts)
         done = ingest.ingest_refunds(shop, page.rows, telling=_telling(shop))
+        if done.collided:
+            _set_aside_collisions(run, shop, kind, page, done.collided, counts)
     counts.saved = list(done.rows)
     counts.to_intercept = done.to_intercept
     counts.new, counts.updated = done.count(ingest.CREATED), done.count(ingest.UPDATED)
@@ -263,7 +283,9 @@ def upsert_refunds(shop: Shop, page: Page, *, run: SyncRun) -> PageCounts:
         states[refund_no] = (
             SavedState(slip.description, slip.refund_type, slip.platform_status, slip.keyword_warning)
             if slip is not None
-            else SavedState(fields["description"], fields["refund_type"], fields["platform_status"], "")
+            else SavedState(
+                fields.get("description", ""), fields["refund_type"], fields["platform_status"], ""
+            )
         )
     # The page is committed: the apps above react (keyword check, 退款完成 on 退款成功) without this
     # module knowing them. A failing receiver is logged; it never undoes the page.

@@ -324,19 +324,21 @@ def _read_fresh(ids) -> dict[int, port.Snapshot]:
     read per shop (a claim batch is at most FRESH_READ_BATCH slips, the port's read size).
     Slips already written back are not asked about: nothing will be sent for them."""
     by_shop: dict[int, list] = {}
+    objects: dict[int, dict[str, str]] = {}  # the platform object each slip came from, per shop
     shops = {}
     for slip in (
         RawRefund.objects.filter(pk__in=ids)
         .exclude(writeback_status=WritebackStatus.SUCCEEDED)
         .select_related("shop")
-        .only("refund_no", "shop")
+        .only("refund_no", "platform_object", "shop")
     ):
         by_shop.setdefault(slip.shop_id, []).append(slip.refund_no)
+        objects.setdefault(slip.shop_id, {})[slip.refund_no] = slip.platform_object
         shops[slip.shop_id] = slip.shop
     reads = {}
     for shop_id, refund_nos in by_shop.items():
         try:
-            reads[shop_id] = platforms.platform_for(shops[shop_id]).read(refund_nos)
+            reads[shop_id] = platforms.platform_for(shops[shop_id]).read(refund_nos, objects[shop_id])
         except PlatformError as exc:  # e.g. the shop's credentials are not filled in
             reads[shop_id] = port.Snapshot(error=exc)
         except Exception as exc:  # a bug must not send blind either

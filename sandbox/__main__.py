@@ -31,8 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--buyer-ships-after",
         type=float,
         default=None,
-        help="seconds after JD approves a return until the buyer ships it back (等待退货 → 等待收货); "
-        "default: only when told to, POST /_sandbox/refunds/<id>/ship",
+        help="seconds after JD approves a service order (退货/换货/维修) until the buyer ships the goods back "
+        "(等待退货 → 等待收货); default: only when told to, POST /_sandbox/service-orders/<id>/ship",
     )
     parser.add_argument(
         "--status-shipment-cancelled",

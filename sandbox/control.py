@@ -90,8 +90,25 @@ def refund_post(state, match, query, body):
     return {"refund": state.update_refund(match["id"], body, _one(query, "app_key"))}
 
 
-def refund_ship(state, match, query, body):
-    return {"refund": state.buyer_ship(match["id"], body, _one(query, "app_key"))}
+def service_orders_get(state, match, query, body):
+    return {"service_orders": state.service_orders.list_view(_one(query, "app_key"))}
+
+
+def service_orders_post(state, match, query, body):
+    body = body if isinstance(body, dict) else {}
+    return {"upserted": state.service_orders.upsert(body.get("app_key"), body.get("service_orders"))}
+
+
+def service_order_get(state, match, query, body):
+    return {"service_order": state.service_orders.get_view(match["id"], _one(query, "app_key"))}
+
+
+def service_order_post(state, match, query, body):
+    return {"service_order": state.service_orders.update(match["id"], body, _one(query, "app_key"))}
+
+
+def service_order_ship(state, match, query, body):
+    return {"service_order": state.service_orders.buyer_ship(match["id"], body, _one(query, "app_key"))}
 
 
 def calls_get(state, match, query, body):
@@ -141,9 +158,13 @@ ROUTES: list[Route] = [
     _route("POST", r"/orders/(?P<id>[^/]+)", order_post),
     _route("GET", "/refunds", refunds_get),
     _route("POST", "/refunds", refunds_post),
-    _route("POST", r"/refunds/(?P<id>[^/]+)/ship", refund_ship),
     _route("GET", r"/refunds/(?P<id>[^/]+)", refund_get),
     _route("POST", r"/refunds/(?P<id>[^/]+)", refund_post),
+    _route("GET", "/service-orders", service_orders_get),
+    _route("POST", "/service-orders", service_orders_post),
+    _route("POST", r"/service-orders/(?P<id>[^/]+)/ship", service_order_ship),
+    _route("GET", r"/service-orders/(?P<id>[^/]+)", service_order_get),
+    _route("POST", r"/service-orders/(?P<id>[^/]+)", service_order_post),
     _route("GET", "/calls", calls_get),
     _route("DELETE", "/calls", calls_delete),
     _route("GET", "/faults", faults_get),

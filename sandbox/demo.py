@@ -1,9 +1,11 @@
-"""Demo data for the two shops of `sa_sync.demo_shops`: ~80 orders and 50 refund applications each.
+"""Demo data for the two shops of `sa_sync.demo_shops`: ~80 orders, 24 refund applications and 33
+after-sales service orders each.
 
 Deterministic: the same seed and the same `now` give the same data (times are relative to `now`, which
-defaults to the current second). Refund applications are tied to real order lines (orderId + skuId,
-num ≤ itemTotal) and to order states that make sense for their type: refund-only on orders not yet
-shipped, returns and exchanges on shipped or finished ones."""
+defaults to the current second). Both are tied to real order lines (orderId + skuId, quantity ≤
+itemTotal) and to order states that make sense: refund applications (JD's refunds before receipt,
+取消订单) on orders not yet shipped, or shipped ones JD tried to intercept; service orders (returns,
+exchanges, repairs, reissues, refunds keeping the goods: after receipt) on shipped or finished ones."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from sa_sync.demo_shops import DEMO_SHOPS
 DEMO_SEED = 20240618
 ORDERS_PER_SHOP = 80
 REFUND_ID_START = (7_000_000_001, 7_100_000_001)
+SERVICE_ID_START = (1_810_000_001, 1_820_000_001)
 VENDER_IDS = ("10086001", "10086002")
 
 # (name, specs, price in yuan)
@@ -104,47 +107,68 @@ BUYER_DESC = {
     "缺货": ["客服通知缺货，申请退款", "商家说没货了"],
 }
 
-# (afsType, status, returnState, how many): every type, every status 0..11 and every returnState,
-# with enough open cases for the two writebacks to demo (取消发货成功 on 1/0, 退货入仓 on 2/1/2).
+# (status, how many): refund applications in every status 0..11, with enough open ones for
+# 取消发货成功 to demo (status 0).
 REFUND_SCENARIOS = [
-    (1, 0, 0, 10),
-    (2, 0, 0, 3),
-    (2, 1, 1, 4),
-    (2, 1, 2, 6),
-    (3, 1, 1, 2),
-    (3, 1, 2, 1),
-    (4, 0, 0, 2),
-    (4, 1, 0, 1),
-    (1, 5, 0, 1),
-    (1, 10, 0, 1),
-    (1, 6, 0, 1),
-    (1, 7, 0, 1),
-    (1, 8, 0, 1),
-    (2, 10, 2, 1),
-    (1, 3, 0, 3),
-    (2, 3, 2, 2),
-    (4, 3, 0, 1),
-    (1, 2, 0, 1),
-    (2, 2, 0, 1),
-    (3, 2, 0, 1),
-    (1, 4, 0, 1),
-    (1, 9, 0, 1),
-    (1, 11, 0, 2),
-    (2, 11, 1, 1),
-    (4, 11, 0, 1),
+    (0, 10),
+    (1, 1),
+    (5, 1),
+    (10, 1),
+    (6, 1),
+    (7, 1),
+    (8, 1),
+    (3, 3),
+    (2, 1),
+    (4, 1),
+    (9, 1),
+    (11, 2),
 ]
+# (customerExpect, serviceStatus, shipped back, processResult, how many): service orders of every
+# type the ERP keeps, in every state it maps, with 6 returns the buyer sent back for 退货入仓 to demo
+# (退货, 10005 待收货, with the waybill).
+SERVICE_SCENARIOS = [
+    (10, 10001, False, None, 3),
+    (10, 10005, False, None, 4),
+    (10, 10005, True, None, 6),
+    (10, 10007, True, None, 1),
+    (10, 10010, True, 40, 2),
+    (10, 10010, True, 70, 1),
+    (10, 10004, False, None, 1),
+    (10, 10011, False, None, 1),
+    (20, 10005, False, None, 2),
+    (20, 10005, True, None, 1),
+    (20, 10010, True, 80, 1),
+    (20, 10004, False, None, 1),
+    (30, 10005, True, None, 1),
+    (30, 10007, True, None, 1),
+    (30, 10010, True, 2, 1),
+    (80, 10001, False, None, 1),
+    (80, 10007, False, None, 1),
+    (11, 10001, False, None, 2),
+    (11, 10010, False, None, 1),
+    (11, 10011, False, None, 1),
+]
+SERVICE_REASONS = {
+    10: ["7天无理由退货", "商品质量问题", "尺码不合适", "收到商品破损", "商品与描述不符"],
+    11: ["收到商品破损", "商品与描述不符", "与商家协商一致退款"],
+    20: ["尺码不合适", "商品质量问题", "收到商品破损"],
+    30: ["商品质量问题"],
+    80: ["收到商品破损", "少件/漏发"],
+}
 
 HOUR = 3600
 
 
-def _order_states_for(afs_type: int, status: int) -> tuple[str, ...]:
-    if afs_type == 1:
-        if status in (3, 9):
-            return ("TRADE_CANCELED",)
-        if status in (6, 7, 8):  # interception attempts: the parcel had left
-            return ("WAIT_GOODS_RECEIVE_CONFIRM",)
-        return ("WAIT_SELLER_STOCK_OUT", "LOCKED")
-    return ("WAIT_GOODS_RECEIVE_CONFIRM", "FINISHED_L")
+def _order_states_for(status: int) -> tuple[str, ...]:
+    """Where a refund application's order is: not shipped, or JD's interception of a shipped one."""
+    if status in (3, 9):
+        return ("TRADE_CANCELED",)
+    if status in (6, 7, 8):  # interception attempts: the parcel had left
+        return ("WAIT_GOODS_RECEIVE_CONFIRM",)
+    return ("WAIT_SELLER_STOCK_OUT", "LOCKED")
+
+
+RECEIVED_ORDER_STATES = ("WAIT_GOODS_RECEIVE_CONFIRM", "FINISHED_L")  # service orders: after receipt
 
 
 def _catalog(rng: random.Random, shop_index: int) -> list[dict]:
@@ -280,24 +304,27 @@ def _refund_sum_fen(order: dict, line: dict, num: int) -> int:
     return int((share * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
-def _refunds(rng: random.Random, orders: list[dict], first_id: int, now: int) -> list[dict]:
-    scenarios = [(t, s, r) for t, s, r, count in REFUND_SCENARIOS for _ in range(count)]
+def _pick_line(rng, orders, states, free_lines):
+    eligible = [o for o in orders if o["orderState"] in states]
+    candidates = [
+        (o, x) for o in eligible for x in o["itemInfoList"] if (o["orderId"], x["skuId"]) in free_lines
+    ]
+    if not candidates:  # more cases than lines in that state: share a line
+        candidates = [(o, x) for o in eligible or orders for x in o["itemInfoList"]]
+    order, line = rng.choice(candidates)
+    free_lines.discard((order["orderId"], line["skuId"]))
+    return order, line
+
+
+def _refunds(rng: random.Random, orders: list[dict], first_id: int, now: int, free_lines: set) -> list[dict]:
+    scenarios = [status for status, count in REFUND_SCENARIOS for _ in range(count)]
     rng.shuffle(scenarios)
-    free_lines = {(o["orderId"], x["skuId"]) for o in orders for x in o["itemInfoList"]}
     refunds = []
-    for offset, (afs_type, status, return_state) in enumerate(scenarios):
-        eligible = [o for o in orders if o["orderState"] in _order_states_for(afs_type, status)]
-        candidates = [
-            (o, x) for o in eligible for x in o["itemInfoList"] if (o["orderId"], x["skuId"]) in free_lines
-        ]
-        if not candidates:  # more cases than lines in that state: share a line
-            candidates = [(o, x) for o in eligible or orders for x in o["itemInfoList"]]
-        order, line = rng.choice(candidates)
-        free_lines.discard((order["orderId"], line["skuId"]))
+    for offset, status in enumerate(scenarios):
+        order, line = _pick_line(rng, orders, _order_states_for(status), free_lines)
         num = rng.randint(1, int(line["itemTotal"]))
         applied = rng.randint(min(order["_paid"] + 10 * 60, now - 10 * 60), now - 5 * 60)
         checked = None if status == 0 else min(applied + rng.randint(5 * 60, 20 * HOUR), now - 60)
-        reason = rng.choice(REASONS_BY_TYPE[afs_type])
         refunds.append(
             {
                 "id": first_id + offset,
@@ -306,17 +333,68 @@ def _refunds(rng: random.Random, orders: list[dict], first_id: int, now: int) ->
                 "buyerName": order["_buyer"],
                 "applyTime": _ts(applied),
                 "checkTime": _ts(checked) if checked else None,
-                "applyRefundSum": 0 if afs_type == 3 else _refund_sum_fen(order, line, num),
+                "applyRefundSum": _refund_sum_fen(order, line, num),
                 "status": status,
-                "reason": reason,
+                "reason": rng.choice(REASONS_BY_TYPE[1]),
                 "skuVoList": [{"skuId": line["skuId"], "skuName": line["skuName"], "skuCount": num}],
-                "afsType": afs_type,
-                "returnState": return_state,
-                "buyerDesc": rng.choice(BUYER_DESC[reason]),
                 "modified": _ts(checked or applied),
             }
         )
     return refunds
+
+
+def _service_orders(
+    rng: random.Random, orders: list[dict], first_id: int, now: int, free_lines: set
+) -> list[dict]:
+    scenarios = [(e, st, sh, pr) for e, st, sh, pr, count in SERVICE_SCENARIOS for _ in range(count)]
+    rng.shuffle(scenarios)
+    rows = []
+    for offset, (expect, status, shipped, process_result) in enumerate(scenarios):
+        order, line = _pick_line(rng, orders, RECEIVED_ORDER_STATES, free_lines)
+        count = rng.randint(1, int(line["itemTotal"]))
+        applied = rng.randint(min(order["_paid"] + HOUR, now - 20 * 60), now - 15 * 60)
+        approved = (
+            None if status in (10001, 10011) else min(applied + rng.randint(5 * 60, 6 * HOUR), now - 10 * 60)
+        )
+        shipped_at = (
+            min((approved or applied) + rng.randint(HOUR, 20 * HOUR), now - 5 * 60) if shipped else None
+        )
+        finished = min((shipped_at or approved or applied) + rng.randint(HOUR, 30 * HOUR), now - 60)
+        changed = finished if status in (10004, 10010, 10011) else shipped_at or approved or applied
+        service_id = first_id + offset
+        reason = rng.choice(SERVICE_REASONS[expect])
+        money = expect in (10, 11)
+        row = {
+            "serviceId": service_id,
+            "applyId": service_id - 100_000_000,
+            "orderId": int(order["orderId"]),
+            "skuId": int(line["skuId"]),
+            "wareName": line["skuName"],
+            "serviceCount": count,
+            "customerExpect": expect,
+            "serviceStatus": status,
+            "customerPin": order["pin"],
+            "customerName": order["_buyer"],
+            "questionTypeCid2Name": reason,
+            "questionDesc": rng.choice(BUYER_DESC.get(reason, ["少发了一件，请补发"])),
+            "actualPayPrice": f"{_refund_sum_fen(order, line, count) / 100:.2f}"
+            if money
+            else line["jdPrice"],
+            "applyTime": _ts(applied),
+            "updateTime": _ts(changed),
+        }
+        if approved:
+            row["approveTime"] = _ts(approved)
+        if shipped:
+            row["expressCode"] = f"JDVA{service_id:014d}"
+            row["expressCompany"] = "京东快递"
+            row["freightUpdateDate"] = _ts(shipped_at)
+        if process_result is not None or status == 10010:
+            row["processTime"] = row["finishTime"] = _ts(finished)
+            if process_result is not None:
+                row["processResult"] = process_result
+        rows.append(row)
+    return rows
 
 
 def _ts(epoch: int) -> str:
@@ -324,16 +402,24 @@ def _ts(epoch: int) -> str:
 
 
 def build_demo(now: float | None = None, seed: int = DEMO_SEED) -> list[dict]:
-    """[{"shop": {...DEMO_SHOPS entry, vender_id}, "orders": [...], "refunds": [...]}, ...]"""
+    """[{"shop": {...DEMO_SHOPS entry, vender_id}, "orders": [...], "refunds": [...],
+    "service_orders": [...]}, ...]"""
     now_s = int(time.time() if now is None else now)
     result = []
     for index, shop in enumerate(DEMO_SHOPS):
         rng = random.Random(f"{seed}:{shop['app_key']}")
         orders = _orders(rng, index, VENDER_IDS[index], now_s)
-        refunds = _refunds(rng, orders, REFUND_ID_START[index], now_s)
+        free_lines = {(o["orderId"], x["skuId"]) for o in orders for x in o["itemInfoList"]}
+        refunds = _refunds(rng, orders, REFUND_ID_START[index], now_s, free_lines)
+        service_orders = _service_orders(rng, orders, SERVICE_ID_START[index], now_s, free_lines)
         for order in orders:
             del order["_buyer"], order["_paid"]
         result.append(
-            {"shop": {**shop, "vender_id": VENDER_IDS[index]}, "orders": orders, "refunds": refunds}
+            {
+                "shop": {**shop, "vender_id": VENDER_IDS[index]},
+                "orders": orders,
+                "refunds": refunds,
+                "service_orders": service_orders,
+            }
         )
     return result

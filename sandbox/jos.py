@@ -14,7 +14,7 @@ from http import HTTPStatus
 
 from platforms.jd.signing import SHANGHAI, parse_jd_timestamp, parse_request_timestamp, response_key, sign
 
-from . import records
+from . import records, service_orders
 from .state import SandboxState
 
 MAX_CLOCK_SKEW_SECONDS = 6 * 60
@@ -226,6 +226,7 @@ METHODS = {
     "jingdong.pop.afs.soa.refundapply.queryPageList": (refund_page_list, refund_failure),
     "jingdong.pop.afs.soa.refundapply.queryById": (refund_by_id, refund_failure),
     "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus": (update_warehouse_status, writeback_failure),
+    **service_orders.METHODS,  # jingdong.asc.*: JD's after-sales service orders
 }
 
 
@@ -306,7 +307,7 @@ def _inject(state: SandboxState, app_key: str, method: str) -> tuple[tuple[str, 
 
 
 # --- bad data from JD: what a real gateway has been seen to send ----------------------------------
-ROW_LISTS = ("orderInfoList", "result")  # order.search's rows, queryPageList's and queryById's
+ROW_LISTS = ("orderInfoList", "result", "data")  # order.search's, queryPageList's, asc.query.list's
 
 
 def _corrupt(payload: dict, rules: list[dict]) -> None:
@@ -323,7 +324,7 @@ def _corrupt(payload: dict, rules: list[dict]) -> None:
             if not isinstance(rows, list):
                 continue
             for index, row in enumerate(rows):
-                key = str(row.get("id", row.get("orderId")))
+                key = str(row.get("id", row.get("serviceId", row.get("orderId"))))
                 if key in by_key:
                     rows[index] = _patched(row, by_key[key])
 

@@ -25,16 +25,8 @@ REFUND_STATUSES = REFUND_APPLY_STATUS
 # Closed (no more writebacks accepted): the back office's own table says which (platforms.jd.codes).
 CLOSED_STATUSES = CLOSED_STATUSES
 REFUNDED_STATUS = 3
-AFS_TYPES = {1: "退款", 2: "退货", 3: "换货", 4: "退款不退货"}
-RETURN_STATES = {0: "无", 1: "等待买家退货", 2: "买家已退货待卖家收货"}
-RETURN_STATE_AWAITING_BUYER, RETURN_STATE_SHIPPED = 1, 2
-RETURN_AFS_TYPES = (2, 3)  # 退货, 换货: the buyer sends goods back
+# The carrier of a parcel the buyer ships back without saying which (a service order's return).
 DEFAULT_RETURN_CARRIER = "京东快递"
-
-
-def default_return_waybill(refund_id: int) -> str:
-    """The waybill of a parcel the buyer ships without saying which: stable per application."""
-    return f"JDVB{refund_id:014d}"
 
 
 FAULT_FIELDS = (
@@ -158,8 +150,8 @@ def normalize_policy(
         if status not in valid_statuses:
             raise InputError(f"{field}.auto_refund_on", f"unknown writeback status {status!r}")
     delay = as_number(raw.get("delay_seconds", default_delay), f"{field}.delay_seconds")
-    # How long after JD approves a return the buyer ships it back (等待退货 → 等待收货); None: the
-    # buyer ships only when told to (`POST /_sandbox/refunds/<id>/ship`).
+    # How long after JD approves a service order the buyer ships the goods back (等待退货 → 等待收货); None: the
+    # buyer ships only when told to (`POST /_sandbox/service-orders/<id>/ship`).
     ship_after = raw.get("buyer_ships_after_seconds", default_ship_after)
     if ship_after is not None:
         ship_after = as_number(ship_after, f"{field}.buyer_ships_after_seconds")
@@ -305,10 +297,10 @@ JD_REFUND_FIELDS = (
     "checkRemark",
     "skuVoList",
 )
-# SANDBOX EXTENSION, replaced by service orders: returns on refund applications (docs/sandbox.md).
-# On JD, returns are after-sales service orders; these fields exist only in this sandbox.
-RETURN_EXTENSION_FIELDS = ("afsType", "returnState", "buyerDesc", "expressCompany", "expressCode")
-REFUND_FIELDS = (*JD_REFUND_FIELDS, "skuId", "num", "modified", *RETURN_EXTENSION_FIELDS)
+# A refund application is JD's refund before receipt (取消订单): returns, exchanges and their parcels
+# are after-sales service orders (sandbox/service_orders.py). `skuId`/`num` are a seed's shorthand for
+# a skuVoList of one SKU; `modified` is the sandbox's own clock of changes (not on JD's row).
+REFUND_FIELDS = (*JD_REFUND_FIELDS, "skuId", "num", "modified")
 
 
 def _normalize_sku(raw, field: str) -> dict:
@@ -363,20 +355,13 @@ def normalize_refund(raw, field: str, *, now_ts: str) -> dict:
         "checkRemark": as_text(raw.get("checkRemark"), f"{field}.checkRemark"),
         "skuVoList": _normalize_goods(raw, field),
         "modified": as_timestamp(raw.get("modified") or check_time or apply_time, f"{field}.modified"),
-        # SANDBOX EXTENSION, replaced by service orders (RETURN_EXTENSION_FIELDS)
-        "afsType": as_int(raw.get("afsType", 1), f"{field}.afsType", low=1, high=4),
-        "returnState": as_int(raw.get("returnState", 0), f"{field}.returnState", low=0, high=2),
-        "buyerDesc": as_text(raw.get("buyerDesc"), f"{field}.buyerDesc"),
-        # the buyer's return parcel (returns and exchanges), set when the buyer ships
-        "expressCompany": as_text(raw.get("expressCompany"), f"{field}.expressCompany"),
-        "expressCode": as_text(raw.get("expressCode"), f"{field}.expressCode"),
     }
 
 
 def refund_row(refund: dict, *, show_sku: bool) -> dict:
     """A refund application as queryPageList answers it: JD's fields with JD's types (the SDKs'
     RefundApplyVo: id Long, orderId String, status Long, applyRefundSum Double (fen), skuVoList only
-    when asked with showSku), nulls left out, then the sandbox's return extension."""
+    when asked with showSku), nulls left out."""
     row = {
         "id": refund["id"],
         "orderId": str(refund["orderId"]),
@@ -404,8 +389,6 @@ def refund_row(refund: dict, *, show_sku: bool) -> dict:
             }
             for sku in refund["skuVoList"]
         ]
-    # SANDBOX EXTENSION, replaced by service orders
-    row.update({name: refund[name] for name in RETURN_EXTENSION_FIELDS})
     return {k: v for k, v in row.items() if v is not None}
 
 

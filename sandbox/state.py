@@ -18,6 +18,7 @@ from sa_sync.demo_shops import WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE, WAREHOUSE_ST
 
 from . import records
 from .records import CLOSED_STATUSES, REFUNDED_STATUS, InputError
+from .service_orders import ServiceOrders
 
 
 class NotFound(LookupError):
@@ -106,14 +107,14 @@ class SandboxState:
             # (app_key, refund id) -> [{"status", "time"}] and -> epoch when the policy refunds it
             self.writebacks: dict[tuple[str, int], list[dict]] = {}
             self.refund_due: dict[tuple[str, int], float] = {}
-            # (app_key, refund id) -> epoch when the buyer ships an approved return back
-            self.ship_due: dict[tuple[str, int], float] = {}
             self.calls: list[dict] = []
             self.call_seq = 0
             self.faults: dict[str | None, dict] = {}
             self.rate_window: dict[str, tuple[int, int]] = {}
             # OAuth authorisation codes the to_login page issued: code -> {"app_key", "expires_at"}
             self.oauth_codes: dict[str, dict] = {}
+            # JD's after-sales service orders (退货/换货/维修/补发): sandbox/service_orders.py
+            self.service_orders = ServiceOrders(self)
 
     # --- shops and policy ---------------------------------------------------------------------
 
@@ -147,6 +148,7 @@ class SandboxState:
                     **records.public_shop(s),
                     "orders": len(self.orders[k]),
                     "refunds": len(self.refunds[k]),
+                    "serviceOrders": self.service_orders.count(k),
                 }
                 for k, s in self.shops.items()
             ]
@@ -162,8 +164,7 @@ class SandboxState:
                 field="body",
                 default_ship_after=self.buyer_ships_after,
             )
-            for refund in self.refunds.get(shop["app_key"], {}).values():
-                self._schedule_ship(shop["app_key"], refund)
+            self.service_orders.reschedule_shop(shop["app_key"])
             return {"app_key": shop["app_key"], "policy": shop["policy"]}
 
     # --- orders -------------------------------------------------------------------------------
@@ -248,7 +249,6 @@ class SandboxState:
                 self.refunds[shop["app_key"]][refund["id"]] = refund
                 self.writebacks.pop(key, None)
                 self.refund_due.pop(key, None)
-                self._schedule_ship(shop["app_key"], refund)
             return len(clean)
 
     def _refund_view(self, app_key: str, refund: dict) -> dict:
@@ -286,57 +286,7 @@ class SandboxState:
             if "checkTime" not in changes:
                 merged["checkTime"] = now_ts
             self.refunds[key][refund["id"]] = records.normalize_refund(merged, "body", now_ts=now_ts)
-            self._schedule_ship(key, self.refunds[key][refund["id"]])
             return self._refund_view(key, self.refunds[key][refund["id"]])
-
-    # --- the buyer sends a return back ---------------------------------------------------------
-
-    @staticmethod
-    def _awaits_buyer(refund: dict) -> bool:
-        """A return or exchange JD has approved (not 0 未审核), still open, the parcel not sent yet."""
-        return (
-            refund["afsType"] in records.RETURN_AFS_TYPES
-            and refund["returnState"] == records.RETURN_STATE_AWAITING_BUYER
-            and refund["status"] != 0
-            and refund["status"] not in CLOSED_STATUSES
-        )
-
-    def _schedule_ship(self, app_key: str, refund: dict) -> None:
-        key = (app_key, refund["id"])
-        self.ship_due.pop(key, None)
-        after = self.shops[app_key]["policy"].get("buyer_ships_after_seconds")
-        if after is not None and self._awaits_buyer(refund):
-            self.ship_due[key] = self.clock() + after
-
-    def _ship(self, refund: dict, company: str, waybill: str, epoch: float) -> None:
-        refund["returnState"] = records.RETURN_STATE_SHIPPED
-        refund["expressCompany"] = company
-        refund["expressCode"] = waybill
-        # a change JD shows: a moving checkTime window sees it
-        refund["checkTime"] = refund["modified"] = self.now_ts(epoch)
-
-    def buyer_ship(self, refund_id, body, app_key: str | None = None) -> dict:
-        """The buyer ships an approved return back: 等待退货 → 等待收货, with the parcel's waybill."""
-        body = records.need_dict(body if body is not None else {}, "body")
-        unknown = set(body) - {"company", "waybill"}
-        if unknown:
-            raise InputError(f"body.{sorted(unknown)[0]}", "unknown field")
-        with self.lock:
-            key, refund = self._find(self.refunds, _refund_id(refund_id), "refund application", app_key)
-            if not self._awaits_buyer(refund):
-                raise InputError(
-                    "returnState",
-                    "only an approved, open return or exchange waiting for the buyer (returnState 1) "
-                    f"can be shipped; this one is afsType {refund['afsType']}, status {refund['status']}, "
-                    f"returnState {refund['returnState']}",
-                )
-            company = records.as_text(body.get("company"), "company") or records.DEFAULT_RETURN_CARRIER
-            waybill = records.as_text(body.get("waybill"), "waybill") or records.default_return_waybill(
-                refund["id"]
-            )
-            self.ship_due.pop((key, refund["id"]), None)
-            self._ship(refund, company, waybill, self.clock())
-            return self._refund_view(key, refund)
 
     def query_refunds(self, app_key: str, filters: dict, page: int, size: int) -> tuple[int, list]:
         ids, status, order_id = filters.get("ids"), filters.get("status"), filters.get("orderId")
@@ -397,7 +347,9 @@ class SandboxState:
         with self.lock:
             refund = self.refunds.get(app_key, {}).get(ref_id)
             if refund is None:
-                return refuse("NOT_FOUND", "退款单不存在")
+                # The application behind a service order (its applyId): the other 退货入仓 candidate.
+                outcome = self.service_orders.warehouse_status(app_key, order_id, ref_id, status)
+                return outcome or refuse("NOT_FOUND", "退款单不存在")
             if order_id != refund["orderId"]:
                 return refuse("ORDER_MISMATCH", "订单号与退款单不匹配")
             if status not in self.warehouse_statuses:
@@ -439,14 +391,7 @@ class SandboxState:
                 refund["status"] = REFUNDED_STATUS
                 refund["checkTime"] = refund["modified"] = self.now_ts(due)
                 promoted += 1
-            for key, due in list(self.ship_due.items()):
-                if due > now:
-                    continue
-                del self.ship_due[key]
-                refund = self.refunds.get(key[0], {}).get(key[1])
-                if refund is not None and self._awaits_buyer(refund):
-                    waybill = records.default_return_waybill(refund["id"])
-                    self._ship(refund, records.DEFAULT_RETURN_CARRIER, waybill, due)
+            self.service_orders.promote_due(now)
         return promoted
 
     def _acts_on_writebacks(self, key, refund: dict) -> bool:
@@ -541,12 +486,16 @@ class SandboxState:
                     del self.writebacks[key]
                 for key in [k for k in self.refund_due if k[0] == shop["app_key"]]:
                     del self.refund_due[key]
-                for key in [k for k in self.ship_due if k[0] == shop["app_key"]]:
-                    del self.ship_due[key]
                 self.refunds[shop["app_key"]] = {}
+                self.service_orders.forget_shop(shop["app_key"])
                 self.upsert_orders(shop["app_key"], entry["orders"])
                 self.upsert_refunds(shop["app_key"], entry["refunds"])
-            loaded[shop["app_key"]] = {"orders": len(entry["orders"]), "refunds": len(entry["refunds"])}
+                self.service_orders.upsert(shop["app_key"], entry.get("service_orders", []))
+            loaded[shop["app_key"]] = {
+                "orders": len(entry["orders"]),
+                "refunds": len(entry["refunds"]),
+                "serviceOrders": len(entry.get("service_orders", [])),
+            }
         return loaded
 
 

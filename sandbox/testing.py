@@ -144,9 +144,25 @@ class SandboxClient:
         }
         return self._request("POST", "/policy", body)
 
-    def ship_return(self, id, app_key: str | None = None, **parcel) -> dict:
-        """The buyer ships an approved return back (等待退货 → 等待收货); parcel: company, waybill."""
-        return self._request("POST", f"/refunds/{id}/ship", parcel, app_key=app_key)["refund"]
+    # --- JD's after-sales service orders (jingdong.asc.*) ---
+    def seed_service_orders(self, app_key: str, service_orders: list[dict]) -> int:
+        body = {"app_key": app_key, "service_orders": service_orders}
+        return self._request("POST", "/service-orders", body)["upserted"]
+
+    def service_order(self, id, app_key: str | None = None) -> dict:
+        """Current state, with `writebacks` (what the ERP told JD) and `policyFinishAt`."""
+        return self._request("GET", f"/service-orders/{id}", app_key=app_key)["service_order"]
+
+    def service_orders(self, app_key: str | None = None) -> list[dict]:
+        return self._request("GET", "/service-orders", app_key=app_key)["service_orders"]
+
+    def update_service_order(self, id, app_key: str | None = None, **fields) -> dict:
+        """Changes fields as JD would (serviceStatus=10005 approves, 10011 cancels); updateTime is now."""
+        return self._request("POST", f"/service-orders/{id}", fields, app_key=app_key)["service_order"]
+
+    def ship_service_order(self, id, app_key: str | None = None, **parcel) -> dict:
+        """The buyer ships the goods of an approved 退货/换货/维修 back; parcel: company, waybill."""
+        return self._request("POST", f"/service-orders/{id}/ship", parcel, app_key=app_key)["service_order"]
 
     def load_demo(self) -> dict:
         return self._request("POST", "/demo")["loaded"]

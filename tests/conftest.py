@@ -84,6 +84,7 @@ def jd(sandbox, settings):
         access_token=shop.access_token,
         shop_no=shop.shop_no,
         name=shop.name,
+        vender_id=shop.vender_id,
     )
     return shop
 
@@ -93,29 +94,34 @@ def _sku_of(slip) -> str:
 
 
 def seed_applications(sandbox, slips):
-    """JD's side of local slips: one refund application per slip, same ids (the sandbox refuses an
-    unknown refId, as JD does), in the JD state that maps back to the slip's platform status (the
-    fresh read before a writeback takes JD's state over)."""
-    from platforms.jd.demo import JD_STATUS_FOR_PLATFORM
+    """JD's side of local slips, each as the JD object it came from (a refund application, or a
+    service order for returns, exchanges, repairs and reissues), same ids (the sandbox refuses an
+    unknown one, as JD does), in the JD state that maps back to the slip's platform status (the fresh
+    read before a writeback takes JD's state over)."""
+    from platforms.jd.demo import JD_STATUS_FOR_PLATFORM, jd_service_order_item
+    from refunds.models import PlatformObject
 
-    by_shop = {}
+    applications, service_orders = {}, {}
     for slip in slips:
-        status, return_state = JD_STATUS_FOR_PLATFORM[slip.platform_status]
+        if slip.platform_object == PlatformObject.SERVICE_ORDER:
+            service_orders.setdefault(slip.shop.app_key, []).append(jd_service_order_item(slip))
+            continue
+        status = JD_STATUS_FOR_PLATFORM[slip.platform_status]
         if slip.platform_status_code.isdigit():
             status = int(slip.platform_status_code)
-        by_shop.setdefault(slip.shop.app_key, []).append(
+        applications.setdefault(slip.shop.app_key, []).append(
             {
                 "id": int(slip.refund_no),
                 "orderId": int(slip.tid),
                 "status": status,
-                "afsType": int(slip.refund_type),
-                "returnState": return_state,
                 # JD's shape: the goods as skuVoList (the slip's own SKU when it has a line).
                 "skuVoList": [{"skuId": _sku_of(slip) or "1", "skuCount": slip.num}],
             }
         )
-    for app_key, applications in by_shop.items():
-        sandbox.seed_refunds(app_key, applications)
+    for app_key, rows in applications.items():
+        sandbox.seed_refunds(app_key, rows)
+    for app_key, rows in service_orders.items():
+        sandbox.seed_service_orders(app_key, rows)
 
 
 @pytest.fixture(autouse=True)

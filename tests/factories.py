@@ -3,6 +3,7 @@ from decimal import Decimal
 import factory
 
 from orders.models import Order, OrderLine, OrderStatus, Shop
+from platforms.jd.demo import OBJECT_FOR_TYPE
 from refunds.models import PlatformStatus, RawRefund, RefundType
 
 
@@ -15,6 +16,7 @@ class ShopFactory(factory.django.DjangoModelFactory):
     app_key = factory.Sequence(lambda n: f"APPKEY{n:04d}")
     app_secret = factory.Sequence(lambda n: f"secret-{n:04d}")
     access_token = factory.Sequence(lambda n: f"token-{n:04d}")
+    vender_id = factory.Sequence(lambda n: str(10_090_000 + n))
 
 
 class OrderFactory(factory.django.DjangoModelFactory):
@@ -50,7 +52,10 @@ class RawRefundFactory(factory.django.DjangoModelFactory):
     order = factory.SelfAttribute("order_line.order")
     shop = factory.SelfAttribute("order_line.shop")
     refund_no = factory.Sequence(lambda n: str(7_000_000_000 + n))  # numeric, as JD's ids
-    platform_id = factory.SelfAttribute("refund_no")  # a JD refund application's own id
+    platform_id = factory.SelfAttribute("refund_no")  # the JD object's own id
+    # Refunds before receipt are JD refund applications; returns, exchanges, repairs and reissues
+    # are after-sales service orders.
+    platform_object = factory.LazyAttribute(lambda o: OBJECT_FOR_TYPE[RefundType(o.refund_type)])
     tid = factory.SelfAttribute("order.tid")
     oid = factory.SelfAttribute("order_line.oid")
     refund_type = RefundType.REFUND

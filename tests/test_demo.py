@@ -84,7 +84,7 @@ def test_demo_slips_are_known_to_the_sandbox_and_a_sync_changes_nothing(sandbox,
     settings.JOS_ENDPOINT = sandbox.jos_url
     for spec in DEMO_SHOPS:
         sandbox.seed_shop(
-            **{k: spec[k] for k in ("app_key", "app_secret", "access_token", "shop_no", "name")}
+            **{k: spec[k] for k in ("app_key", "app_secret", "access_token", "shop_no", "name", "vender_id")}
         )
     load_demo()
     assert share_with_sandbox(sandbox) == RawRefund.objects.count()
@@ -106,6 +106,7 @@ def test_demo_slips_are_known_to_the_sandbox_and_a_sync_changes_nothing(sandbox,
     before = sorted(RawRefund.objects.values_list(*fields))
     for shop in Shop.objects.all():
         assert shop_sync(shop, kind=SyncKind.REFUNDS).error == ""
+        assert shop_sync(shop, kind=SyncKind.SERVICE_ORDERS).error == ""
     assert sorted(RawRefund.objects.values_list(*fields)) == before
     assert not Event.objects.filter(field="platform_status", actor_name="系统：平台同步").exists()
 
@@ -130,7 +131,7 @@ def test_demo_returns_in_every_state_and_a_waiting_one_reaches_the_sandbox(
     settings.JOS_ENDPOINT = sandbox.jos_url
     for spec in DEMO_SHOPS:
         sandbox.seed_shop(
-            **{k: spec[k] for k in ("app_key", "app_secret", "access_token", "shop_no", "name")}
+            **{k: spec[k] for k in ("app_key", "app_secret", "access_token", "shop_no", "name", "vender_id")}
         )
     load_demo()
     share_with_sandbox(sandbox)
@@ -142,7 +143,8 @@ def test_demo_returns_in_every_state_and_a_waiting_one_reaches_the_sandbox(
     with django_capture_on_commit_callbacks(execute=True):
         result = return_inbound_audit(slip.pk, by="warehouse", received=received)
     assert [r.succeeded for r in result.writeback_results] == [True]
-    [call] = sandbox.calls(method="jingdong.pop.afs.soa.refundapply.updateWarehouseStatus")
-    assert call["params"]["refId"] == int(slip.raw_refund.refund_no) and call["params"]["status"] == 2
+    # a return is a JD service order: 退货入仓 is its 收货登记 (the shops' default)
+    [call] = sandbox.calls(method="jingdong.asc.receive.register")
+    assert call["params"]["serviceId"] == int(slip.raw_refund.refund_no)
     load_demo()  # a rerun makes no second set
     assert ReturnSlip.objects.filter(logistics_no=DEMO_WAYBILLS[1]).count() == 1

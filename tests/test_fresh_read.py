@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from orders.models import OrderStatus
+from platforms.jd import asc_codes
 from platforms.jd import codes as jd_codes
 from platforms.jd.adapter import REFUND_QUERY as FRESH_READ_METHOD
 from refunds.models import AutoDecision, PlatformStatus, RawRefund, RefundType, WritebackStatus
@@ -30,7 +31,7 @@ def jd_fast(jd, settings):
     return jd
 
 
-def application(sandbox, shop, *, status=0, afs_type=1, return_state=0, order_status=None):
+def application(sandbox, shop, *, status=0, order_status=None):
     """A JD application and the local order/line it belongs to (the sync links them by orderId-skuId)."""
     n = next(_numbers)
     order_id, sku = 830000000000 + n, f"{100000000000 + n}"
@@ -45,8 +46,6 @@ def application(sandbox, shop, *, status=0, afs_type=1, return_state=0, order_st
                 "orderId": order_id,
                 "skuVoList": [{"skuId": sku, "skuCount": 1}],
                 "status": status,
-                "afsType": afs_type,
-                "returnState": return_state,
             }
         ],
     )
@@ -63,13 +62,9 @@ def sent(sandbox):
     return [str(c["params"]["refId"]) for c in sandbox.calls(method=WRITEBACK)]
 
 
-def expected_platform_status(code, afs_type=1, return_state=0):
+def expected_platform_status(code):
     state = jd_codes.REFUND_APPLY_STATES[code]
-    if state.closed:
-        return state.closed_as
-    if afs_type == 2 and return_state == 2:
-        return PlatformStatus.AWAITING_RECEIPT
-    return PlatformStatus.APPLIED
+    return state.closed_as if state.closed else PlatformStatus.APPLIED
 
 
 @pytest.mark.parametrize("code", ALL_CODES)
@@ -158,20 +153,34 @@ def test_a_change_on_jd_after_the_sync_is_caught_before_sending(sandbox, jd_fast
     assert attempt.request_summary["checked"] == f"发送前已向京东核对状态：{label}"
 
 
-@pytest.mark.parametrize("code", ALL_CODES)
-def test_returns_follow_the_table_too(sandbox, jd_fast, code):
-    """退货入仓 for a return whose goods arrived, after JD moved to `code` since the sync."""
-    refund_id = application(
-        sandbox, jd_fast, status=1, afs_type=2, return_state=2, order_status=OrderStatus.COMPLETED
-    )
-    slip = synced(jd_fast, refund_id)
+@pytest.mark.parametrize("code", sorted(asc_codes.SERVICE_STATES))
+def test_returns_follow_the_service_orders_table_too(sandbox, jd_fast, code):
+    """退货入仓 for a return (a JD service order) whose goods arrived, after JD moved to `code` since
+    the sync: sent only while JD waits for the goods, to the service order."""
+    n = next(_numbers)
+    order_id, sku = 830000000000 + n, 100000000000 + n
+    order = OrderFactory(shop=jd_fast, tid=str(order_id), status=OrderStatus.COMPLETED)
+    OrderLineFactory(order=order, shop=jd_fast, oid=f"{order_id}-{sku}")
+    service_id = 1_890_000_000 + n
+    row = {
+        "serviceId": service_id,
+        "orderId": order_id,
+        "skuId": sku,
+        "serviceStatus": 10005,
+        "expressCode": "SF1",
+    }
+    sandbox.seed_service_orders(jd_fast.app_key, [row])
+    assert shop_sync(jd_fast, kind=SyncKind.SERVICE_ORDERS).error == ""
+    slip = RawRefund.objects.get(shop=jd_fast, refund_no=str(service_id))
     assert (slip.refund_type, slip.platform_status) == (RefundType.RETURN, PlatformStatus.AWAITING_RECEIPT)
     RawRefund.objects.filter(pk=slip.pk).update(inbound_num=slip.num)
-    sandbox.update_refund(refund_id, status=code)
+    sandbox.update_service_order(service_id, app_key=jd_fast.app_key, serviceStatus=code)
 
     [result] = refund_writeback([slip.pk])
-    assert result.succeeded is jd_codes.allows(code, jd_codes.GOODS_IN_WAREHOUSE), result.message
-    assert sent(sandbox) == ([str(refund_id)] if result.succeeded else [])
+    assert result.succeeded is asc_codes.allows(code, asc_codes.GOODS_IN_WAREHOUSE), result.message
+    registered = [c["params"]["serviceId"] for c in sandbox.calls(method="jingdong.asc.receive.register")]
+    assert registered == ([service_id] if result.succeeded else [])
+    assert sent(sandbox) == []
 
 
 @pytest.mark.parametrize(

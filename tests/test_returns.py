@@ -1,4 +1,7 @@
-"""Return slips, inbound audit and the 退货入仓 writeback, against the SA sandbox over real HTTP."""
+"""Return slips, inbound audit and the 退货入仓 writeback, against the SA sandbox over real HTTP.
+
+Returns are JD's after-sales service orders: the sandbox holds each 退货 slip as a service order, and
+退货入仓 reaches it as 收货登记 (jingdong.asc.receive.register, the shops' default)."""
 
 import threading
 import time
@@ -10,7 +13,6 @@ from django.utils import timezone
 
 from core.audit import events_for
 from orders.models import ArrivalRule, OrderStatus
-from platforms.jd.demo import jd_refund_item
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
 from returns.models import ReturnSlip, ReturnStatus, ShopReturnSettings
 from returns.selectors import overdue_return_slips
@@ -27,20 +29,33 @@ from returns.services import (
 from sa_sync.models import SyncKind, WritebackAttempt
 from sa_sync.platform_sync import shop_sync
 
+from .conftest import seed_applications
 from .factories import OrderFactory, OrderLineFactory, RawRefundFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WRITEBACK = "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
+REGISTER = "jingdong.asc.receive.register"
+WAREHOUSE = "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
 
 
 def writebacks(sandbox):
-    return sandbox.calls(method=WRITEBACK)
+    """Every 退货入仓 JD received, whichever call carried it."""
+    return sandbox.calls(method=REGISTER) + sandbox.calls(method=WAREHOUSE)
 
 
 def seed(sandbox, *slips):
-    """JD's side of local slips, with their return state (等待退货 / 等待收货)."""
-    sandbox.seed_refunds(slips[0].shop.app_key, [jd_refund_item(s) for s in slips])
+    """JD's side of local 退货 slips: their service orders, in the state that maps back (等待退货 /
+    等待收货 with the buyer's waybill)."""
+    seed_applications(sandbox, slips)
+
+
+def registered(call, raw) -> bool:
+    """The call is 收货登记 of this slip's service order."""
+    params = call["params"]
+    return call["method"] == REGISTER and (params["serviceId"], params["orderId"]) == (
+        int(raw.refund_no),
+        int(raw.tid),
+    )
 
 
 def reload(obj):
@@ -93,7 +108,8 @@ def test_seed_example_x_then_y(sandbox, jd, cs_user, warehouse_user, rule):
         assert "退货未全部到货（已入库 1/2" in raw.writeback_message
     else:
         [call] = writebacks(sandbox)
-        assert call["params"] == {"orderId": int(raw.tid), "refId": int(raw.refund_no), "status": 2}
+        # partial arrival: JD hears of the one unit that is in
+        assert registered(call, raw) and call["params"]["wareNum"] == 1
         assert raw.writeback_status == WritebackStatus.SUCCEEDED
 
     audit(y, warehouse_user)
@@ -115,7 +131,7 @@ def test_b_alone_by_hand(sandbox, jd, cs_user, warehouse_user):
     audit(slip, warehouse_user)
     assert reload(raw_b).inbound_num == 1 and reload(raw_b).writeback_status == WritebackStatus.SUCCEEDED
     assert reload(raw_a).inbound_num == 0 and reload(raw_a).writeback_status == WritebackStatus.NOT_SENT
-    assert [c["params"]["refId"] for c in writebacks(sandbox)] == [int(raw_b.refund_no)]
+    assert [c["params"]["serviceId"] for c in writebacks(sandbox)] == [int(raw_b.refund_no)]
 
 
 def test_three_slips_over_one_line_one_rejected_before_inbound(sandbox, jd, cs_user, warehouse_user):
@@ -222,8 +238,8 @@ def test_slip_not_awaiting_receipt_is_not_sent_then_follows_after_sync(sandbox, 
     assert result.decisions[raw.pk] == raw.writeback_message
 
     # The buyer ships; the platform sync brings 等待收货; the returns tick sends it by itself.
-    sandbox.update_refund(int(raw.refund_no), app_key=jd.app_key, returnState=2)
-    assert shop_sync(jd, kind=SyncKind.REFUNDS).error == ""
+    sandbox.ship_service_order(int(raw.refund_no), app_key=jd.app_key)
+    assert shop_sync(jd, kind=SyncKind.SERVICE_ORDERS).error == ""
     assert reload(raw).platform_status == PlatformStatus.AWAITING_RECEIPT
     [outcome] = return_writeback_followup()
     assert outcome.succeeded and len(writebacks(sandbox)) == 1
@@ -277,12 +293,12 @@ def test_end_to_end_refund_succeeds_and_sync_shows_it(sandbox, jd, cs_user, ware
     return_inbound_record(slip.pk, {line.pk: (2, 0)}, by=warehouse_user)
     result = return_inbound_audit(slip.pk, by=warehouse_user)
     assert [r.succeeded for r in result.writeback_results] == [True]
-    assert writebacks(sandbox)[0]["params"]["status"] == 2
+    assert registered(writebacks(sandbox)[0], raw)
     deadline = time.monotonic() + 10
-    while sandbox.refund(int(raw.refund_no), app_key=jd.app_key)["status"] != 3:
-        assert time.monotonic() < deadline, "沙箱未按策略退款"
+    while sandbox.service_order(int(raw.refund_no), app_key=jd.app_key)["serviceStatus"] != 10010:
+        assert time.monotonic() < deadline, "沙箱未按策略完成并退款"
         time.sleep(0.2)
-    assert shop_sync(jd, kind=SyncKind.REFUNDS).error == ""
+    assert shop_sync(jd, kind=SyncKind.SERVICE_ORDERS).error == ""
     assert reload(raw).platform_status == PlatformStatus.REFUNDED
 
 
@@ -368,15 +384,18 @@ def test_buyer_ships_in_jd_and_the_parcel_is_scanned_audited_and_refunded(sandbo
     slip = ReturnSlip.objects.get(raw_refund=raw)
     assert slip.status == ReturnStatus.AWAITING_INBOUND and slip.logistics_no == ""
 
-    sandbox.ship_return(int(raw.refund_no), app_key=jd.app_key, company="顺丰速运", waybill="SF7000000001")
-    assert shop_sync(jd, kind=SyncKind.REFUNDS).error == ""
+    sandbox.ship_service_order(
+        int(raw.refund_no), app_key=jd.app_key, company="顺丰速运", waybill="SF7000000001"
+    )
+    assert shop_sync(jd, kind=SyncKind.SERVICE_ORDERS).error == ""
     raw = reload(raw)
     assert raw.platform_status == PlatformStatus.AWAITING_RECEIPT
-    assert (raw.return_logistics_company, raw.return_logistics_no) == ("顺丰速运", "SF7000000001")
+    # JD's list row carries the waybill; the carrier is with JD's freight record, not on the row
+    assert raw.return_logistics_no == "SF7000000001"
 
     returns_tick()  # the slip takes the buyer's waybill over, and says so in its log
     slip = reload(slip)
-    assert (slip.logistics_company, slip.logistics_no) == ("顺丰速运", "SF7000000001")
+    assert slip.logistics_no == "SF7000000001"
     assert events_for(slip).filter(action="买家已寄回").count() == 1
 
     [found] = return_slips_for_scan("SF7000000001")
@@ -384,13 +403,13 @@ def test_buyer_ships_in_jd_and_the_parcel_is_scanned_audited_and_refunded(sandbo
     result = audit(found, warehouse_user)
     assert [r.succeeded for r in result.writeback_results] == [True]
     [call] = writebacks(sandbox)
-    assert call["params"] == {"orderId": int(raw.tid), "refId": int(raw.refund_no), "status": 2}
+    assert registered(call, raw)
 
     deadline = time.monotonic() + 10
-    while sandbox.refund(int(raw.refund_no), app_key=jd.app_key)["status"] != 3:
-        assert time.monotonic() < deadline, "沙箱未按策略退款"
+    while sandbox.service_order(int(raw.refund_no), app_key=jd.app_key)["serviceStatus"] != 10010:
+        assert time.monotonic() < deadline, "沙箱未按策略完成并退款"
         time.sleep(0.2)
-    assert shop_sync(jd, kind=SyncKind.REFUNDS).error == ""
+    assert shop_sync(jd, kind=SyncKind.SERVICE_ORDERS).error == ""
     assert reload(raw).platform_status == PlatformStatus.REFUNDED
     returns_tick()
     assert len(writebacks(sandbox)) == 1  # never twice
@@ -408,11 +427,15 @@ def test_a_waybill_typed_by_hand_is_not_overwritten_by_jds(jd, cs_user):
 
 
 def test_the_buyers_waybill_from_jd_is_checked_not_cut():
-    from platforms.jd.mapping import refund_fields
+    from platforms.jd.service_orders import service_order_fields
 
-    item = {"id": 1, "orderId": 2, "afsType": 2, "returnState": 2, "status": 1, "expressCompany": "顺丰速运"}
+    item = {"serviceId": 1, "orderId": 2, "skuId": 3, "customerExpect": 10, "serviceStatus": 10005}
     notes: list = []
-    fields = refund_fields({**item, "expressCode": "SF" + "9" * 80}, notes)
-    assert fields["return_logistics_no"] == "" and fields["return_logistics_company"] == "顺丰速运"
+    fields = service_order_fields({**item, "expressCode": "SF" + "9" * 80}, notes)
+    assert fields["return_logistics_no"] == "" and fields["platform_status"] == PlatformStatus.AWAITING_RETURN
     assert any("退回物流单号" in note and "未保存" in note for note in notes)
-    assert refund_fields({**item, "expressCode": "SF123"})["return_logistics_no"] == "SF123"
+    fields = service_order_fields({**item, "expressCode": "SF123"})
+    assert (fields["return_logistics_no"], fields["platform_status"]) == (
+        "SF123",
+        PlatformStatus.AWAITING_RECEIPT,
+    )

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from orders.models import OrderStatus
-from platforms.jd.demo import jd_refund_item
+from platforms.jd.demo import jd_service_order_item
 from refunds.models import PlatformStatus, RefundType, WritebackStatus
 from returns.models import ReturnSlip, ReturnStatus
 from returns.services import return_slip_create, return_slip_transition
@@ -14,7 +14,7 @@ from .factories import OrderFactory, OrderLineFactory, RawRefundFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WRITEBACK = "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
+WRITEBACK = "jingdong.asc.receive.register"  # 退货入仓 on a return (a JD service order)
 SLIPS = reverse("admin:returns_returnslip_changelist")
 SCAN = reverse("admin:returns_returnslip_scan")
 CREATE = reverse("admin:returns_returnslip_create")
@@ -88,7 +88,7 @@ def test_cs_creates_by_hand_and_over_return_is_refused(client, jd, cs_user):
 
 def test_warehouse_scans_records_and_audits_and_jd_hears_it(client, sandbox, jd, cs_user, warehouse_user):
     raw = return_refund(jd)
-    sandbox.seed_refunds(jd.app_key, [jd_refund_item(raw)])
+    sandbox.seed_service_orders(jd.app_key, [jd_service_order_item(raw)])
     slip = return_slip_create(by=cs_user, raw_refund=raw, logistics_company="顺丰", logistics_no="SF9001")
     return_slip_transition(slip.pk, "approve", by=cs_user)
     line = slip.lines.get()
@@ -102,7 +102,7 @@ def test_warehouse_scans_records_and_audits_and_jd_hears_it(client, sandbox, jd,
     assert "入库审核完成" in text and f"原始退款单 {raw.refund_no}：已回传退货入仓" in text
     raw.refresh_from_db()
     assert raw.inbound_num == 2 and raw.writeback_status == WritebackStatus.SUCCEEDED
-    assert [c["params"]["refId"] for c in sandbox.calls(method=WRITEBACK)] == [int(raw.refund_no)]
+    assert [c["params"]["serviceId"] for c in sandbox.calls(method=WRITEBACK)] == [int(raw.refund_no)]
 
     # The raw refund slip's page shows the return slip, the audit and the running total.
     login(client, cs_user)

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.audit import events_for
-from orders.models import InterceptionStatus, OrderStatus
+from orders.models import InterceptionStatus, OrderStatus, ServiceOrderReturnSignal
 from refunds.models import (
     ALREADY_DONE,
     WRITEBACK_LEASE,
@@ -67,7 +67,11 @@ def test_success_sends_once_and_records_everything(sandbox, jd, cs_user):
     assert transitions == [("未回传", "回传中"), ("回传中", "回传成功")]
 
 
-def test_goods_in_warehouse_sends_its_own_status(sandbox, jd):
+def test_goods_in_warehouse_on_the_application_behind_a_return_sends_its_own_status(sandbox, jd):
+    """A return is a JD service order; a shop set to 申请单仓库状态 tells JD 退货入仓 with
+    updateWarehouseStatus on the application behind it (its 申请单号) and the 退货入仓 value."""
+    jd.service_order_return_signal = ServiceOrderReturnSignal.WAREHOUSE_STATUS
+    jd.save()
     slip = slip_for(
         jd,
         order_status=OrderStatus.COMPLETED,
@@ -76,15 +80,18 @@ def test_goods_in_warehouse_sends_its_own_status(sandbox, jd):
         num=2,
         inbound_num=2,
     )
-    seed_applications(sandbox, [slip])
+    seed_applications(sandbox, [slip])  # the service order's applyId is its service id here
     assert refund_writeback([slip.pk])[0].succeeded
-    assert writebacks(sandbox)[0]["params"]["status"] == 2
+    [call] = writebacks(sandbox)
+    assert call["params"] == {"orderId": int(slip.tid), "refId": int(slip.refund_no), "status": 2}
+    assert sandbox.calls(method="jingdong.asc.receive.register") == []
 
 
-def test_the_return_path_is_a_setting_of_its_own(sandbox, jd, settings):
-    """退货入仓 goes through one adapter whose method is a setting: pointed at another method (JD's
-    service orders, say), the call really goes there and 取消发货成功 stays where it was."""
-    settings.JOS_RETURN_WRITEBACK_METHOD = "jingdong.asc.receive.register"
+def test_a_return_follows_the_shops_choice_not_the_refund_application_setting(sandbox, jd, settings):
+    """退货入仓 on a return (a service order) goes where the shop's 服务单退货入仓方式 says (收货登记
+    by default), whatever the refund applications' return method is set to; 取消发货成功 stays on
+    updateWarehouseStatus."""
+    settings.JOS_RETURN_WRITEBACK_METHOD = "jingdong.pop.afs.soa.refundapply.somethingElse"
     returned = slip_for(
         jd,
         order_status=OrderStatus.COMPLETED,
@@ -97,14 +104,13 @@ def test_the_return_path_is_a_setting_of_its_own(sandbox, jd, settings):
     seed_applications(sandbox, [returned, cancelled])
     results = {r.slip_id: r for r in refund_writeback([returned.pk, cancelled.pk])}
 
-    assert results[cancelled.pk].succeeded
+    assert results[cancelled.pk].succeeded and results[returned.pk].succeeded
     assert [c["params"]["refId"] for c in writebacks(sandbox)] == [int(cancelled.refund_no)]
-    # The sandbox only speaks updateWarehouseStatus: the other method is JD's "unknown method" (15),
-    # which is the proof the call went there; the slip says so and was not marked as done.
-    [other] = sandbox.calls(method="jingdong.asc.receive.register")
-    assert other["code"] == "15"
-    assert not results[returned.pk].succeeded
-    assert reload(returned).writeback_status == WritebackStatus.FAILED
+    [registered] = sandbox.calls(method="jingdong.asc.receive.register")
+    assert (registered["params"]["serviceId"], registered["params"]["buId"]) == (
+        int(returned.refund_no),
+        jd.vender_id,
+    )
     attempt = WritebackAttempt.objects.get(slip=returned)
     assert attempt.request_summary["method"] == "jingdong.asc.receive.register"
 
@@ -117,7 +123,7 @@ def test_the_return_path_is_a_setting_of_its_own(sandbox, jd, settings):
         (dict(order_status=OrderStatus.IN_WAREHOUSE), "拦截未确认成功"),
         (dict(order_status=OrderStatus.IN_WAREHOUSE, interception=InterceptionStatus.PENDING), "待仓库确认"),
         (dict(order_status=OrderStatus.IN_WAREHOUSE, interception=InterceptionStatus.FAILED), "拦截失败"),
-        (dict(refund_type=RefundType.EXCHANGE), "该退款单无需回传"),
+        (dict(refund_type=RefundType.EXCHANGE), "换货单无需回传退款信号"),
         (dict(platform_status=PlatformStatus.REFUNDED), "该退款单无需回传"),
         (
             dict(refund_type=RefundType.RETURN, platform_status=PlatformStatus.AWAITING_RECEIPT),

@@ -4,8 +4,13 @@ their answers are paged and read, and what a writeback answer means.
 - list changed orders: `jingdong.pop.order.search` by `modified`;
 - list changed after-sales: `jingdong.pop.afs.soa.refundapply.queryPageList`, by applyTime (new
   applications) then by checkTime (the ones JD moved);
-- read by id (the fresh read before a writeback): queryPageList by `ids`;
-- write back: `updateWarehouseStatus` (method and status values are settings: JD publishes no list).
+- list changed service orders (服务单: JD's returns, exchanges, repairs and reissues after receipt):
+  `jingdong.asc.query.list` by `updateTime` (platforms/jd/service_orders.py maps a row);
+- read by id (the fresh read before a writeback): queryPageList by `ids`; a service order by
+  `asc.query.list` with its `serviceId`;
+- write back: `updateWarehouseStatus` (method and status values are settings: JD publishes no list);
+  退货入仓 on a service order: `asc.receive.register`, or `updateWarehouseStatus` naming the application
+  behind it, as the shop chooses (Shop.service_order_return_signal; docs/returns.md).
 
 Network only: no database, no transaction (the writeback calls it in threads).
 """
@@ -29,6 +34,7 @@ from platforms.port import (
     READ_BATCH,
     REFUNDS,
     REFUSED,
+    SERVICE_ORDERS,
     SHIPMENT_CANCELLED,
     UNKNOWN,
     Page,
@@ -38,7 +44,7 @@ from platforms.port import (
     safe_raw,
 )
 
-from . import codes, mapping, oauth
+from . import codes, mapping, oauth, service_orders
 from .client import (
     SECRET_PARAMS,
     JosClient,
@@ -61,6 +67,22 @@ REFUND_PAGE_SIZE = 50  # JD's maximum for queryPageList
 # mapping knows, and every field it reads.
 ORDER_STATES = ",".join(mapping.JD_ORDER_STATE)
 ORDER_FIELDS = ",".join(mapping.ORDER_SEARCH_FIELDS)
+ASC_QUERY_LIST = "jingdong.asc.query.list"
+ASC_RECEIVE_REGISTER = "jingdong.asc.receive.register"
+WAREHOUSE_STATUS = "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
+ASC_PAGE_SIZE = 50  # the asc list methods' maximum (1-50)
+# Who acts, as the asc methods want it named (operatePin / operateNick; any value is taken).
+ASC_OPERATOR = ("erp_aftersales", "ERP售后")
+# 收货登记 as a brand's integration sends JD's "同意收货": package, function, invoice and appearance in
+# order (10), the usual reason and accessories (1). JD publishes the codes' meanings to ISVs only.
+RECEIPT_STATES = {
+    "packingState": 10,
+    "qualityState": 10,
+    "invoiceRecord": 10,
+    "judgmentReason": 1,
+    "accessoryOrGift": 1,
+    "appearanceState": 10,
+}
 
 
 class JdPlatform:
@@ -84,6 +106,8 @@ class JdPlatform:
             yield from self._changed_orders(client, start, end)
         elif kind == REFUNDS:
             yield from self._changed_refunds(client, start, end)
+        elif kind == SERVICE_ORDERS:
+            yield from self._changed_service_orders(client, start, end)
         else:
             raise ValueError(f"unknown kind {kind!r}")
 
@@ -139,9 +163,55 @@ class JdPlatform:
                 if items:
                     yield refund_page(items)
 
+    def _asc_params(self) -> dict:
+        """Who asks: the merchant (buId, JD's 商家ID) and an operator, as every asc method wants."""
+        if not self.shop.vender_id:
+            # Not a credential problem: the shop's other calls go on; this one cannot be made.
+            raise JosError(
+                "店铺未填写京东商家ID（vender_id），无法读取或回传京东服务单：请运营在店铺设置中填写",
+                code="NO_VENDER_ID",
+            )
+        return {"buId": self.shop.vender_id, "operatePin": ASC_OPERATOR[0], "operateNick": ASC_OPERATOR[1]}
+
+    def _changed_service_orders(self, client, start, end):
+        # One pass by updateTime: JD stamps it when a service order is made and whenever it moves.
+        start_text, end_text = query_range(start, end)
+        who = self._asc_params()
+
+        def fetch(page):
+            payload = client.call(
+                ASC_QUERY_LIST,
+                {
+                    **who,
+                    "updateTimeBegin": start_text,
+                    "updateTimeEnd": end_text,
+                    "pageNumber": page,
+                    "pageSize": ASC_PAGE_SIZE,
+                },
+            )
+            return rows_and_total(check_business_result(payload, "pageResult"), "data", "totalCount")
+
+        for items in pages(fetch, ASC_PAGE_SIZE):
+            if items:
+                yield service_order_page(items)
+
+    def _service_order_row(self, client, service_id: str) -> dict | None:
+        """One service order as asc.query.list shows it (the view has no waybill), or None."""
+        payload = client.call(
+            ASC_QUERY_LIST,
+            {**self._asc_params(), "serviceId": _number(service_id), "pageNumber": 1, "pageSize": 1},
+        )
+        rows, _ = rows_and_total(check_business_result(payload, "pageResult"), "data", "totalCount")
+        return next((r for r in rows if service_orders.platform_id(r) == service_id), None)
+
     # --- the fresh read -------------------------------------------------------------------------
-    def read(self, refs: Sequence[str]) -> Snapshot:
+    def read(self, refs: Sequence[str], objects=None) -> Snapshot:
         refs = list(refs)[:READ_BATCH]
+        objects = objects or {}
+        services = [r for r in refs if objects.get(r) == service_orders.SERVICE_ORDER]
+        refs = [r for r in refs if r not in services]
+        if not refs:
+            return self._read_service_orders(services, Snapshot(request={"method": ASC_QUERY_LIST}))
         params = {"ids": ",".join(refs), "pageIndex": 1, "pageSize": READ_BATCH}
         snapshot = Snapshot(request={"method": REFUND_QUERY, "params": params})
         try:
@@ -159,6 +229,24 @@ class JdPlatform:
                 snapshot.rows[ref] = mapping.refund_fields(item)
             except mapping.BadRow as problem:
                 snapshot.unreadable[ref] = problem.reason
+        return self._read_service_orders(services, snapshot) if services else snapshot
+
+    def _read_service_orders(self, refs: list[str], snapshot: Snapshot) -> Snapshot:
+        """Service orders one by one (asc.query.list takes one serviceId): few per batch, since a
+        batch holds the slips a writeback is about to send."""
+        snapshot.request.setdefault("service_orders", refs)
+        try:
+            client = self._jos()
+            for ref in refs:
+                item = self._service_order_row(client, ref)
+                if item is None:
+                    continue
+                try:
+                    snapshot.rows[ref] = service_orders.service_order_fields(item)
+                except mapping.BadRow as problem:
+                    snapshot.unreadable[ref] = problem.reason
+        except PlatformError as error:
+            snapshot.error = error
         return snapshot
 
     # --- writebacks -----------------------------------------------------------------------------
@@ -169,13 +257,23 @@ class JdPlatform:
         return self._write(slip, GOODS_IN_WAREHOUSE)
 
     def _write(self, slip, kind: str) -> WriteOutcome:
-        method, params = writeback_call(slip, kind)
-        outcome = WriteOutcome(NOT_SENT, request={"method": method, **redact(params)})
         client = None
+        if getattr(slip, "platform_object", "") == service_orders.SERVICE_ORDER:
+            try:
+                client = self._jos()
+                method, params = self._service_order_call(client, slip, kind)
+            except PlatformError as error:  # not sent: the shop's merchant id or the application is missing
+                outcome = WriteOutcome(NOT_SENT, code=error.code, words=error.zh_desc, error=error)
+                outcome.response = {"code": error.code, "message": error.user_message}
+                return outcome
+        else:
+            method, params = writeback_call(slip, kind)
+        outcome = WriteOutcome(NOT_SENT, request={"method": method, **redact(params)})
         try:
-            client = self._jos()
+            client = client or self._jos()
             payload = client.call(method, params)
-            check_write_result(payload, "returnType")
+            # updateWarehouseStatus answers in returnType; the asc methods (收货登记) in result.
+            check_write_result(payload, "result" if method == ASC_RECEIVE_REGISTER else "returnType")
         except JosBusinessError as error:
             outcome.outcome, outcome.code, outcome.words = REFUSED, error.result_code, error.result_msg
             outcome.error, outcome.response = error, {"code": error.code, "message": error.user_message}
@@ -187,6 +285,38 @@ class JdPlatform:
             outcome.outcome, outcome.response = ACCEPTED, payload
         outcome.attempts = (client.last_call or {}).get("attempts", 1) if client else 0
         return outcome
+
+    def _service_order_call(self, client, slip, kind: str) -> tuple[str, dict]:
+        """退货入仓 on a service order, to the object the shop's setting names (docs/returns.md): the
+        service order's 收货登记, or the warehouse status of the application behind it."""
+        if kind != GOODS_IN_WAREHOUSE:
+            raise JosError("服务单是确认收货后的售后，无法回传取消发货成功", code="NOT_APPLICABLE")
+        who = self._asc_params()
+        if self.shop.service_order_return_signal == "warehouse_status":
+            item = self._service_order_row(client, slip.refund_no)
+            if item is None:
+                raise JosError("京东查无此服务单，无法找到其申请单号，未回传", code="NOT_FOUND")
+            try:
+                apply_no = service_orders.apply_id(item)
+            except mapping.BadRow as problem:
+                raise JosError(
+                    f"服务单的申请单号无法识别（{problem.reason}），未回传", code="NOT_FOUND"
+                ) from None
+            return WAREHOUSE_STATUS, {
+                "orderId": _number(slip.tid),
+                "refId": _number(apply_no),
+                "status": _number(warehouse_status_for(kind)),
+            }
+        return ASC_RECEIVE_REGISTER, {
+            **who,
+            "serviceId": _number(slip.platform_id or slip.refund_no),
+            "orderId": _number(slip.tid),
+            "receivePin": ASC_OPERATOR[0],
+            "receiveName": ASC_OPERATOR[1],
+            **RECEIPT_STATES,
+            "receiveRemark": "退货入库审核通过",
+            "wareNum": max(1, min(slip.inbound_num or slip.num, slip.num)),
+        }
 
     def state_label(self, code: str) -> str:
         return codes.state_label(code)
@@ -299,6 +429,25 @@ def refund_page(items: list) -> Page:
             page.set_aside.append(_set_aside(item, "id", "；".join(notes), cut=True))
         page.rows.append(fields)
     return page
+
+
+def service_order_page(items: list) -> Page:
+    page = Page(rows=[])
+    for item in items:
+        notes: list[str] = []
+        try:
+            fields = service_orders.service_order_fields(item, notes)
+        except mapping.BadRow as problem:
+            page.set_aside.append(_set_aside_service_order(item, problem.reason))
+            continue
+        if notes:
+            page.set_aside.append(_set_aside_service_order(item, "；".join(notes), cut=True))
+        page.rows.append(fields)
+    return page
+
+
+def _set_aside_service_order(item, reason: str, *, cut: bool = False) -> SetAside:
+    return SetAside(service_orders.platform_id(item), reason, safe_raw(item, SECRET_PARAMS), cut=cut)
 
 
 def order_page(items: list) -> Page:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import asc_codes
+
 CANCELLED, APPLIED, AWAITING_RETURN, AWAITING_RECEIPT, REFUNDED, SELLER_REFUSED = 1, 2, 3, 4, 5, 7
 
 
@@ -65,21 +67,17 @@ REFUND_APPLY_STATES = {
 REFUND_APPLY_STATUS = {code: s.label for code, s in REFUND_APPLY_STATES.items()}
 CLOSED_STATUSES = frozenset(code for code, s in REFUND_APPLY_STATES.items() if s.closed)
 
-# afsType and returnState (sandbox extensions, docs/sandbox.md).
-RETURN_AFS_TYPES = frozenset({2, 3})  # 退货, 换货: their open status follows the return
-RETURN_STATE_STATUS = {1: AWAITING_RETURN, 2: AWAITING_RECEIPT}
-
 SHIPMENT_CANCELLED = "shipment_cancelled"
 GOODS_IN_WAREHOUSE = "goods_in_warehouse"
 
 
-def platform_status(jd_status: int, afs_type: int, return_state: int = 0) -> int:
-    """What CS see as 平台状态 for a JD application (PlatformStatus int)."""
+def platform_status(jd_status: int) -> int:
+    """What CS see as 平台状态 for a JD refund application (PlatformStatus int). A refund application
+    is JD's refund before receipt (退款): open, it is 申请退款; returns and their parcels are service
+    orders (asc_codes)."""
     state = REFUND_APPLY_STATES.get(jd_status)
     if state is not None and state.closed:
         return state.closed_as
-    if afs_type in RETURN_AFS_TYPES and return_state in RETURN_STATE_STATUS:
-        return RETURN_STATE_STATUS[return_state]
     return APPLIED
 
 
@@ -93,6 +91,8 @@ def code_of(value) -> int | None:
 
 def allows(jd_status: int | str | None, kind: str) -> bool:
     """Would JD act on this writeback kind in this state. An unknown (later) code is not trusted."""
+    if asc_codes.is_service_code(code_of(jd_status)):  # a service order's state (服务单, asc_codes)
+        return asc_codes.allows(code_of(jd_status), kind)
     state = REFUND_APPLY_STATES.get(code_of(jd_status))
     if state is None:
         return False
@@ -101,10 +101,12 @@ def allows(jd_status: int | str | None, kind: str) -> bool:
 
 def acting_codes(kind: str) -> list[str]:
     """The codes (as stored on a slip) in which JD acts on this writeback kind."""
-    return [str(code) for code in REFUND_APPLY_STATES if allows(code, kind)]
+    return [str(code) for code in REFUND_APPLY_STATES if allows(code, kind)] + asc_codes.acting_codes(kind)
 
 
 def state_label(code) -> str:
+    if asc_codes.is_service_code(code_of(code)):
+        return asc_codes.SERVICE_STATUS[code_of(code)]
     state = REFUND_APPLY_STATES.get(code_of(code))
     return state.label if state else ""
 
@@ -113,6 +115,8 @@ def refusal(jd_status: int | str | None, kind: str, kind_label: str) -> str | No
     """Why JD's state stops this writeback, in words CS read; None when JD would act on it (or
     the state is not known yet: the fresh read before sending decides)."""
     jd_status = code_of(jd_status)
+    if asc_codes.is_service_code(jd_status):
+        return asc_codes.refusal(jd_status, kind, kind_label)
     if jd_status is None or allows(jd_status, kind):
         return None
     state = REFUND_APPLY_STATES.get(jd_status)

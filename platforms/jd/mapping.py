@@ -54,8 +54,10 @@ JD_ORDER_STATE = {
 # the fresh read before a writeback and the sandbox alike.
 
 
-def platform_status_for(jd_status: int, refund_type: int, return_state: int = 0) -> PlatformStatus:
-    return PlatformStatus(jd_codes.platform_status(jd_status, int(refund_type), return_state))
+def platform_status_for(jd_status: int, refund_type: int = RefundType.REFUND) -> PlatformStatus:
+    """A refund application's platform status (its type is always 退款: refund_type is kept for
+    the callers that name it)."""
+    return PlatformStatus(jd_codes.platform_status(jd_status))
 
 
 # --- reading one JD row: every value checked, every problem named --------------------------------
@@ -113,9 +115,7 @@ REFUND_LEN = {
         "return_logistics_no",
     )
 }
-REFUND_TYPES = tuple(RefundType.values)
 JD_REFUND_STATUSES = tuple(REFUND_APPLY_STATUS)
-RETURN_STATES = (0, *jd_codes.RETURN_STATE_STATUS)
 
 
 def _bad(label: str, key: str, value, problem: str) -> BadRow:
@@ -475,7 +475,6 @@ def refund_fields(item, notes: list | None = None) -> dict:
         "refund_type": RefundType.REFUND,
         "platform_status_code": str(jd_status),
         "reason": text("退款原因", "reason", item.get("reason"), notes, REFUND_LEN["reason"]),
-        "description": "",
         "refund_amount": fen_amount("退款金额(分)", "applyRefundSum", item.get("applyRefundSum")),
         "num": num,
         "buyer_nick": buyer,
@@ -485,14 +484,14 @@ def refund_fields(item, notes: list | None = None) -> dict:
         "platform_modified": not_ahead(
             "平台更新时间", "checkTime" if check_time else "applyTime", check_time or apply_time
         ),
-        "return_logistics_company": "",
-        "return_logistics_no": "",
+        # JD's row carries no buyer's words and no parcel (a refund before receipt has none): the
+        # slip's own description and return waybill are left as they are (the ingest writes only the
+        # fields a row has), so slips downloaded before keep what they had.
         "platform_object": PlatformObject.REFUND_APPLY,
         "platform_id": refund_no,
         "needs_manual_interception": several,
     }
-    return_state = _sandbox_return_extension(item, fields, notes)
-    fields["platform_status"] = platform_status_for(jd_status, fields["refund_type"], return_state)
+    fields["platform_status"] = platform_status_for(jd_status)
     return fields
 
 
@@ -517,37 +516,3 @@ def _goods(tid: str, value) -> tuple[str, int, bool]:
         ((sku, count),) = skus.items()
         return identifier("原始子单号", "orderId-skuId", oid_for(tid, sku), REFUND_LEN["oid"]), count, False
     return "", total or 1, len(skus) > 1
-
-
-# --- SANDBOX EXTENSION, replaced by service orders --------------------------------------------------
-# JD's refund application is the refund before shipment; returns, exchanges and their parcels are
-# after-sales service orders (jingdong.asc.*). Until those are read, the SA sandbox puts returns on
-# refund applications with these fields of its own: afsType, returnState, buyerDesc, expressCompany,
-# expressCode. This is the only place the product reads them; delete it with the sandbox's extension.
-def _sandbox_return_extension(item: dict, fields: dict, notes: list) -> int:
-    """Fills the return fields from the sandbox's extension; returns its returnState (0: none)."""
-    fields["refund_type"] = integer(
-        "退款类型", "afsType", item.get("afsType"), default=1, choices=REFUND_TYPES
-    )
-    fields["description"] = text("买家描述", "buyerDesc", item.get("buyerDesc"), notes)
-    fields["return_logistics_company"] = text(
-        "退回物流公司",
-        "expressCompany",
-        item.get("expressCompany"),
-        notes,
-        REFUND_LEN["return_logistics_company"],
-    )
-    fields["return_logistics_no"] = _waybill(item.get("expressCode"), notes)
-    return integer("退货状态", "returnState", item.get("returnState"), default=0, choices=RETURN_STATES)
-
-
-def _waybill(value, notes: list) -> str:
-    """The buyer's return waybill: a number, never cut (a cut one finds another parcel). One that does
-    not fit is left out and said so; the slip itself is still worth having."""
-    try:
-        return identifier(
-            "退回物流单号", "expressCode", value, REFUND_LEN["return_logistics_no"], required=False
-        )
-    except BadRow as problem:
-        notes.append(f"{problem.reason}，未保存")
-        return ""

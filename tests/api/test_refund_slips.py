@@ -468,3 +468,41 @@ def test_pushed_raw_refund_runs_the_keyword_check(api, shop_key, django_capture_
     with django_capture_on_commit_callbacks(execute=True):
         api.post("/api/v1/raw-refunds/", {"items": [item]}, format="json")
     assert RawRefund.objects.get(refund_no="8100000001").keyword_warning == ""
+
+
+def test_a_pushed_description_that_changes_is_checked_again_on_the_raw_and_refund_slip(
+    api, shop_key, django_capture_on_commit_callbacks
+):
+    """The writer hands the receivers what it stored: a slip whose buyer's words change is re-checked
+    against its stored warning, on the raw refund slip and on its open refund slip. (JD's list rows
+    carry no buyer's words: they come from a store integration's push.)"""
+    shop = shop_key[0]
+    order = OrderFactory(shop=shop, status=OrderStatus.COMPLETED)
+    line = OrderLineFactory(order=order, num=1, price=D("60.00"), paid=D("60.00"))
+
+    def push(desc, modified):
+        item = {
+            "refund_no": "7100000091",
+            "tid": order.tid,
+            "oid": line.oid,
+            "refund_type": RefundType.RETURN,
+            "platform_status": PlatformStatus.AWAITING_RECEIPT,
+            "refund_amount": "60.00",
+            "num": 1,
+            "description": desc,
+            "modified": modified,
+        }
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post("/api/v1/raw-refunds/", {"items": [item]}, format="json")
+        assert response.status_code == 200, response.json()
+
+    push("鞋码小了，想换个大一码的", "2026-11-28T10:00:00+08:00")
+    raw = RawRefund.objects.get(shop=shop, refund_no="7100000091")
+    assert raw.keyword_warning == "描述像换货（“换个”），类型为退货"
+    slip = refund_slip_create(raw_refund_id=raw.pk, by="客服")
+    assert slip.attention == raw.keyword_warning
+
+    push("不想要了，退货", "2026-11-28T11:00:00+08:00")
+    raw.refresh_from_db()
+    slip.refresh_from_db()
+    assert raw.keyword_warning == "" and slip.attention == ""

@@ -238,7 +238,6 @@ def test_a_platform_sync_change_reaches_subscribers_through_the_task(
     jd_row = {
         "id": 8000000001,
         "orderId": 3000000001,
-        "afsType": 1,
         "status": 0,
         "applyTime": "2026-11-28 10:00:00",
     }

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from orders.models import OrderStatus
-from platforms.jd.demo import jd_refund_item
+from platforms.jd.demo import jd_service_order_item
 from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
 from returns.models import ReturnSlip, ReturnStatus
 from returns.services import return_slip_create
@@ -16,7 +16,7 @@ from .conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WRITEBACK_METHOD = "jingdong.pop.afs.soa.refundapply.updateWarehouseStatus"
+WRITEBACK_METHOD = "jingdong.asc.receive.register"  # 退货入仓 on a return (a JD service order)
 
 
 def return_waiting_for_warehouse(sandbox, shop, waybill, num=2):
@@ -27,7 +27,7 @@ def return_waiting_for_warehouse(sandbox, shop, waybill, num=2):
         platform_status=PlatformStatus.AWAITING_RECEIPT,
         num=num,
     )
-    sandbox.seed_refunds(shop.app_key, [jd_refund_item(raw)])
+    sandbox.seed_service_orders(shop.app_key, [jd_service_order_item(raw)])
     slip = return_slip_create(by="测试", raw_refund=raw, logistics_no=waybill, approve=True)
     return raw, slip
 
@@ -52,7 +52,7 @@ def test_scan_record_and_audit(page, sandbox, jd, django_user_model):
     expect(page.locator(".messagelist")).to_contain_text("入库审核完成")
     expect(page.locator(".messagelist")).to_contain_text(f"原始退款单 {raw.refund_no}：已回传退货入仓")
     assert RawRefund.objects.get(pk=raw.pk).writeback_status == WritebackStatus.SUCCEEDED
-    assert [c["params"]["refId"] for c in sandbox.calls(method=WRITEBACK_METHOD)] == [raw.refund_no]
+    assert [c["params"]["serviceId"] for c in sandbox.calls(method=WRITEBACK_METHOD)] == [int(raw.refund_no)]
 
     # One short: the slip goes back to CS, nothing is sent.
     page.fill("#scan-input", "SF7777000002")

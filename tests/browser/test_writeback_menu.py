@@ -39,10 +39,7 @@ def make_slips(sandbox, shop, count, shipped=()):
         )
     sandbox.seed_refunds(
         shop.app_key,
-        [
-            {"id": int(s.refund_no), "orderId": int(s.tid), "status": 0, "skuId": "1", "afsType": 1}
-            for s in slips
-        ],
+        [{"id": int(s.refund_no), "orderId": int(s.tid), "status": 0, "skuId": "1"} for s in slips],
     )
     return slips
 

@@ -42,7 +42,6 @@ REFUND_CASES = {
     "bad date": ({"set": {"applyTime": "2026-13-45 25:61:00"}}, ["申请时间", "applyTime", "2026-13-45"]),
     "missing orderId": ({"unset": ["orderId"]}, ["缺少订单号", "orderId"]),
     "orderId not a number": ({"set": {"orderId": "None"}}, ["订单号", "orderId", "应为数字编号"]),
-    "refund type unknown": ({"set": {"afsType": 9}}, ["退款类型", "afsType", "9"]),
     "quantity not a number": (
         {"set": {"skuVoList": [{"skuId": 100000000001, "skuCount": "两件"}]}},
         ["退款数量", "skuVoList.skuCount", "两件"],

@@ -46,7 +46,7 @@ def jd_order(order_id, state="WAIT_SELLER_STOCK_OUT", minutes_ago=60, skus=("100
     }
 
 
-def jd_refund(refund_id, order_id, status=0, afs_type=1, minutes_ago=30, sku="100000000001", **extra):
+def jd_refund(refund_id, order_id, status=0, minutes_ago=30, sku="100000000001", **extra):
     return {
         "id": refund_id,
         "orderId": int(order_id),
@@ -54,10 +54,8 @@ def jd_refund(refund_id, order_id, status=0, afs_type=1, minutes_ago=30, sku="10
         "applyRefundSum": 7900,
         "status": status,
         "skuVoList": [{"skuId": sku, "skuName": "纯棉短袖T恤 白色 L", "skuCount": 1}],
-        "afsType": afs_type,
         "reason": "不想要了",
         "buyerName": "张三",
-        "buyerDesc": "拍错了",
         **extra,
     }
 
@@ -76,7 +74,7 @@ def seed(sandbox, shop, orders=(), refunds=()):
 
 def test_full_sync_creates_rows_and_a_second_sync_changes_nothing(sandbox, jd):
     orders = [jd_order(810000000000 + n, skus=("100000000001", "100000000002")) for n in range(130)]
-    refunds = [jd_refund(7000000000 + n, 810000000000 + n, afs_type=1 + n % 4) for n in range(120)]
+    refunds = [jd_refund(7000000000 + n, 810000000000 + n) for n in range(120)]
     seed(sandbox, jd, orders, refunds)
 
     order_run = shop_sync(jd, kind=SyncKind.ORDERS)
@@ -93,7 +91,7 @@ def test_full_sync_creates_rows_and_a_second_sync_changes_nothing(sandbox, jd):
     slip = RawRefund.objects.get(shop=jd, refund_no="7000000003")
     assert slip.tid == "810000000003" and slip.oid == "810000000003-100000000001"
     assert slip.order.tid == "810000000003" and slip.order_line.oid == slip.oid
-    assert slip.refund_type == RefundType.REFUND_KEEP_GOODS and slip.platform_status == PlatformStatus.APPLIED
+    assert slip.refund_type == RefundType.REFUND and slip.platform_status == PlatformStatus.APPLIED
     assert str(slip.refund_amount) == "79.00" and slip.reason == "不想要了" and slip.buyer_nick == "张三"
     assert not events_for(slip).exists()  # arrival is in the run, not a state change
 
@@ -125,25 +123,46 @@ def test_platform_status_change_flows_in(sandbox, jd):
     assert "京东财务审核通过" in event.reason and event.actor_name == "系统：平台同步"
 
 
-def test_return_states_map_to_platform_statuses(sandbox, jd):
+def test_jd_states_map_to_platform_statuses(sandbox, jd):
+    """A refund application is 退款 (JD's refund before receipt); returns come as service orders,
+    downloaded by their own kind (tests/test_service_orders_e2e.py)."""
     seed(
         sandbox,
         jd,
         refunds=[
-            jd_refund(1, 810000000001, afs_type=2, returnState=1),
-            jd_refund(2, 810000000001, afs_type=2, returnState=2),
+            jd_refund(1, 810000000001, status=1),
+            jd_refund(2, 810000000001, status=3),
             jd_refund(3, 810000000001, status=11),
             jd_refund(4, 810000000001, status=2),
         ],
     )
+    sandbox.seed_service_orders(
+        jd.app_key,
+        [
+            {"serviceId": 11, "orderId": 810000000001, "skuId": 100000000001, "serviceStatus": 10005},
+            {
+                "serviceId": 12,
+                "orderId": 810000000001,
+                "skuId": 100000000001,
+                "serviceStatus": 10005,
+                "expressCode": "SF1",
+            },
+        ],
+    )
     shop_sync(jd, kind=SyncKind.REFUNDS)
+    shop_sync(jd, kind=SyncKind.SERVICE_ORDERS)
     got = dict(RawRefund.objects.values_list("refund_no", "platform_status"))
     assert got == {
-        "1": PlatformStatus.AWAITING_RETURN,
-        "2": PlatformStatus.AWAITING_RECEIPT,
+        "1": PlatformStatus.APPLIED,
+        "2": PlatformStatus.REFUNDED,
         "3": PlatformStatus.CANCELLED,
         "4": PlatformStatus.SELLER_REFUSED,
+        "11": PlatformStatus.AWAITING_RETURN,
+        "12": PlatformStatus.AWAITING_RECEIPT,
     }
+    assert set(
+        RawRefund.objects.filter(refund_no__in=["1", "2", "3", "4"]).values_list("refund_type", flat=True)
+    ) == {RefundType.REFUND}
 
 
 def test_sync_never_downgrades_local_state(sandbox, jd):
@@ -284,8 +303,8 @@ def test_command_syncs_one_shop(sandbox, jd, capsys):
     seed(sandbox, jd, [jd_order(810000000001)], [jd_refund(7000000001, 810000000001)])
     call_command("sync_platform", "--shop", jd.shop_no)
     out = capsys.readouterr().out
-    assert "订单：成功" in out and "退款单：成功" in out and "新增 1" in out
-    assert SyncRun.objects.filter(shop=jd, trigger="命令行").count() == 2
+    assert "订单：成功" in out and "退款单：成功" in out and "服务单：成功" in out and "新增 1" in out
+    assert SyncRun.objects.filter(shop=jd, trigger="命令行").count() == 3
 
 
 def test_demo_flow_writeback_then_sync_shows_refunded(sandbox, jd):
@@ -332,7 +351,7 @@ def test_beat_tick_fans_out_one_task_per_shop_and_kind(sandbox, jd, settings):
     finally:
         app.conf.update(task_always_eager=False)
     runs = SyncRun.objects.filter(shop=jd)
-    assert sorted(runs.values_list("kind", flat=True)) == ["orders", "refunds"]
+    assert sorted(runs.values_list("kind", flat=True)) == ["orders", "refunds", "service_orders"]
     assert all(r.status == SyncRunStatus.SUCCEEDED for r in runs)
     assert RawRefund.objects.filter(shop=jd).count() == 1
 

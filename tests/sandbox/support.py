@@ -43,7 +43,6 @@ def refund(refund_id: int, order_id: int = 810000000001, apply_time: str | None 
         "applyRefundSum": 7900,
         "status": 0,
         "skuVoList": [{"skuId": "100000000001", "skuName": "纯棉短袖T恤 白色 L", "skuCount": 1}],
-        "afsType": 1,
         **fields,
     }
 

@@ -81,7 +81,7 @@ def test_call_log_filters_and_clear(sandbox, shop, call):
         ),
         (lambda s: s.seed_refunds("TESTAPPKEY", [{"id": 1}]), "refunds[0].orderId"),
         (lambda s: s.seed_refunds("TESTAPPKEY", [refund(1, status=12)]), "refunds[0].status"),
-        (lambda s: s.seed_refunds("TESTAPPKEY", [refund(1, afsType=5)]), "refunds[0].afsType"),
+        (lambda s: s.seed_refunds("TESTAPPKEY", [refund(1, afsType=2)]), "refunds[0].afsType"),
         (lambda s: s.seed_refunds("TESTAPPKEY", [refund(1, colour="red")]), "refunds[0].colour"),
         (lambda s: s.set_policy("TESTAPPKEY", ["7"], 1), "auto_refund_on"),
         (lambda s: s.set_policy("TESTAPPKEY", ["1"], -1), "delay_seconds"),

@@ -27,9 +27,9 @@ def test_demo_is_deterministic():
 def test_demo_data_is_coherent():
     now = 1_770_000_000
     for index, entry in enumerate(build_demo(now=now)):
-        orders, refunds = entry["orders"], entry["refunds"]
+        orders, refunds, services = entry["orders"], entry["refunds"], entry["service_orders"]
         assert entry["shop"]["app_key"] == DEMO_SHOPS[index]["app_key"]
-        assert 70 <= len(orders) <= 90 and 45 <= len(refunds) <= 55
+        assert 70 <= len(orders) <= 90 and len(refunds) == 24 and len(services) == 33
         assert all(len(o["orderId"]) == 12 and o["orderId"].startswith("8") for o in orders)
         assert len({o["orderId"] for o in orders}) == len(orders)
         assert {o["orderState"] for o in orders} >= {
@@ -44,19 +44,37 @@ def test_demo_data_is_coherent():
         first = (7_000_000_001, 7_100_000_001)[index]
         assert sorted(r["id"] for r in refunds) == list(range(first, first + len(refunds)))
         assert {r["status"] for r in refunds} == set(range(12))
-        assert {r["afsType"] for r in refunds} == {1, 2, 3, 4}
-        assert {r["returnState"] for r in refunds} == {0, 1, 2}
         assert {r["reason"] for r in refunds} <= REASONS
+        # service orders: every type the ERP keeps, every state it maps, returns shipped back or not
+        assert {s["customerExpect"] for s in services} == {10, 11, 20, 30, 80}
+        assert {s["serviceStatus"] for s in services} == {10001, 10004, 10005, 10007, 10010, 10011}
+        assert (
+            sum(
+                1
+                for s in services
+                if (s["customerExpect"], s["serviceStatus"]) == (10, 10005) and s.get("expressCode")
+            )
+            >= 5
+        )
+        first_service = (1_810_000_001, 1_820_000_001)[index]
+        assert sorted(s["serviceId"] for s in services) == list(
+            range(first_service, first_service + len(services))
+        )
+        received = {
+            o["orderId"] for o in orders if o["orderState"] in ("WAIT_GOODS_RECEIVE_CONFIRM", "FINISHED_L")
+        }
+        assert all(str(s["orderId"]) in received for s in services)
         lines = {
             (int(o["orderId"]), x["skuId"]): int(x["itemTotal"]) for o in orders for x in o["itemInfoList"]
         }
         for r in refunds:
             (sku,) = r["skuVoList"]  # one order line per application
             assert 1 <= sku["skuCount"] <= lines[(r["orderId"], sku["skuId"])], r
-            assert r["buyerDesc"]
             assert (r["checkTime"] is None) == (r["status"] == 0)
-        # enough open cases to demo both writebacks
-        assert Counter((r["afsType"], r["status"]) for r in refunds)[(1, 0)] >= 5
+        for s in services:
+            assert 1 <= s["serviceCount"] <= lines[(s["orderId"], str(s["skuId"]))], s
+        # enough open cases to demo 取消发货成功
+        assert Counter(r["status"] for r in refunds)[0] >= 5
     a, b = build_demo(now=now)
     assert not {o["orderId"] for o in a["orders"]} & {o["orderId"] for o in b["orders"]}
 
@@ -92,7 +110,7 @@ def test_demo_process_plays_the_whole_refund_only_story():
         page = body(
             jos_call(process.jos_url, *creds, PAGE_LIST, {**ANY_TIME, "status": 0, "pageSize": 50}), PAGE_LIST
         )
-        case = next(r for r in page["queryResult"]["result"] if r["afsType"] == 1)
+        case = page["queryResult"]["result"][0]
         params = {"orderId": int(case["orderId"]), "refId": case["id"], "status": 1}
         assert body(jos_call(process.jos_url, *creds, WRITEBACK, params), WRITEBACK)["returnType"]["success"]
         import time

@@ -90,15 +90,12 @@ def test_other_filters(sandbox, shop, call):
     assert [r["id"] for r in page_list(call, orderId=811)["result"]] == [1, 3]
 
 
-def test_item_shape_is_jds_with_the_return_extension(sandbox, shop, call):
+def test_item_shape_is_jds(sandbox, shop, call):
     sandbox.seed_refunds(
         shop["app_key"],
         [
             refund(
                 5,
-                afsType=2,
-                returnState=2,
-                buyerDesc="偏小一码",
                 skuVoList=[{"skuId": "100000000001", "skuCount": 2}],
             )
         ],
@@ -119,12 +116,6 @@ def test_item_shape_is_jds_with_the_return_extension(sandbox, shop, call):
         "storeId": 0,
         "partRefundType": 0,
         "skuVoList": [{"skuId": 100000000001, "skuUuid": "", "skuName": "", "skuCount": 2}],
-        # the sandbox's return extension (docs/sandbox.md), replaced by service orders
-        "afsType": 2,
-        "returnState": 2,
-        "buyerDesc": "偏小一码",
-        "expressCompany": "",
-        "expressCode": "",
     }
     # no checkTime until reviewed (left out, not null); the goods only when asked for
     (plain,) = page_list(call, ids="5")["result"]

@@ -52,7 +52,7 @@ def test_repeat_is_idempotent_and_marked_in_the_call_log(sandbox, shop, call):
 
 def test_both_statuses_are_recorded_separately(sandbox, shop, call):
     sandbox.set_policy(shop["app_key"], auto_refund_on=[], delay_seconds=0)
-    sandbox.seed_refunds(shop["app_key"], [refund(1, order_id=811, afsType=2)])
+    sandbox.seed_refunds(shop["app_key"], [refund(1, order_id=811)])
     writeback(call, 811, 1, "1")
     writeback(call, 811, 1, "2")
     assert [w["status"] for w in sandbox.refund(1)["warehouseWritebacks"]] == ["1", "2"]

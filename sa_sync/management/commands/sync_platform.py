@@ -6,11 +6,11 @@ from sa_sync.platform_sync import shop_sync
 
 
 class Command(BaseCommand):
-    help = "立即从京东同步一个店铺（或全部店铺）的订单和/或退款单。"
+    help = "立即从京东同步一个店铺（或全部店铺）的订单、退款单和/或服务单。"
 
     def add_arguments(self, parser):
         parser.add_argument("--shop", help="店铺编号 shop_no；不填表示全部启用的店铺")
-        parser.add_argument("--kind", choices=["orders", "refunds", "all"], default="all")
+        parser.add_argument("--kind", choices=[*SyncKind.values, "all"], default="all")
 
     def handle(self, *args, shop=None, kind="all", **options):
         shops = Shop.objects.filter(is_active=True)
@@ -18,7 +18,7 @@ class Command(BaseCommand):
             shops = shops.filter(shop_no=shop)
             if not shops.exists():
                 raise CommandError(f"找不到启用的店铺：{shop}")
-        kinds = [SyncKind.ORDERS, SyncKind.REFUNDS] if kind == "all" else [kind]
+        kinds = list(SyncKind.values) if kind == "all" else [kind]
         failed = False
         for s in shops:
             for k in kinds:
