@@ -52,7 +52,7 @@ def test_scan_record_and_audit(page, sandbox, jd, django_user_model):
     expect(page.locator(".messagelist")).to_contain_text("入库审核完成")
     expect(page.locator(".messagelist")).to_contain_text(f"原始退款单 {raw.refund_no}：已回传退货入仓")
     assert RawRefund.objects.get(pk=raw.pk).writeback_status == WritebackStatus.SUCCEEDED
-    assert [c["params"]["refId"] for c in sandbox.calls(method=WRITEBACK_METHOD)] == [raw.refund_no]
+    assert [c["params"]["refId"] for c in sandbox.calls(method=WRITEBACK_METHOD)] == [int(raw.refund_no)]
 
     # One short: the slip goes back to CS, nothing is sent.
     page.fill("#scan-input", "SF7777000002")
