@@ -15,6 +15,9 @@ come (one bulk INSERT per page):
 - an order row (`ORDERS`): {"order": Order fields (tid, status, …), "lines": [OrderLine fields],
   "promotions": [OrderPromotion fields]}.
 
+Not in the interface yet: refreshing a shop's credentials (JD's OAuth refresh token is built
+separately, in platforms/jd/oauth.py); it joins the port when it exists, rather than as a stub.
+
 Pure Python, no Django: the SA sandbox imports the platform packages.
 """
 

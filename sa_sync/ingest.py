@@ -147,7 +147,12 @@ def ingest_refunds(shop: Shop, rows: list[dict], *, telling: Telling) -> Refunds
     # day) then needs no lookup of existing slips at all; a lookup by refund_no on a table whose
     # statistics are behind (a fresh table, a new shop's first download) was planned as a scan of the
     # shop's slips and grew with every page.
-    new_rows = {no: {"shop_id": shop.pk, **f, **links[no], **attention_for(f)} for no, f in incoming.items()}
+    # A row that does not name its platform object (an API push) is taken as the platform's own
+    # after-sales id: its refund number, as the migration named the slips already stored.
+    new_rows = {
+        no: {"shop_id": shop.pk, "platform_id": no, **f, **links[no], **attention_for(f)}
+        for no, f in incoming.items()
+    }
     created = dict(
         insert_rows(
             RawRefund,

@@ -2,20 +2,24 @@
 
 One code path for every caller: the admin action, the background job for big selections, the
 auto-writeback rule and the REST API all call `refund_writeback`. For a selection:
-1. fresh read: JD may have moved on since the last sync (the buyer withdrew, JD's interception
-   failed). Just before a batch (at most FRESH_READ_BATCH slips, JD's page size for `ids`) is
-   claimed, one queryPageList call per shop reads those applications' current state, outside any
-   transaction;
-2. claim: one short transaction per batch: lock the rows, merge JD's answer into them as the sync
-   merges it, refuse what must not be sent (already 回传成功, being sent by someone else, JD's state
-   or the ERP's precondition says no: the slip stays as it was, with the reason), move the rest to
-   回传中. If the read failed, nothing is sent blind: those slips end 回传失败, retried later;
-3. send: in threads that touch no database, `concurrency` at a time, outside any transaction;
+1. fresh read: the platform may have moved on since the last sync (the buyer withdrew, JD's
+   interception failed). Just before a batch (at most FRESH_READ_BATCH slips, the port's read size)
+   is claimed, one read per shop through the platform port (platforms.platform_for(shop).read) takes
+   those after-sales' current state, outside any transaction;
+2. claim: one short transaction per batch: lock the rows, merge the platform's answer into them as
+   the sync merges it, refuse what must not be sent (already 回传成功, being sent by someone else, the
+   platform's state or the ERP's precondition says no: the slip stays as it was, with the reason),
+   move the rest to 回传中. If the read failed, nothing is sent blind: those slips end 回传失败, retried
+   later;
+3. send: through the port (write_shipment_cancelled / write_goods_in_warehouse), in threads that touch
+   no database, `concurrency` at a time, outside any transaction. The port never repeats a write
+   within a call: an answer lost on the way is an unknown outcome, recorded as 回传失败 with 结果未知
+   (never as the platform's refusal) and retried later;
 4. record: small transactions as outcomes arrive: 回传成功 or 回传失败, an attempt row per slip, the
    events (via the FSM).
 Two callers racing on a slip: the second finds it 回传中 and sends nothing. A process killed between
 2 and 4 leaves the slip 回传中; after the lease (WRITEBACK_LEASE) the next caller takes it again, and
-JD (and the sandbox) treat the repeat of the same refId+status as the same writeback.
+JD (and the sandbox) treat the repeat of the same writeback to the same application as one.
 """
 
 from __future__ import annotations

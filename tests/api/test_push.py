@@ -55,6 +55,8 @@ def test_push_creates_and_reports_per_item(api, shop_key):
     assert slip.writeback_status == WritebackStatus.NOT_SENT
     [event] = list(events_for(slip))
     assert event.actor_name == "API：wms" and event.action == "接口推送新建"
+    # stored through the sync's ingest home: the platform object it stands for is named as the sync's
+    assert (slip.platform_object, slip.platform_id) == ("refund_apply", "8000000001")
 
 
 def test_same_payload_twice_changes_nothing(api):

@@ -101,12 +101,10 @@ WINDOW = {"applyTimeStart": "2026-11-11 00:00:00", "applyTimeEnd": "2026-11-12 0
 
 
 @pytest.mark.parametrize(
-    "clock",
-    [datetime.now(tz=BEIJING), datetime.now(tz=UTC)],
-    ids=["a server in Beijing (+0800)", "a server on UTC (+0000)"],
+    "zone", [BEIJING, UTC], ids=["a server in Beijing (+0800)", "a server on UTC (+0000)"]
 )
-def test_every_method_succeeds_as_the_sdk_calls_it(client, seeded, clock):
-    stamp = sdk_timestamp(clock)
+def test_every_method_succeeds_as_the_sdk_calls_it(client, seeded, zone):
+    stamp = sdk_timestamp(datetime.now(tz=zone))
     orders = inner(
         client.call(
             ORDER_SEARCH,
@@ -186,14 +184,14 @@ def test_order_search_refuses_a_page_size_over_100_in_its_api_result(client):
 @pytest.mark.parametrize(
     "change, code",
     [
-        ({"timestamp": sdk_timestamp(datetime.now(tz=BEIJING) - timedelta(minutes=10))}, "8"),
-        ({"timestamp": "2026/11/11 10:00:00"}, "8"),
-        ({"secret": "not-the-secret"}, "12"),
+        (lambda: {"timestamp": sdk_timestamp(datetime.now(tz=BEIJING) - timedelta(minutes=10))}, "8"),
+        (lambda: {"timestamp": "2026/11/11 10:00:00"}, "8"),
+        (lambda: {"secret": "not-the-secret"}, "12"),
     ],
     ids=["ten minutes late", "another date format", "signed with another secret"],
 )
 def test_the_gateway_refuses_what_jd_refuses(client, change, code):
-    answer = client.call(PAGE_LIST, {**WINDOW, "pageSize": 10}, **change)
+    answer = client.call(PAGE_LIST, {**WINDOW, "pageSize": 10}, **change())
     assert answer["error_response"]["code"] == code
     assert answer["error_response"]["zh_desc"] and answer["error_response"]["en_desc"]
 
