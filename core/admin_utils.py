@@ -23,6 +23,7 @@ BADGE_COLOURS = {
     "red": "#cf1322",
     "orange": "#d46b08",
     "purple": "#722ed1",
+    "cyan": "#08979c",
 }
 
 

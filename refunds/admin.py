@@ -34,6 +34,7 @@ PLATFORM_STATUS_COLOURS = {
     PlatformStatus.AWAITING_RECEIPT: "purple",
     PlatformStatus.REFUNDED: "green",
     PlatformStatus.SELLER_REFUSED: "red",
+    PlatformStatus.SERVICE_COMPLETED: "cyan",
 }
 AUTO_DECISION_COLOURS = {
     AutoDecision.SUCCEEDED: "green",

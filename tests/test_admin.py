@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from orders.models import OrderStatus, PayType
+from orders.models import OrderStatus, PayType, ServiceOrderReturnSignal
 from refunds.models import PlatformStatus, RefundType, WritebackStatus
 from refunds.reasons import COMMON_REASONS
 
@@ -175,6 +175,7 @@ def test_shop_secrets_are_write_only(client, ops_user):
         "app_secret": "",
         "access_token": "",
         "sa_writeback_enabled": "on",
+        "service_order_return_signal": ServiceOrderReturnSignal.RECEIVE_REGISTER,
         "is_active": "on",
     }
     assert client.post(url, form).status_code == 302

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 
-from orders.models import Shop
+from orders.models import ServiceOrderReturnSignal, Shop
 from platforms.jd.client import JosClient, check_business_result
 
 from .conftest import PASSWORD
@@ -75,6 +75,7 @@ def test_changing_a_secret_records_when_and_blank_keeps_it(client, ops_user):
         "app_secret": "",
         "access_token": "new-token-after-reauthorising-9999",
         "sa_writeback_enabled": "on",
+        "service_order_return_signal": ServiceOrderReturnSignal.RECEIVE_REGISTER,
         "is_active": "on",
     }
     assert client.post(url, form).status_code == 302

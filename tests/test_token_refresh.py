@@ -27,7 +27,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from core.models import Event
-from orders.models import Shop
+from orders.models import ServiceOrderReturnSignal, Shop
 from platforms.jd import oauth
 from refunds.models import WritebackStatus
 from sa_sync import auto_writeback, credentials, platform_sync
@@ -153,6 +153,7 @@ def shop_form(shop, **values):
         "access_token_expires_at_1": "",
         "refresh_token": "",
         "sa_writeback_enabled": "on",
+        "service_order_return_signal": ServiceOrderReturnSignal.RECEIVE_REGISTER,
         "is_active": "on",
         **values,
     }

@@ -82,14 +82,16 @@ def test_a_job_retries_the_one_slip_jd_could_not_take_and_finishes_the_rest(sand
     seed_applications(sandbox, slips)
     sandbox.set_faults(
         app_key=jd.app_key,
-        fail_next=[{"kind": "http", "status": 502, "method": settings.JOS_WRITEBACK_METHOD}],
+        # JD's call limit: refused before it was applied, so retrying is safe (a 5xx would be an
+        # unknown outcome: 结果未知, tests/test_writeback_unknown.py).
+        fail_next=[{"kind": "jos", "code": "2", "method": settings.JOS_WRITEBACK_METHOD}],
     )
     job = WritebackJob.objects.create(slip_ids=[s.pk for s in slips], total=5)
 
     job = writeback_job_run(job.pk)
     assert job.status == WritebackJob.Status.INTERRUPTED and (job.done, job.succeeded) == (4, 4)
     [failed] = RawRefund.objects.filter(pk__in=job.slip_ids, writeback_status=WritebackStatus.FAILED)
-    assert failed.writeback_message == "京东接口暂时不可用（HTTP 502）；本批量任务稍后自动重试"
+    assert failed.writeback_message == "京东接口调用次数超限，请稍后重试（错误码 2）；本批量任务稍后自动重试"
 
     WritebackJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - WRITEBACK_LEASE)
     assert writeback_recover().jobs_resumed == [job.pk]
