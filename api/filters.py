@@ -18,6 +18,8 @@ from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatu
 from returns.models import ReturnSlip, ReturnStatus
 from sa_sync.models import AutoWritebackRun
 
+from .errors import RULE
+
 LIST_HELP = "可重复此参数（{name}=a&{name}=b），每个值也可以是逗号分隔的多个（{name}=a,b）"
 # One value of a list parameter as the schema states it: one or more non-empty parts, comma-separated.
 KEYS_PATTERN = r"^[^,]+(,[^,]+)*$"
@@ -94,7 +96,8 @@ class UtcIsoDateTimeField(IsoDateTimeField):
         try:
             return parsed.astimezone(UTC)
         except OverflowError:
-            raise forms.ValidationError("时间超出范围") from None
+            # 0001-01-01T00:00:00+12:24 is a date-time by the schema, before year 1 in UTC: a rule.
+            raise forms.ValidationError("时间超出范围", code=RULE) from None
 
 
 class MomentFilter(filters.IsoDateTimeFilter):
