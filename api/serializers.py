@@ -768,9 +768,23 @@ class InboundOut(serializers.Serializer):
 
 
 # --- auto-writeback runs -----------------------------------------------------------------------
+class RunFailureOut(serializers.Serializer):
+    refund_no = serializers.CharField()
+    message = serializers.CharField(help_text="京东返回或调用失败的说明")
+
+
 class AutoWritebackRunOut(serializers.ModelSerializer):
     id = serializers.IntegerField(help_text="运行编号（地址中用它）")
     status_label = serializers.CharField(source="get_status_display")
+    skipped = serializers.DictField(child=serializers.IntegerField(), help_text="未发送的条数，按原因")
+    failures = serializers.SerializerMethodField()
+
+    @extend_schema_field(RunFailureOut(many=True))
+    def get_failures(self, run):
+        # The run keeps its slips' row ids too: the API names them by refund_no only.
+        return [
+            {"refund_no": f.get("refund_no", ""), "message": f.get("message", "")} for f in run.failures or []
+        ]
 
     class Meta:
         model = AutoWritebackRun

@@ -190,11 +190,22 @@ def test_return_slip_by_hand_and_its_errors(api, shop_key):
 @pytest.mark.django_db
 def test_auto_writeback_runs_are_the_shops_own(api, shop_key, other_key):
     now = timezone.now()
-    mine = AutoWritebackRun.objects.create(shop=shop_key[0], started_at=now, matched=3, sent=2, succeeded=2)
+    mine = AutoWritebackRun.objects.create(
+        shop=shop_key[0],
+        started_at=now,
+        matched=3,
+        sent=2,
+        succeeded=2,
+        skipped={"订单已发货": 1},
+        failures=[{"slip_id": 77, "refund_no": "8000000077", "message": "京东返回：系统繁忙"}],
+    )
     AutoWritebackRun.objects.create(shop=other_key[0], started_at=now - timedelta(minutes=1))
     runs = api.get("/api/v1/auto-writeback/runs/").json()["results"]
     assert [r["id"] for r in runs] == [mine.pk] and runs[0]["succeeded"] == 2
-    assert api.get(f"/api/v1/auto-writeback/runs/{mine.pk}/").json()["matched"] == 3
+    run = api.get(f"/api/v1/auto-writeback/runs/{mine.pk}/").json()
+    assert run["matched"] == 3 and run["skipped"] == {"订单已发货": 1}
+    # Named by refund_no: the run's own record of row ids stays in the back office.
+    assert run["failures"] == [{"refund_no": "8000000077", "message": "京东返回：系统繁忙"}]
 
 
 @pytest.mark.django_db
