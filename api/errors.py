@@ -4,14 +4,20 @@
      "message": "…"}]}
 
 `index` is the item's position in a bulk request (null otherwise); `field` a dotted path inside the
-item (lines.0.num). No stack trace or SQL ever reaches the caller: unexpected errors are logged and
-answered with a 500 in the same shape."""
+item (lines.0.num), or a query parameter's name. No stack trace or SQL ever reaches the caller:
+unexpected errors are logged and answered with a 500 in the same shape.
+
+One `code` per HTTP status (ErrorCode). A refused input is 400 when the request does not match the
+schema, 422 when it does and the data breaks a rule the schema cannot state (ErrorDetail code RULE,
+raised by api.serializers.rule or with BulkValidationError(rule=True)); a bulk request with both kinds
+is a 400 listing both."""
 
 from __future__ import annotations
 
 import logging
 
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -19,25 +25,51 @@ from rest_framework.views import exception_handler as drf_handler
 
 logger = logging.getLogger(__name__)
 
+# The ErrorDetail code of a refusal on a rule beyond the schema (answered 422). So do DRF's own
+# refusals of what a schema cannot exclude: a NUL character (PostgreSQL cannot store one) and a time
+# that does not exist at +08:00 (9999-12-31T23:59:59Z).
+RULE = "rule"
+RULE_CODES = {RULE, "null_characters_not_allowed", "surrogate_characters_not_allowed", "overflow"}
+
+
+class ErrorCode(models.TextChoices):
+    VALIDATION_ERROR = "validation_error", "400 请求不符合接口定义（类型、长度、格式、未知字段或参数）"
+    NOT_AUTHENTICATED = "not_authenticated", "401 未认证：缺少、无效、已吊销或已过期的 API密钥"
+    FORBIDDEN = "forbidden", "403 无权执行：例如密钥没有退款单审核级别"
+    NOT_FOUND = "not_found", "404 地址或对象不存在（或属于其他店铺）"
+    METHOD_NOT_ALLOWED = "method_not_allowed", "405 不支持该请求方法（Allow 头列出支持的方法）"
+    NOT_ACCEPTABLE = "not_acceptable", "406 只能返回 application/json"
+    CONFLICT = "conflict", "409 对象当前的状态不允许该操作，或与同时进行的写入冲突"
+    PAYLOAD_TOO_LARGE = "payload_too_large", "413 请求体过大"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", "415 请求体须为 application/json"
+    RULE_VIOLATION = "rule_violation", "422 数据符合接口定义，但不满足业务规则（errors 说明每一条）"
+    THROTTLED = "throttled", "429 请求过于频繁（Retry-After 头给出秒数）"
+    SERVER_ERROR = "server_error", "500 服务器内部错误"
+
+
 CODES = {
-    400: "validation_error",
-    401: "not_authenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "throttled",
+    400: ErrorCode.VALIDATION_ERROR,
+    401: ErrorCode.NOT_AUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    406: ErrorCode.NOT_ACCEPTABLE,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.RULE_VIOLATION,
+    429: ErrorCode.THROTTLED,
+    500: ErrorCode.SERVER_ERROR,
 }
 MESSAGES = {
     400: "请求数据有误，详见 errors",
     401: "未认证：请在 Authorization 头中提供 Bearer API密钥",
+    403: "无权执行该操作",
     404: "对象不存在",
     405: "不支持该请求方法",
     406: "不支持请求的响应格式，请接受 application/json",
     415: "请求体须为 JSON（Content-Type: application/json）",
+    422: "数据不满足业务规则，详见 errors",
     429: "请求过于频繁，请稍后重试",
 }
 
@@ -73,8 +105,20 @@ def flatten(detail, index=None, prefix="") -> list[dict]:
     return out
 
 
+def only_rules(detail) -> bool:
+    """Whether every refusal in a DRF error detail is a rule beyond the schema (see RULE)."""
+    if isinstance(detail, dict):
+        values = list(detail.values())
+    elif isinstance(detail, list):
+        values = detail
+    else:
+        return getattr(detail, "code", None) in RULE_CODES
+    leaves = [v for v in values if v]
+    return bool(leaves) and all(only_rules(v) for v in leaves)
+
+
 def error_body(code: str, message: str, errors=None) -> dict:
-    return {"code": code, "message": message, "errors": errors or []}
+    return {"code": str(code), "message": message, "errors": errors or []}
 
 
 def exception_handler(exc, context):
@@ -86,12 +130,18 @@ def exception_handler(exc, context):
     if response is None:
         logger.exception("API 内部错误", exc_info=exc)
         return Response(error_body("server_error", "服务器内部错误，请稍后重试或联系管理员"), status=500)
-    code = CODES.get(response.status_code, "error")
     errors = getattr(exc, "bulk_errors", None)
-    if errors is None and isinstance(exc, exceptions.ValidationError):
-        errors = flatten(exc.detail)
     if isinstance(exc, exceptions.ValidationError):
-        message = MESSAGES[400]
+        rule = exc.rule if isinstance(exc, BulkValidationError) else only_rules(exc.detail)
+        if rule:
+            response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+        if errors is None:
+            errors = flatten(exc.detail)
+    code = CODES.get(response.status_code) or (
+        ErrorCode.SERVER_ERROR if response.status_code >= 500 else ErrorCode.VALIDATION_ERROR
+    )
+    if isinstance(exc, exceptions.ValidationError):
+        message = MESSAGES[response.status_code]
     elif isinstance(exc.detail, str | exceptions.ErrorDetail) and response.status_code not in (405, 406, 415):
         message = str(exc.detail)
     else:
@@ -105,9 +155,13 @@ def exception_handler(exc, context):
 
 
 class BulkValidationError(exceptions.ValidationError):
-    def __init__(self, errors: list[dict], message: str = MESSAGES[400]):
+    """Errors already listed as [{"index", "field", "message"}]; `rule=True` when every one is a rule
+    beyond the schema (a refund_no the shop does not have, an oid not on the order…): 422."""
+
+    def __init__(self, errors: list[dict], message: str = MESSAGES[400], *, rule: bool = False):
         super().__init__(message)
         self.bulk_errors = errors
+        self.rule = rule
 
 
 def _is_api(request) -> bool:

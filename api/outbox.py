@@ -53,13 +53,19 @@ def match(subject, field: str) -> EventType | None:
 
 
 # --- the built-in event types -------------------------------------------------------------------
-def _text(value):
-    return None if value is None else str(value)
+# Each payload is the schema's RawRefundEventData / ReturnSlipEventData / RefundSlipEventData
+# (api/serializers.py): objects named by their business keys, times at +08:00 like every REST answer.
+def _amount(value) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def local_time(value) -> str | None:
+    """A moment as the API writes it everywhere: ISO 8601 at the back office's time zone (+08:00)."""
+    return None if value is None else timezone.localtime(value).isoformat()
 
 
 def raw_refund_payload(slip) -> dict:
     return {
-        "id": slip.pk,
         "refund_no": slip.refund_no,
         "tid": slip.tid,
         "oid": slip.oid,
@@ -68,32 +74,30 @@ def raw_refund_payload(slip) -> dict:
         "writeback_status": slip.writeback_status,
         "writeback_message": slip.writeback_message,
         "inbound_num": slip.inbound_num,
-        "refund_amount": _text(slip.refund_amount),
-        "modified": slip.platform_modified.isoformat() if slip.platform_modified else None,
+        "refund_amount": _amount(slip.refund_amount),
+        "modified": local_time(slip.platform_modified),
     }
 
 
 def return_slip_payload(slip) -> dict:
     return {
-        "id": slip.pk,
         "number": slip.number,
         "status": slip.status,
-        "order_id": slip.order_id,
-        "raw_refund_id": slip.raw_refund_id,
+        "tid": slip.order.tid,
+        "refund_no": slip.raw_refund.refund_no if slip.raw_refund_id else None,
         "logistics_no": slip.logistics_no,
     }
 
 
 def refund_slip_payload(slip) -> dict:
     return {
-        "id": slip.pk,
         "number": slip.number,
         "status": slip.status,
         "source": slip.source,
-        "order_id": slip.order_id,
-        "raw_refund_id": slip.raw_refund_id,
-        "return_slip_id": slip.return_slip_id,
-        "amount": _text(slip.amount),
+        "tid": slip.order.tid,
+        "raw_refund_no": slip.raw_refund.refund_no if slip.raw_refund_id else None,
+        "return_slip_number": slip.return_slip.number if slip.return_slip_id else None,
+        "amount": _amount(slip.amount),
         "level1_by_name": slip.level1_by_name,
         "level2_by_name": slip.level2_by_name,
         "attention": slip.attention,
@@ -163,7 +167,7 @@ def events_written(events) -> None:
                 payload={
                     "type": event_type.code,
                     "shop_no": shop_nos.get(shop_id, ""),
-                    "occurred_at": now.isoformat(),
+                    "occurred_at": local_time(now),
                     "change": {
                         "action": event.action,
                         "field": event.field,

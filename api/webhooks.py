@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import DeliveryStatus, WebhookDelivery
+from .outbox import local_time
 from .ssrf import UnsafeWebhookUrl, webhook_target
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,9 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def body_for(delivery: WebhookDelivery) -> bytes:
+    """The event as the schema's RawRefundEvent / ReturnSlipEvent / RefundSlipEvent; times at +08:00."""
     event = delivery.event
-    document = {"id": event.pk, "created_at": event.created_at.isoformat(), **event.payload}
+    document = {"id": event.pk, "created_at": local_time(event.created_at), **event.payload}
     return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -181,7 +183,7 @@ def _record(delivery_id: int, status_code, text: str, error: str, duration_ms: i
         delivery.history = [
             *delivery.history,
             {
-                "at": now.isoformat(),
+                "at": local_time(now),
                 "status_code": status_code,
                 "response": text,
                 "error": "" if ok else error,

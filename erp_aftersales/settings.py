@@ -427,13 +427,18 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
-    "TITLE": "京东售后管理后台 API",
+    # ASCII: generators make the title a package name (openapi-python-client: erp-aftersales-api-client).
+    "TITLE": "ERP Aftersales API",
     "DESCRIPTION": (
-        "店铺自有系统、WMS、BI 对接用的接口。认证：Authorization: Bearer <API密钥>（运营在后台为店铺创建）；"
-        "每个密钥只能看到本店铺的数据，其他店铺的对象一律返回 404。错误统一为 {code, message, errors[]}，"
-        "批量请求中每个出错条目以 index + field 列出。金额为两位小数的字符串。详见 docs/api.md。"
+        "京东售后管理后台 API：店铺自有系统、WMS、BI 对接用的接口。认证：Authorization: Bearer <API密钥>"
+        "（运营在后台为店铺创建）；每个密钥只能看到本店铺的数据，其他店铺的对象一律返回 404。"
+        "对象按业务单号寻址：原始退款单 refund_no，订单 tid，退货单 TH…，退款单 TK…。"
+        "错误统一为 {code, message, errors[]}：不符合接口定义 400，符合定义但违反业务规则 422；"
+        "批量请求中每个出错条目以 index + field 列出。金额为两位小数的字符串，时间为 ISO 8601（+08:00）。"
+        "每个响应带 RateLimit-* 头。Webhook 事件见 x-webhooks。详见 docs/api.md 与 docs/api-changelog.md。"
     ),
-    "VERSION": "1.0.0",
+    # Within v1 only additions: see docs/api.md (versioning) and docs/api-changelog.md.
+    "VERSION": "1.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",  # served by the back office itself: no CDN needed
@@ -443,17 +448,33 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Enum component names (ASCII, one per choice list); api.schema adds each member's English name
+    # as x-enum-varnames.
     "ENUM_NAME_OVERRIDES": {
         "RefundTypeEnum": "refunds.models.RefundType",
         "PlatformStatusEnum": "refunds.models.PlatformStatus",
         "WritebackStatusEnum": "refunds.models.WritebackStatus",
         "OrderStatusEnum": "orders.models.OrderStatus",
+        "PayTypeEnum": "orders.models.PayType",
+        "PromotionKindEnum": "orders.models.PromotionKind",
+        "InterceptionStatusEnum": "orders.models.InterceptionStatus",
         "ReturnStatusEnum": "returns.models.ReturnStatus",
+        "RefundSlipStatusEnum": "refund_slips.models.RefundSlipStatus",
+        "RefundSourceEnum": "refund_slips.models.RefundSource",
+        "RefundStrategyEnum": "refund_slips.models.RefundStrategy",
         "AutoWritebackRunStatusEnum": "sa_sync.models.AutoWritebackRun.Status",
         "WritebackJobStatusEnum": "sa_sync.models.WritebackJob.Status",
+        "WritebackOutcomeEnum": "sa_sync.models.WritebackOutcome",
+        "PushResultEnum": "api.serializers.PUSH_RESULTS",
+        "ErrorCodeEnum": "api.errors.ErrorCode",
+        "RawRefundEventTypeEnum": "api.serializers.RAW_REFUND_EVENT_TYPES",
+        "ReturnSlipEventTypeEnum": "api.serializers.RETURN_SLIP_EVENT_TYPES",
+        "RefundSlipEventTypeEnum": "api.serializers.REFUND_SLIP_EVENT_TYPES",
     },
     "POSTPROCESSING_HOOKS": [
+        "api.schema.add_webhooks",
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.for_generators",
         "api.schema.add_error_responses",
     ],
 }

@@ -51,11 +51,22 @@ def test_writeback_same_verb_and_messages_as_the_right_click(sandbox, jd, jd_api
     assert results[done.refund_no]["message"] == ALREADY_DONE
     assert results["404404"] == {
         "refund_no": "404404",
-        "id": None,
         "outcome": "refused",
         "outcome_label": "未发送（不满足条件）",
         "message": "退款单不存在",
     }
+    # The counts add up to what was asked, refusals by reason.
+    body = response.json()
+    assert (body["total"], body["succeeded"], body["refused"], body["failed"], body["unknown"]) == (
+        4,
+        1,
+        3,
+        0,
+        0,
+    )
+    assert sorted((r["reason"], r["count"]) for r in body["refused_by_reason"]) == sorted(
+        [("订单已发货，无法回传取消发货成功", 1), (ALREADY_DONE, 1), ("退款单不存在", 1)]
+    )
     assert len(sandbox.calls(method=WRITEBACK)) == 1
     attempt = WritebackAttempt.objects.get(slip=ok)
     assert (attempt.trigger, attempt.actor_name) == ("api", "API：wms")
@@ -80,6 +91,13 @@ def test_writeback_past_the_threshold_is_a_job_to_poll(sandbox, jd, jd_api, othe
     writeback_job_run(job["id"])
     polled = jd_api.get(job["url"]).json()
     assert polled["status"] == "done" and polled["succeeded"] == 3
+    assert (polled["total"], polled["done"], polled["pending"], polled["refused"], polled["failed"]) == (
+        3,
+        3,
+        0,
+        0,
+        0,
+    )
     assert {r["refund_no"] for r in polled["results"]} == {s.refund_no for s in slips}
     assert WritebackAttempt.objects.filter(job_id=job["id"], actor_name="API：wms").count() == 3
     assert other_api.get(job["url"]).status_code == 404
@@ -101,9 +119,11 @@ def test_return_slip_create_inbound_audit_writes_back(sandbox, jd, jd_api):
     assert response.status_code == 201, response.json()
     slip = response.json()
     assert slip["status"] == ReturnStatus.AWAITING_INBOUND and slip["refund_no"] == raw.refund_no
-    assert ReturnSlip.objects.get(pk=slip["id"]).created_by_name == "API：wms"
+    assert slip["number"].startswith("TH") and "id" not in slip
+    made = ReturnSlip.objects.get(raw_refund=raw)
+    assert made.number == slip["number"] and made.created_by_name == "API：wms"
     # Recorded first, then audited: 退货入仓 goes to JD once.
-    url = f"/api/v1/return-slips/{slip['id']}/inbounds/"
+    url = f"/api/v1/return-slips/{slip['number']}/inbounds/"
     recorded = jd_api.post(url, {"lines": [{"oid": line.oid, "good_quantity": 1}]}, format="json").json()
     assert recorded["audited"] is False and recorded["return_slip"]["lines"][0]["good_quantity"] == 1
     audited = jd_api.post(
@@ -117,10 +137,7 @@ def test_return_slip_create_inbound_audit_writes_back(sandbox, jd, jd_api):
     # Audited twice: refused on its state, in words, with 409.
     again = jd_api.post(url, {"lines": [{"oid": line.oid, "good_quantity": 1}], "audit": True}, format="json")
     assert again.status_code == 409 and "只有“待入库”" in again.json()["message"]
-    assert any(
-        e.actor_name == "API：wms" and e.action == "入库审核"
-        for e in events_for(ReturnSlip.objects.get(pk=slip["id"]))
-    )
+    assert any(e.actor_name == "API：wms" and e.action == "入库审核" for e in events_for(made))
 
 
 @pytest.mark.django_db
@@ -131,7 +148,9 @@ def test_return_slip_by_hand_and_its_errors(api, shop_key):
     bad = api.post(
         "/api/v1/return-slips/", {"tid": order.tid, "lines": [{"oid": "nope", "quantity": 1}]}, format="json"
     )
-    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "lines.0.oid"
+    # Well formed, but the order has no such line: a rule on the data (422), naming the field.
+    assert bad.status_code == 422 and bad.json()["code"] == "rule_violation"
+    assert bad.json()["errors"][0]["field"] == "lines.0.oid"
     over = api.post(
         "/api/v1/return-slips/",
         {"tid": order.tid, "lines": [{"oid": line.oid, "quantity": 3}]},
@@ -139,18 +158,29 @@ def test_return_slip_by_hand_and_its_errors(api, shop_key):
     )
     assert over.status_code == 409 and "超过可退数量" in over.json()["message"]
     both = api.post("/api/v1/return-slips/", {"tid": order.tid, "refund_no": "1"}, format="json")
-    assert both.status_code == 400
+    assert both.status_code == 422
+    wrong_type = api.post(
+        "/api/v1/return-slips/",
+        {"tid": order.tid, "lines": [{"oid": line.oid, "quantity": "2"}]},
+        format="json",
+    )
+    assert wrong_type.status_code == 400 and wrong_type.json()["errors"][0]["field"] == "lines.0.quantity"
     made = api.post(
         "/api/v1/return-slips/",
         {"tid": order.tid, "lines": [{"oid": line.oid, "quantity": 2}]},
         format="json",
     )
     assert made.status_code == 201 and made.json()["status"] == ReturnStatus.PENDING_REVIEW
+    number = made.json()["number"]
     listed = api.get("/api/v1/return-slips/", {"tid": order.tid}).json()["results"]
-    assert [s["id"] for s in listed] == [made.json()["id"]]
+    assert [s["number"] for s in listed] == [number]
+    assert [s["number"] for s in api.get("/api/v1/return-slips/", {"number": number}).json()["results"]] == [
+        number
+    ]
+    assert api.get(f"/api/v1/return-slips/{number}/").json()["lines"][0]["oid"] == line.oid
     # Not approved yet: no inbound.
     refused = api.post(
-        f"/api/v1/return-slips/{made.json()['id']}/inbounds/",
+        f"/api/v1/return-slips/{number}/inbounds/",
         {"lines": [{"oid": line.oid, "good_quantity": 1}]},
         format="json",
     )
@@ -160,11 +190,22 @@ def test_return_slip_by_hand_and_its_errors(api, shop_key):
 @pytest.mark.django_db
 def test_auto_writeback_runs_are_the_shops_own(api, shop_key, other_key):
     now = timezone.now()
-    mine = AutoWritebackRun.objects.create(shop=shop_key[0], started_at=now, matched=3, sent=2, succeeded=2)
+    mine = AutoWritebackRun.objects.create(
+        shop=shop_key[0],
+        started_at=now,
+        matched=3,
+        sent=2,
+        succeeded=2,
+        skipped={"订单已发货": 1},
+        failures=[{"slip_id": 77, "refund_no": "8000000077", "message": "京东返回：系统繁忙"}],
+    )
     AutoWritebackRun.objects.create(shop=other_key[0], started_at=now - timedelta(minutes=1))
     runs = api.get("/api/v1/auto-writeback/runs/").json()["results"]
     assert [r["id"] for r in runs] == [mine.pk] and runs[0]["succeeded"] == 2
-    assert api.get(f"/api/v1/auto-writeback/runs/{mine.pk}/").json()["matched"] == 3
+    run = api.get(f"/api/v1/auto-writeback/runs/{mine.pk}/").json()
+    assert run["matched"] == 3 and run["skipped"] == {"订单已发货": 1}
+    # Named by refund_no: the run's own record of row ids stays in the back office.
+    assert run["failures"] == [{"refund_no": "8000000077", "message": "京东返回：系统繁忙"}]
 
 
 @pytest.mark.django_db
@@ -181,9 +222,9 @@ def test_another_shops_objects_are_404_on_every_endpoint(api, other_key):
     job = WritebackJob.objects.create(slip_ids=[slip.pk], total=1)
     ApiWritebackJob.objects.create(job=job, shop=other_shop)
     for url in (
-        f"/api/v1/raw-refunds/{slip.pk}/",
+        f"/api/v1/raw-refunds/{slip.refund_no}/",
         f"/api/v1/orders/{order.tid}/",
-        f"/api/v1/return-slips/{return_slip.pk}/",
+        f"/api/v1/return-slips/{return_slip.number}/",
         f"/api/v1/auto-writeback/runs/{run.pk}/",
         f"/api/v1/writeback-jobs/{job.pk}/",
     ):
@@ -191,7 +232,7 @@ def test_another_shops_objects_are_404_on_every_endpoint(api, other_key):
         assert response.status_code == 404, url
         assert response.json()["code"] == "not_found"
     inbound = api.post(
-        f"/api/v1/return-slips/{return_slip.pk}/inbounds/",
+        f"/api/v1/return-slips/{return_slip.number}/inbounds/",
         {"lines": [{"oid": slip.oid, "good_quantity": 1}]},
         format="json",
     )
@@ -211,13 +252,13 @@ def test_another_shops_objects_are_404_on_every_endpoint(api, other_key):
     assert RawRefund.objects.get(pk=slip.pk).writeback_status == WritebackStatus.NOT_SENT
     # A return slip from another shop's raw refund: not found.
     made = api.post("/api/v1/return-slips/", {"refund_no": slip.refund_no}, format="json")
-    assert made.status_code == 400 and made.json()["errors"][0]["message"] == "原始退款单不存在"
+    assert made.status_code == 422 and made.json()["errors"][0]["message"] == "原始退款单不存在"
     made = api.post(
         "/api/v1/return-slips/",
         {"tid": order.tid, "lines": [{"oid": slip.oid, "quantity": 1}]},
         format="json",
     )
-    assert made.status_code == 400 and made.json()["errors"][0]["message"] == "系统订单不存在"
+    assert made.status_code == 422 and made.json()["errors"][0]["message"] == "系统订单不存在"
 
 
 @pytest.mark.django_db
@@ -234,11 +275,11 @@ def test_docs_are_served_locally_and_schema_covers_the_api(client):
         "/api/v1/orders/",
         "/api/v1/orders/{tid}/",
         "/api/v1/raw-refunds/",
-        "/api/v1/raw-refunds/{id}/",
+        "/api/v1/raw-refunds/{refund_no}/",
         "/api/v1/raw-refunds/writeback/",
         "/api/v1/return-slips/",
-        "/api/v1/return-slips/{id}/",
-        "/api/v1/return-slips/{id}/inbounds/",
+        "/api/v1/return-slips/{number}/",
+        "/api/v1/return-slips/{number}/inbounds/",
         "/api/v1/auto-writeback/runs/",
         "/api/v1/auto-writeback/runs/{id}/",
         "/api/v1/writeback-jobs/{id}/",

@@ -100,7 +100,8 @@ def test_throttled_per_key_with_retry_after(shop_key, other_key, settings):
     assert [client.get(URL).status_code for _ in range(3)] == [200, 200, 200]
     response = client.get(URL)
     assert response.status_code == 429
-    assert 1 <= int(response["Retry-After"]) <= 60
+    # A sliding window: this minute's three still weigh in the next one (at most 2 minutes away).
+    assert 1 <= int(response["Retry-After"]) <= 120
     assert response.json()["code"] == "throttled"
     assert "每分钟最多 3 次" in response.json()["message"]
     # Another key has its own count.

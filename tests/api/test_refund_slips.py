@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
+from api.filters import refund_slip_pk
 from api.keys import api_key_create
 from api.models import ApiKey
 from api.webhooks import SIGNATURE_HEADER, webhook_deliver_due
@@ -86,11 +87,13 @@ def test_quote_says_why_a_good_cannot_be_refunded_alone(api, shop_key):
 def test_quote_bad_input_names_the_field(api, shop_key):
     order, (a, *_) = abc_order(shop_key[0])
     url = f"/api/v1/orders/{order.tid}/refund-quote/"
+    # Well formed but not this order's line, or both ways at once: rules on the data (422).
     unknown = api.post(url, {"lines": {"nope": 1}}, format="json")
-    assert unknown.status_code == 400 and fields(unknown) == {(None, "lines.nope")}
+    assert unknown.status_code == 422 and fields(unknown) == {(None, "lines.nope")}
     assert "没有子订单 nope" in unknown.json()["errors"][0]["message"]
     both = api.post(url, {"lines": {a.oid: 1}, "whole_order": True}, format="json")
-    assert both.status_code == 400
+    assert both.status_code == 422
+    # Not what the schema allows: 400.
     zero = api.post(url, {"lines": {a.oid: 0}}, format="json")
     assert zero.status_code == 400 and fields(zero) == {(None, f"lines.{a.oid}")}
     many = api.post(url, {"lines": {f"x{n}": 1 for n in range(201)}}, format="json")
@@ -110,8 +113,8 @@ def test_create_by_hand_lines_whole_order_and_compensation(api, shop_key):
     assert body["status"] == 10 and body["status_label"] == "待审核" and body["source"] == "manual"
     assert body["amount"] == "90.00" and body["tid"] == order.tid and body["reason"] == "少件"
     assert body["lines"] == [{"oid": a.oid, "goods_name": "A", "quantity": 1, "amount": "90.00"}]
-    slip = RefundSlip.objects.get(pk=body["id"])
-    assert slip.created_by_name == "API：wms"
+    slip = RefundSlip.objects.get(pk=refund_slip_pk(body["number"]))
+    assert slip.created_by_name == "API：wms" and "id" not in body
     assert events_for(slip).filter(action="创建退款单", actor_name="API：wms").exists()
     # A held line is refused with the service's message.
     again = api.post(URL, {"tid": order.tid, "lines": {a.oid: 1}}, format="json")
@@ -143,35 +146,44 @@ def test_create_from_raw_refund_and_from_a_return_slip(api, shop_key, cs_user, w
     assert RefundSlip.objects.filter(raw_refund=raw).count() == 1
 
     returned = return_slip_create(order=order, lines={c.pk: 1}, by=cs_user)
-    early = api.post(URL, {"return_slip_id": returned.pk}, format="json")
+    early = api.post(URL, {"return_slip_number": returned.number}, format="json")
     assert early.status_code == 409 and "入库完成后才能建退款单" in early.json()["message"]
     return_slip_transition(returned.pk, "approve", by=cs_user)
     return_inbound_audit(returned.pk, by=warehouse_user, received={returned.lines.get().pk: (1, 0)})
-    from_return = api.post(URL, {"return_slip_id": returned.pk}, format="json").json()
+    from_return = api.post(URL, {"return_slip_number": returned.number}, format="json").json()
     assert from_return["source"] == "return_slip" and from_return["return_slip_number"] == returned.number
     assert from_return["amount"] == "36.00"
 
 
 def test_create_bad_input_names_the_field(api, shop_key):
     order, (a, *_) = abc_order(shop_key[0])
+    # 400: not what the schema allows; 422: allowed, but a rule on the data refuses it.
     cases = [
-        ({}, ""),
-        ({"tid": order.tid, "raw_refund_no": "1"}, ""),
-        ({"tid": order.tid}, "lines"),
-        ({"tid": order.tid, "lines": {a.oid: 1}, "whole_order": True}, "whole_order"),
-        ({"raw_refund_no": "1", "lines": {a.oid: 1}}, "lines"),
-        ({"tid": order.tid, "lines": {"x": 1}}, "lines.x"),
-        ({"tid": order.tid, "compensation": {"amount": 5, "reason": "超时"}}, "compensation.amount"),
-        ({"tid": order.tid, "compensation": {"amount": "0.00", "reason": "超时"}}, "compensation.amount"),
-        ({"tid": order.tid, "compensation": {"amount": "5.00"}}, "compensation.reason"),
-        ({"tid": "nope", "whole_order": True}, "tid"),
-        ({"raw_refund_no": "nope"}, "raw_refund_no"),
-        ({"return_slip_id": 999999}, "return_slip_id"),
-        ({"tid": order.tid, "whole_order": True, "colour": "red"}, "colour"),
+        ({}, "", 422),
+        ({"tid": order.tid, "raw_refund_no": "1"}, "", 422),
+        ({"tid": order.tid}, "lines", 422),
+        ({"tid": order.tid, "lines": {a.oid: 1}, "whole_order": True}, "whole_order", 422),
+        ({"raw_refund_no": "1", "lines": {a.oid: 1}}, "lines", 422),
+        ({"tid": order.tid, "lines": {"x": 1}}, "lines.x", 422),
+        ({"tid": order.tid, "compensation": {"amount": 5, "reason": "超时"}}, "compensation.amount", 400),
+        ({"tid": order.tid, "compensation": {"amount": "-5", "reason": "超时"}}, "compensation.amount", 400),
+        (
+            {"tid": order.tid, "compensation": {"amount": "0.00", "reason": "超时"}},
+            "compensation.amount",
+            422,
+        ),
+        ({"tid": order.tid, "compensation": {"amount": "5.00"}}, "compensation.reason", 400),
+        ({"tid": "nope", "whole_order": True}, "tid", 422),
+        ({"raw_refund_no": "nope"}, "raw_refund_no", 422),
+        ({"return_slip_number": "TH99999999"}, "return_slip_number", 422),
+        ({"return_slip_number": "99999999"}, "return_slip_number", 400),
+        ({"return_slip_id": 1}, "return_slip_id", 400),
+        ({"tid": order.tid, "whole_order": True, "colour": "red"}, "colour", 400),
+        ({"tid": order.tid, "whole_order": "true"}, "whole_order", 400),
     ]
-    for body, field in cases:
+    for body, field, status in cases:
         response = api.post(URL, body, format="json")
-        assert response.status_code == 400, (body, response.json())
+        assert response.status_code == status, (body, response.json())
         assert (None, field) in fields(response), (body, response.json())
     assert not RefundSlip.objects.exists()
 
@@ -185,24 +197,30 @@ def test_list_filters_cursor_and_read(api, shop_key):
     RefundSlip.objects.filter(pk=slips[0].pk).update(attention="描述像换货（“换个”），类型为退货")
     limits(shop, level1_limit=D("500"))
     refund_slip_approve(slips[1].pk, by="API：wms", level=1)
+    numbers = [slip.number for slip in slips]
+
+    def listed(params):
+        return [r["number"] for r in api.get(URL, params).json()["results"]]
+
     page = api.get(URL, {"page_size": 2}).json()
-    assert [r["id"] for r in page["results"]] == [slips[2].pk, slips[1].pk] and page["next"]
+    assert [r["number"] for r in page["results"]] == [numbers[2], numbers[1]] and page["next"]
     rest = api.get(page["next"]).json()
-    assert [r["id"] for r in rest["results"]] == [slips[0].pk]
-    assert [r["id"] for r in api.get(URL, {"status": 20}).json()["results"]] == [slips[1].pk]
-    assert [r["id"] for r in api.get(URL, {"attention": "true"}).json()["results"]] == [slips[0].pk]
-    assert len(api.get(URL, {"attention": "false"}).json()["results"]) == 2
+    assert [r["number"] for r in rest["results"]] == [numbers[0]]
+    assert listed({"status": 20}) == [numbers[1]]
+    assert listed({"attention": "true"}) == [numbers[0]]
+    assert len(listed({"attention": "false"})) == 2
+    assert api.get(URL, {"attention": "yes"}).status_code == 400
     tids = f"{slips[0].order.tid},{slips[2].order.tid}"
-    assert {r["id"] for r in api.get(URL, {"tid": tids}).json()["results"]} == {slips[0].pk, slips[2].pk}
-    assert len(api.get(URL, {"source": "manual"}).json()["results"]) == 3
-    assert api.get(URL, {"source": "raw_refund"}).json()["results"] == []
+    assert set(listed({"tid": tids})) == {numbers[0], numbers[2]}
+    assert set(listed({"tid": [slips[0].order.tid, slips[2].order.tid]})) == {numbers[0], numbers[2]}
+    assert set(listed({"number": [numbers[0], f"{numbers[1]},{numbers[2]}"]})) == set(numbers)
+    assert api.get(URL, {"number": "12"}).status_code == 400
+    assert len(listed({"source": "manual"})) == 3
+    assert listed({"source": "raw_refund"}) == []
     after = slips[1].created_at.isoformat()
-    assert {r["id"] for r in api.get(URL, {"created_after": after}).json()["results"]} == {
-        slips[1].pk,
-        slips[2].pk,
-    }
+    assert set(listed({"created_after": after})) == {numbers[1], numbers[2]}
     assert api.get(URL, {"status": "99"}).status_code == 400
-    one = api.get(f"{URL}{slips[1].pk}/").json()
+    one = api.get(f"{URL}{slips[1].number}/").json()
     assert one["number"] == slips[1].number and one["level1_by_name"] == "API：wms"
     assert one["status_label"] == "待退款" and one["quote"]
 
@@ -215,7 +233,7 @@ def test_approve_at_the_keys_level_and_never_twice_by_one_key(shop_key, api):
     small = refund_slip_create(order_id=order.pk, lines={c.pk: 1}, by="测试")  # 36.00
     big = refund_slip_create(order_id=order.pk, lines={a.pk: 1}, by="测试")  # 90.00
 
-    refused = api.post(f"{URL}{small.pk}/approve/")  # the fixture's key: level 0
+    refused = api.post(f"{URL}{small.number}/approve/")  # the fixture's key: level 0
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
     assert "没有退款单审核级别" in refused.json()["message"]
     assert RefundSlip.objects.get(pk=small.pk).status == RefundSlipStatus.PENDING_REVIEW
@@ -223,20 +241,20 @@ def test_approve_at_the_keys_level_and_never_twice_by_one_key(shop_key, api):
     cs = key_with_level(shop, "cs-bot", 1)
     finance = key_with_level(shop, "fin-bot", 2)
     # A level-2 key does not give the first approval (like 财务).
-    wrong = finance.post(f"{URL}{small.pk}/approve/")
+    wrong = finance.post(f"{URL}{small.number}/approve/")
     assert wrong.status_code == 409 and "没有一级审核（客服）权限" in wrong.json()["message"]
-    done = cs.post(f"{URL}{small.pk}/approve/").json()
+    done = cs.post(f"{URL}{small.number}/approve/").json()
     assert done["refund_slip"]["status_label"] == "待退款" and "审核通过，待退款" in done["message"]
-    assert cs.post(f"{URL}{small.pk}/approve/").status_code == 409  # once only
+    assert cs.post(f"{URL}{small.number}/approve/").status_code == 409  # once only
 
-    first = cs.post(f"{URL}{big.pk}/approve/").json()
+    first = cs.post(f"{URL}{big.number}/approve/").json()
     assert "待财务二级审核" in first["message"] and first["refund_slip"]["awaiting_level2"] is True
-    assert cs.post(f"{URL}{big.pk}/approve/").status_code == 409  # level 1 cannot give level 2
+    assert cs.post(f"{URL}{big.number}/approve/").status_code == 409  # level 1 cannot give level 2
     # Even raised to level 2, the key that gave the first approval cannot give the second.
     ApiKey.objects.filter(name="cs-bot").update(review_level=2)
-    same = cs.post(f"{URL}{big.pk}/approve/")
+    same = cs.post(f"{URL}{big.number}/approve/")
     assert same.status_code == 409 and "不能再做二级审核" in same.json()["message"]
-    second = finance.post(f"{URL}{big.pk}/approve/").json()
+    second = finance.post(f"{URL}{big.number}/approve/").json()
     slip = second["refund_slip"]
     assert slip["status_label"] == "待退款" and slip["level1_by_name"] == "API：cs-bot"
     assert slip["level2_by_name"] == "API：fin-bot"
@@ -257,14 +275,15 @@ def test_service_level_for_non_user_actors(db):
 def test_reject_needs_a_reason(api, shop_key):
     order, (a, *_) = abc_order(shop_key[0])
     slip = refund_slip_create(order_id=order.pk, lines={a.pk: 1}, by="测试")
-    missing = api.post(f"{URL}{slip.pk}/reject/", {}, format="json")
+    missing = api.post(f"{URL}{slip.number}/reject/", {}, format="json")
     assert missing.status_code == 400 and fields(missing) == {(None, "reason")}
-    blank = api.post(f"{URL}{slip.pk}/reject/", {"reason": ""}, format="json")
-    assert blank.status_code == 400
-    body = api.post(f"{URL}{slip.pk}/reject/", {"reason": "买家撤回"}, format="json").json()
+    for reason in ("", "  \u3000"):  # the schema's pattern asks for something else than white space
+        blank = api.post(f"{URL}{slip.number}/reject/", {"reason": reason}, format="json")
+        assert blank.status_code == 400 and fields(blank) == {(None, "reason")}
+    body = api.post(f"{URL}{slip.number}/reject/", {"reason": "买家撤回"}, format="json").json()
     assert body["status_label"] == "驳回"
     assert events_for(slip).filter(to_state="驳回", reason="买家撤回", actor_name="API：wms").exists()
-    assert api.post(f"{URL}{slip.pk}/reject/", {"reason": "再驳"}, format="json").status_code == 409
+    assert api.post(f"{URL}{slip.number}/reject/", {"reason": "再驳"}, format="json").status_code == 409
     # The line is free again.
     assert api.post(URL, {"tid": order.tid, "lines": {a.oid: 1}}, format="json").status_code == 201
 
@@ -274,24 +293,24 @@ def test_mark_refunded_for_own_channels_only(api, shop_key):
     limits(shop, level1_limit=D("500"))
     order, (a, b, c) = abc_order(shop)
     slip = refund_slip_create(order_id=order.pk, lines={a.pk: 1}, by="测试")
-    pending = api.post(f"{URL}{slip.pk}/mark-refunded/", {}, format="json")
+    pending = api.post(f"{URL}{slip.number}/mark-refunded/", {}, format="json")
     assert pending.status_code == 409 and "只有待退款的退款单" in pending.json()["message"]
     refund_slip_approve(slip.pk, by="API：cs", level=1)
-    number = api.post(f"{URL}{slip.pk}/mark-refunded/", {"amount": 88}, format="json")
+    number = api.post(f"{URL}{slip.number}/mark-refunded/", {"amount": 88}, format="json")
     assert number.status_code == 400 and fields(number) == {(None, "amount")}
-    body = api.post(f"{URL}{slip.pk}/mark-refunded/", {"amount": "88.00"}, format="json").json()
+    body = api.post(f"{URL}{slip.number}/mark-refunded/", {"amount": "88.00"}, format="json").json()
     assert body["status_label"] == "退款完成" and body["refunded_by_name"] == "API：wms"
     assert body["platform_refund_amount"] == "88.00" and "相差 -2.00 元" in body["amount_difference"]
-    assert api.post(f"{URL}{slip.pk}/mark-refunded/", {}, format="json").status_code == 409
+    assert api.post(f"{URL}{slip.number}/mark-refunded/", {}, format="json").status_code == 409
 
     raw = RawRefundFactory(order_line=b, refund_type=RefundType.REFUND)
     jd_slip = refund_slip_create(raw_refund_id=raw.pk, by="测试")
     refund_slip_approve(jd_slip.pk, by="API：cs", level=1)
-    jd = api.post(f"{URL}{jd_slip.pk}/mark-refunded/", {}, format="json")
+    jd = api.post(f"{URL}{jd_slip.number}/mark-refunded/", {}, format="json")
     assert jd.status_code == 409 and "以京东“退款成功”为准" in jd.json()["message"]
     plain = refund_slip_create(order_id=order.pk, lines={c.pk: 1}, by="测试")
     refund_slip_approve(plain.pk, by="API：cs", level=1)
-    ok = api.post(f"{URL}{plain.pk}/mark-refunded/", {}, format="json").json()
+    ok = api.post(f"{URL}{plain.number}/mark-refunded/", {}, format="json").json()
     assert ok["status_label"] == "退款完成" and ok["amount_difference"] == ""
 
 
@@ -303,10 +322,10 @@ def test_another_shops_refund_slip_or_order_is_not_found(shop_key, other_key, ap
     raw = RawRefundFactory(order_line=order.lines.get(goods_name="B"), refund_type=RefundType.REFUND)
     ApiKey.objects.filter(pk=shop_key[2].pk).update(review_level=1)
     for method, url, body in [
-        ("get", f"{URL}{slip.pk}/", None),
-        ("post", f"{URL}{slip.pk}/approve/", None),
-        ("post", f"{URL}{slip.pk}/reject/", {"reason": "x"}),
-        ("post", f"{URL}{slip.pk}/mark-refunded/", {}),
+        ("get", f"{URL}{slip.number}/", None),
+        ("post", f"{URL}{slip.number}/approve/", None),
+        ("post", f"{URL}{slip.number}/reject/", {"reason": "x"}),
+        ("post", f"{URL}{slip.number}/mark-refunded/", {}),
         ("post", f"/api/v1/orders/{order.tid}/refund-quote/", {"whole_order": True}),
     ]:
         response = getattr(api, method)(url, body, format="json")
@@ -319,7 +338,7 @@ def test_another_shops_refund_slip_or_order_is_not_found(shop_key, other_key, ap
         ({"raw_refund_no": raw.refund_no}, "raw_refund_no"),
     ]:
         response = api.post(URL, body, format="json")
-        assert response.status_code == 400 and fields(response) == {(None, field)}
+        assert response.status_code == 422 and fields(response) == {(None, field)}
     assert RefundSlip.objects.get().pk == slip.pk and slip.status == RefundSlipStatus.PENDING_REVIEW
 
 
@@ -359,8 +378,8 @@ def test_refund_slip_created_and_approved_reach_a_subscriber_signed(shop_key, ap
     try:
         subscribe(shop, receiver.url, events=["refund_slip.changed"])
         order, (a, b, c) = abc_order(shop)
-        slip_id = api.post(URL, {"tid": order.tid, "lines": {c.oid: 1}}, format="json").json()["id"]
-        key_with_level(shop, "cs-bot", 1).post(f"{URL}{slip_id}/approve/")
+        number = api.post(URL, {"tid": order.tid, "lines": {c.oid: 1}}, format="json").json()["number"]
+        key_with_level(shop, "cs-bot", 1).post(f"{URL}{number}/approve/")
         assert webhook_deliver_due() == 2
         documents = []
         for request in receiver.requests:
@@ -371,7 +390,8 @@ def test_refund_slip_created_and_approved_reach_a_subscriber_signed(shop_key, ap
         created, approved = sorted(documents, key=lambda d: d["change"]["to"] != "待审核")
         assert created["change"]["action"] == "创建退款单" and created["change"]["actor"] == "API：wms"
         assert approved["change"]["to"] == "待退款" and approved["change"]["actor"] == "API：cs-bot"
-        assert approved["data"]["id"] == slip_id and approved["data"]["amount"] == "36.00"
+        assert approved["data"]["number"] == number and approved["data"]["amount"] == "36.00"
+        assert approved["data"]["tid"] == order.tid and "id" not in approved["data"]
         assert approved["data"]["status"] == RefundSlipStatus.AWAITING_REFUND
     finally:
         receiver.close()
