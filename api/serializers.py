@@ -23,7 +23,7 @@ from rest_framework import serializers
 
 from orders.models import Order, OrderLine, OrderStatus, PayType, PromotionKind
 from refund_slips.models import RefundSlip, RefundSlipStatus, RefundSource, RefundStrategy
-from refunds.models import PlatformStatus, RawRefund, RefundType, WritebackStatus
+from refunds.models import PlatformObject, PlatformStatus, RawRefund, RefundType, WritebackStatus
 from returns.models import ReturnSlip, ReturnStatus
 from sa_sync.models import AutoWritebackRun, WritebackJob, WritebackOutcome
 
@@ -236,11 +236,19 @@ class RawRefundIn(StrictMixin, serializers.Serializer):
     tid = platform_id(64, "平台订单号")
     oid = platform_id(96, "原始子单号（京东为 订单号-SKU）", required=False, allow_blank=True, default="")
     refund_type = Choice(
-        choices=RefundType.choices, help_text="退款类型：1 退款，2 退货，3 换货，4 退款不退货"
+        choices=RefundType.choices, help_text="退款类型：1 退款，2 退货，3 换货，4 退款不退货，5 维修，6 补发"
     )
     platform_status = Choice(
         choices=PlatformStatus.choices,
-        help_text="平台状态：1 取消退款，2 申请退款，3 等待退货，4 等待收货，5 退款成功，7 卖家拒绝退款",
+        help_text="平台状态：1 取消退款，2 申请退款，3 等待退货，4 等待收货，5 退款成功，7 卖家拒绝退款，8 售后完成",
+    )
+    # Which of the platform's after-sales objects the slip is: the writeback goes to that object
+    # (JD: a refund application's updateWarehouseStatus, a service order's 收货登记).
+    platform_object = Choice(
+        choices=PlatformObject.choices,
+        required=False,
+        help_text="平台售后对象（可选）：refund_apply 退款申请单（京东确认收货前的退款），service_order "
+        "服务单（确认收货后的退货、换货、维修、补发）；新单不提供时为 refund_apply，已有的单保留原值",
     )
     platform_status_code = Str(
         max_length=8,

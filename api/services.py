@@ -97,6 +97,7 @@ REFUND_FIELDS = [
     "refund_type",
     "platform_status",
     "platform_status_code",
+    "platform_object",
     "reason",
     "description",
     "refund_amount",

@@ -454,6 +454,7 @@ SPECTACULAR_SETTINGS = {
         "RefundTypeEnum": "refunds.models.RefundType",
         "PlatformStatusEnum": "refunds.models.PlatformStatus",
         "WritebackStatusEnum": "refunds.models.WritebackStatus",
+        "PlatformObjectEnum": "refunds.models.PlatformObject",
         "OrderStatusEnum": "orders.models.OrderStatus",
         "PayTypeEnum": "orders.models.PayType",
         "PromotionKindEnum": "orders.models.PromotionKind",

@@ -119,6 +119,7 @@ def _flow(client_package, url, key, sandbox, jd, receiver):
         OrderInRequest,
         OrderLineInRequest,
         OrderStatusEnum,
+        PlatformObjectEnum,
         PlatformStatusEnum,
         RawRefundBulkInRequest,
         RawRefundEvent,
@@ -167,7 +168,7 @@ def _flow(client_package, url, key, sandbox, jd, receiver):
     assert [r.key for r in pushed.results] == [o.tid for o in orders]
 
     # --- push raw refund slips.
-    def slip(refund_no, tid, refund_type, platform_status):
+    def slip(refund_no, tid, refund_type, platform_status, **extra):
         return RawRefundInRequest(
             refund_no=refund_no,
             tid=tid,
@@ -178,6 +179,7 @@ def _flow(client_package, url, key, sandbox, jd, receiver):
             num=1,
             apply_time=now - timedelta(minutes=3),
             modified=now - timedelta(minutes=2),
+            **extra,
         )
 
     refund_only = [f"810000000{n}" for n in range(3)]
@@ -185,7 +187,16 @@ def _flow(client_package, url, key, sandbox, jd, receiver):
         slip(no, f"310000000{n}", RefundTypeEnum.REFUND, PlatformStatusEnum.APPLIED)
         for n, no in enumerate(refund_only)
     ]
-    slips.append(slip("8200000000", "3200000000", RefundTypeEnum.RETURN, PlatformStatusEnum.AWAITING_RECEIPT))
+    # A return is a JD service order (服务单): its 退货入仓 goes to the service order.
+    slips.append(
+        slip(
+            "8200000000",
+            "3200000000",
+            RefundTypeEnum.RETURN,
+            PlatformStatusEnum.AWAITING_RECEIPT,
+            platform_object=PlatformObjectEnum.SERVICE_ORDER,
+        )
+    )
     pushed = raw_refunds_push.sync(client=client, body=RawRefundBulkInRequest(items=slips))
     assert pushed.created == 4
     seed_applications(sandbox, list(RawRefund.objects.filter(shop=jd)))
