@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from core.audit import build_event, state_label
 from orders.models import OrderLine, Shop
-from refunds.models import RawRefund
+from refunds.models import PlatformObject, RawRefund
 from refunds.services import raw_refund_intercept
 from refunds.signals import raw_refunds_saved
 from sa_sync.ingest import STALE, PushTelling, ingest_orders, ingest_refunds
@@ -122,6 +122,22 @@ def raw_refunds_push(shop: Shop, items: list[dict], *, by: str) -> list[dict]:
     with transaction.atomic():
         # Stored as the platform sync stores a page (sa_sync.ingest): one home, one set of rules.
         done = ingest_refunds(shop, rows, telling=PushTelling(by))
+        if done.collided:
+            # A slip is one JD object for good: a push naming the other one is refused whole (the
+            # transaction rolls back), as the sync sets such a row aside instead of merging it.
+            labels = dict(PlatformObject.choices)
+            raise PushConflict(
+                [
+                    {
+                        "index": index,
+                        "field": "platform_object",
+                        "message": f"退款单 {item['refund_no']} 已是{labels.get(done.collided[item['refund_no']], '')}，"
+                        f"不能改为{labels.get(item['platform_object'], item['platform_object'])}",
+                    }
+                    for index, item in enumerate(items)
+                    if item["refund_no"] in done.collided
+                ]
+            )
     results = [
         _pushed(index, item["refund_no"], item["modified"], done.rows[item["refund_no"]])
         for index, item in enumerate(items)

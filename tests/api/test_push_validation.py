@@ -163,3 +163,17 @@ def test_every_id_in_a_push_is_checked(api):
     # Names keep their spaces: only ids are held to it.
     assert api.post(ORDERS, {"items": [order(4)]}, format="json").status_code == 200
     assert Order.objects.get().lines.get().goods_name == "跑步鞋 42码"
+
+
+def test_a_push_cannot_turn_a_slip_into_another_jd_object(api):
+    """A slip is one JD object for good (its writeback goes there): a push naming the other object
+    for a stored slip is refused whole, with the field and both objects named, and nothing stored."""
+    assert api.post(REFUNDS, {"items": [refund(1)]}, format="json").status_code == 200
+    moved = refund(1, platform_object="service_order", modified="2026-11-28T11:00:00+08:00")
+    response = api.post(REFUNDS, {"items": [refund(2), moved]}, format="json")
+    [(index, field, message)] = errors(response, 422)
+    assert (index, field) == (1, "platform_object")
+    assert "已是退款申请单" in message and "服务单" in message
+    assert list(RawRefund.objects.values_list("refund_no", "platform_object")) == [
+        (refund(1)["refund_no"], "refund_apply")
+    ]

@@ -222,7 +222,7 @@ def test_main_pages_carry_the_policy_and_break_none_of_it(page, django_user_mode
     response = page.goto(f"{page.base_url}/api/docs/")
     assert_strict(policy_of(response))
     assert "'unsafe-eval'" not in policy_of(response)
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("京东售后管理后台 API")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("ERP Aftersales API")
     response = page.goto(f"{page.base_url}/admin/no-such-page/")
     assert response.status == 404
     assert_strict(policy_of(response))
