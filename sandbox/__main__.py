@@ -8,6 +8,7 @@ import argparse
 import random
 import signal
 import sys
+import threading
 
 from sa_sync.demo_shops import WAREHOUSE_STATUS_GOODS_IN_WAREHOUSE, WAREHOUSE_STATUS_SHIPMENT_CANCELLED
 
@@ -69,10 +70,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def _stop(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     state = SandboxState(
@@ -91,6 +88,14 @@ def main(argv=None) -> int:
     if defaults:
         state.set_faults(defaults)
     server = SandboxServer((args.host, args.port), state, quiet=args.quiet)
+
+    def _stop(signum, frame):
+        # Ask serve_forever to return at its next poll rather than raising into whatever the main
+        # thread is doing (an exception raised mid-call could leave a lock or a thread start half
+        # done, and a CI run once saw SIGTERM not end the process within 5 s). shutdown() waits for
+        # serve_forever, so it runs on its own thread.
+        threading.Thread(target=server.shutdown, name="sa-stop", daemon=True).start()
+
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print(f"SA sandbox ready at {server.url} (JOS endpoint {server.url}/routerjson)", flush=True)

@@ -119,7 +119,7 @@ def test_demo_process_plays_the_whole_refund_only_story():
         while process.refund(case["id"])["status"] != 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert process.refund(case["id"])["status"] == 3
-        assert process.stop() == 0  # SIGTERM stops it cleanly
+        assert process.stop(timeout=10) == 0, process.output()  # SIGTERM stops it cleanly
 
 
 def test_the_sandbox_never_imports_django():
