@@ -31,13 +31,13 @@ def test_fail_next_can_wait_for_a_method(sandbox, shop, call):
 
 
 def test_hang_makes_the_client_time_out(sandbox, shop, call):
-    sandbox.set_faults(fail_next=[{"kind": "hang", "seconds": 1.0}])
+    sandbox.set_faults(fail_next=[{"kind": "hang", "seconds": 2.0}])
     started = time.monotonic()
     with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
         call(ORDER_SEARCH, timeout=0.3)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.8  # well under the 2 s the fault would cost
     # the sandbox answers after the hang (too late for that client) and logs it
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 10
     while not sandbox.calls() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [c["code"] for c in sandbox.calls()] == ["hang"]
@@ -48,7 +48,7 @@ def test_hang_rate(sandbox, shop, call):
     with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
         call(ORDER_SEARCH, timeout=0.2)
     sandbox.clear_faults()
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 10
     while not sandbox.calls() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [c["code"] for c in sandbox.calls()] == ["hang"]
@@ -110,7 +110,7 @@ def test_faults_never_apply_to_the_control_api(sandbox, shop):
     started = time.monotonic()
     assert sandbox.health() == {"ok": True}
     sandbox.calls()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.8  # well under the 2 s the fault would cost
 
 
 def test_bad_fault_input_is_400_naming_the_field(sandbox):
